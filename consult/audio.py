@@ -1,0 +1,150 @@
+"""Audio loading: any common file -> mono float32 at 16 kHz, with clear errors.
+
+WAV/FLAC/OGG are read with soundfile (libsndfile); MP3/M4A/WebM and anything libsndfile refuses are decoded
+with PyAV (FFmpeg), which faster-whisper already depends on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from consult.errors import AudioError
+from schemas import AudioInfo
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+SUPPORTED_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".mp4", ".aac", ".webm")
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Decoded audio: ``samples`` is mono float32 in [-1, 1] at 16 kHz."""
+
+    samples: np.ndarray
+    info: AudioInfo
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _resample(x: np.ndarray, sr: int) -> np.ndarray:
+    if sr == SAMPLE_RATE:
+        return x
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(sr, SAMPLE_RATE)
+    return resample_poly(x, SAMPLE_RATE // g, sr // g).astype(np.float32)
+
+
+def _read_soundfile(path: Path, max_duration: float) -> tuple[np.ndarray, int, int] | None:
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
+    if info.samplerate and info.frames / info.samplerate > max_duration:
+        raise AudioError(
+            f"{path.name}: {info.frames / info.samplerate:.0f} s is longer than the limit of "
+            f"{max_duration:.0f} s; split the file or raise the limit (--max-duration)."
+        )
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{path.name}: the audio data is corrupt or truncated ({exc}).") from exc
+    return data.mean(axis=1), int(sr), int(info.channels)
+
+
+def _read_av(path: Path, max_duration: float) -> tuple[np.ndarray, int, int]:
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError(f"{path.name}: the file holds no audio stream.")
+            stream = container.streams.audio[0]
+            src_rate = int(stream.sample_rate or stream.codec_context.sample_rate or 0)
+            channels = int(stream.codec_context.channels or 1)
+            if stream.duration is not None and stream.time_base is not None:
+                if float(stream.duration * stream.time_base) > max_duration:
+                    raise AudioError(
+                        f"{path.name}: longer than the limit of {max_duration:.0f} s; split the file or "
+                        "raise the limit (--max-duration)."
+                    )
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            chunks: list[np.ndarray] = []
+            total = 0
+            for frame in container.decode(stream):
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray().reshape(-1)
+                    chunks.append(arr)
+                    total += arr.size
+                if total / SAMPLE_RATE > max_duration:
+                    raise AudioError(
+                        f"{path.name}: longer than the limit of {max_duration:.0f} s; split the file or "
+                        "raise the limit (--max-duration)."
+                    )
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except AudioError:
+        raise
+    except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+        raise AudioError(
+            f"{path.name}: could not be decoded as audio ({type(exc).__name__}). Supported: "
+            f"{', '.join(SUPPORTED_SUFFIXES)}."
+        ) from exc
+    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    return samples, src_rate or SAMPLE_RATE, channels
+
+
+def load_audio(path: str | Path, *, max_duration: float = 4 * 3600.0) -> Audio:
+    """Load ``path`` as 16 kHz mono float32.
+
+    Raises:
+        AudioError: missing, empty, not audio, corrupt, silent-length (no samples) or too long.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"{p}: file not found.")
+    if not p.is_file():
+        raise AudioError(f"{p}: not a file.")
+    size = p.stat().st_size
+    if size == 0:
+        raise AudioError(f"{p.name}: the file is empty (0 bytes).")
+    got = _read_soundfile(p, max_duration)
+    if got is None:
+        samples, src_rate, channels = _read_av(p, max_duration)
+    else:
+        raw, src_rate, channels = got
+        samples = _resample(raw, src_rate)
+    if samples.size == 0:
+        raise AudioError(f"{p.name}: the file holds no audio samples.")
+    if not np.isfinite(samples).all():
+        raise AudioError(f"{p.name}: the audio holds NaN or infinite samples (corrupt file).")
+    samples = np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False)
+    info = AudioInfo(
+        name=p.name,
+        sha256=sha256_file(p),
+        duration=round(samples.size / SAMPLE_RATE, 3),
+        sample_rate=src_rate,
+        channels=channels,
+    )
+    log.debug("loaded audio: %.1f s, %d Hz, %d ch", info.duration, src_rate, channels)
+    return Audio(samples=samples, info=info)

