@@ -1,0 +1,256 @@
+"""Command line: ``consult run | extract | schema | serve``.
+
+The CLI only fills in ``Settings``; all behaviour lives in the library. Exit codes: 0 all inputs succeeded,
+1 at least one input failed (the others are still written), 2 usage or set-up error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from consult.audio import SUPPORTED_SUFFIXES
+from consult.config import AsrOptions, DiarisationOptions, ExtractionOptions, Settings
+from consult.errors import ConsultError
+
+log = logging.getLogger("consult")
+
+EPILOG = """\
+Outputs, for each input AUDIO, in OUT/<audio stem>/:
+  report.json       ConsultationReport (JSON Schema: `consult schema`): audio sha256/duration, language,
+                    speakers and roles, segments with words (start, end, probability, speaker), medications
+                    with evidence, stage timings, model names and versions
+  bundle.json       FHIR R4B Bundle (collection), one MedicationRequest per medication line, status
+                    draft / intent proposal until a clinician approves it in the review UI
+  transcript.txt    one line per speaker turn: [mm:ss] Doctor: ...
+  diarization.rttm  who spoke when (RTTM)
+
+Every output is an AI DRAFT that a clinician must check (numbers, units and drug names above all).
+Nothing leaves this machine: models load from local paths or installed packages.
+Environment: CONSULT_CACHE_DIR (joined model files, default ~/.cache/consult), CONSULT_ASR__MODEL, ...
+Exit codes: 0 every input succeeded; 1 at least one failed (the others are written); 2 usage/set-up error.
+"""
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    a = AsrOptions()
+    g = p.add_argument_group("transcription (faster-whisper)")
+    g.add_argument("--asr-model", default=a.model, metavar="NAME_OR_PATH",
+                   help="'base' = bundled multilingual Whisper base (default); a local CTranslate2 folder "
+                        "(e.g. a downloaded large-v3-turbo); or a model name with --allow-download.")
+    g.add_argument("--language", default=a.language, help="fr (default), en, or auto.")
+    g.add_argument("--device", default=a.device, choices=["cpu", "cuda", "auto"],
+                   help="device for the models (default cpu).")
+    g.add_argument("--compute-type", default=None,
+                   help="CTranslate2 compute type (default int8 on CPU, float16 on CUDA).")
+    g.add_argument("--beam-size", type=int, default=a.beam_size)
+    g.add_argument("--batch-size", type=int, default=a.batch_size,
+                   help="batched transcription (faster-whisper BatchedInferencePipeline); 0 = sequential.")
+    g.add_argument("--cpu-threads", type=int, default=a.cpu_threads, help="0 = all cores.")
+    g.add_argument("--allow-download", action="store_true",
+                   help="allow downloading a named Whisper model from the Hugging Face hub (off by default).")
+    d = DiarisationOptions()
+    g = p.add_argument_group("diarisation")
+    g.add_argument("--diarisation", "--diarization", dest="diarisation", default=d.backend,
+                   choices=["offline", "pyannote"],
+                   help="offline = Silero VAD + resemblyzer + clustering (bundled, default); "
+                        "pyannote = a local pyannote.audio pipeline (--pyannote-pipeline).")
+    g.add_argument("--pyannote-pipeline", metavar="PATH",
+                   help="folder (or config.yaml) of a local pyannote pipeline, e.g. a downloaded "
+                        "speaker-diarization-community-1.")
+    g.add_argument("--num-speakers", type=int, default=None, help="force the number of speakers.")
+    g.add_argument("--min-speakers", type=int, default=d.min_speakers)
+    g.add_argument("--max-speakers", type=int, default=d.max_speakers)
+    g.add_argument("--doctor-speaker", metavar="SPEAKER_ID",
+                   help="which speaker (e.g. SPEAKER_01) is the doctor; default: decided from the speech.")
+    g = p.add_argument_group("extraction")
+    g.add_argument("--review-threshold", type=float, default=ExtractionOptions().review_threshold,
+                   help="fields below this confidence are flagged for review.")
+    p.add_argument("--max-duration", type=float, default=4 * 3600.0,
+                   help="refuse inputs longer than this many seconds (default 4 h).")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    compute = args.compute_type or ("float16" if args.device == "cuda" else "int8")
+    return Settings(
+        audio={"max_duration_s": args.max_duration},
+        asr={
+            "model": args.asr_model, "language": args.language, "device": args.device,
+            "compute_type": compute, "beam_size": args.beam_size, "batch_size": args.batch_size,
+            "cpu_threads": args.cpu_threads, "allow_download": args.allow_download,
+        },
+        diarisation={
+            "backend": args.diarisation, "pyannote_pipeline": args.pyannote_pipeline,
+            "num_speakers": args.num_speakers, "min_speakers": args.min_speakers,
+            "max_speakers": args.max_speakers, "device": args.device,
+        },
+        extraction={"review_threshold": args.review_threshold},
+        doctor_speaker=args.doctor_speaker,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="consult", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="audio -> report.json, bundle.json, transcript.txt, diarization.rttm",
+                       description="Transcribe, diarise and extract medications from consultation recordings.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("audio", nargs="+", type=Path,
+                   help=f"audio files ({', '.join(SUPPORTED_SUFFIXES)}; any rate, mono or stereo).")
+    r.add_argument("--out", "-o", type=Path, required=True, help="output folder (one sub-folder per input).")
+    r.add_argument("--workers", type=int, default=1,
+                   help="Ray workers for a batch of several files (default 1).")
+    r.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"),
+                   help="address of an existing Ray cluster (default: an embedded local Ray for batches).")
+    r.add_argument("--in-process", action="store_true",
+                   help="process several files one after the other in this process, without Ray.")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar.")
+    _add_model_args(r)
+
+    e = sub.add_parser("extract", help="text transcript -> medications.json + bundle.json",
+                       description="Extract medications from a text transcript (lines 'Doctor: ...' / "
+                                   "'Patient: ...', 'DOC:' / 'PAT:', 'Médecin :', or plain text).")
+    e.add_argument("transcript", type=Path)
+    e.add_argument("--out", "-o", type=Path, required=True)
+    e.add_argument("--language", default="fr", choices=["fr", "en"])
+
+    s = sub.add_parser("schema", help="print the JSON Schema of report.json")
+    s.add_argument("--out", "-o", type=Path, default=None, help="write to this file instead of stdout.")
+
+    v = sub.add_parser("serve", help="open the review page (Gradio) on 127.0.0.1")
+    v.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m demo` (see --help there).")
+    return p
+
+
+class _Progress:
+    """tqdm progress over the stages of one file."""
+
+    STAGES = ("audio", "diarisation", "transcription", "extraction")
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100 * len(self.STAGES), desc=name, unit="%", leave=False,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}", file=sys.stderr)
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.bar is None:
+            return
+        idx = self.STAGES.index(stage) if stage in self.STAGES else 0
+        target = int(100 * idx + 100 * max(0.0, min(1.0, fraction)))
+        if target > self.bar.n:
+            self.bar.update(target - self.bar.n)
+        self.bar.set_postfix_str(stage)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _print_outcome(o: Any) -> None:
+    name = Path(o.path).name
+    if o.ok:
+        print(f"ok      {name}: {o.medications} medication line(s), {o.audio_seconds:.0f} s of audio "
+              f"in {o.seconds:.1f} s -> {o.out_dir}")
+    else:
+        print(f"FAILED  {name}: {o.error}", file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    paths: list[Path] = list(args.audio)
+    args.out.mkdir(parents=True, exist_ok=True)
+    show = not args.no_progress and sys.stderr.isatty()
+    t0 = time.perf_counter()
+    if len(paths) > 1 and not args.in_process:
+        from workers import run_batch
+
+        outcomes = run_batch(paths, args.out, settings, workers=max(1, args.workers),
+                             address=args.ray_address, on_result=_print_outcome)
+    else:
+        from consult.pipeline import Pipeline, process_file
+
+        pipeline = Pipeline(settings)
+        outcomes = []
+        for path in paths:
+            bar = _Progress(path.name, show)
+            try:
+                o = process_file(pipeline, path, args.out, hook=bar)
+            finally:
+                bar.close()
+            _print_outcome(o)
+            outcomes.append(o)
+    failed = [o for o in outcomes if not o.ok]
+    print(f"{len(outcomes) - len(failed)} succeeded, {len(failed)} failed, "
+          f"{time.perf_counter() - t0:.1f} s in all")
+    return 1 if failed else 0
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from consult.extract_text import extract_transcript_file
+
+    paths = extract_transcript_file(args.transcript, args.out, language=args.language)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from consult.pipeline import dump_schema
+
+    text = dump_schema(args.out)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from demo.__main__ import main as demo_main
+
+    rest = [a for a in args.rest if a != "--"]
+    return int(demo_main(rest))
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(2, args.verbose)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "extract":
+            return cmd_extract(args)
+        if args.command == "schema":
+            return cmd_schema(args)
+        if args.command == "serve":
+            return cmd_serve(args)
+    except ConsultError as exc:
+        print(f"consult: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # pydantic validation of settings
+        print(f"consult: invalid option: {exc}", file=sys.stderr)
+        return 2
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""The per-file pipeline: audio -> diarised transcript -> roles -> medications -> report (+ FHIR, files).
+
+``Pipeline`` loads every model once in its constructor; ``process`` runs one file. ``process_file`` is the
+batch-safe wrapper: it never raises for a bad input, it returns a ``FileOutcome`` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from consult.align import assign_speakers, turns_from_segments
+from consult.audio import load_audio
+from consult.config import Settings
+from consult.errors import ConsultError, StageError
+from consult.interfaces import Diariser, MedicationExtractor, ProgressHook, Transcriber
+from consult.roles import assign_roles, role_map
+from schemas import ConsultationReport, ModelInfo, StageTiming
+
+log = logging.getLogger(__name__)
+
+ROLE_LABEL = {"doctor": "Doctor", "patient": "Patient", "unknown": "Speaker"}
+
+
+def build_transcriber(settings: Settings) -> Transcriber:
+    from consult.backends.whisper import FasterWhisperTranscriber
+
+    return FasterWhisperTranscriber(settings.asr, cache_dir=settings.cache_dir)
+
+
+def build_diariser(settings: Settings) -> Diariser:
+    d = settings.diarisation
+    if d.backend == "pyannote":
+        from consult.backends.pyannote_backend import PyannoteDiariser
+
+        if not d.pyannote_pipeline:
+            from consult.errors import ModelLoadError
+
+            raise ModelLoadError(
+                "the pyannote back-end needs a local pipeline: download e.g. "
+                "pyannote/speaker-diarization-community-1 to a folder and pass --pyannote-pipeline FOLDER."
+            )
+        return PyannoteDiariser(d.pyannote_pipeline, device=d.device)
+    from consult.backends.offline_diar import OfflineDiariser
+
+    return OfflineDiariser(device=d.device)
+
+
+def build_extractor(settings: Settings) -> MedicationExtractor:
+    from consult.extract import RuleBasedExtractor
+
+    return RuleBasedExtractor(review_threshold=settings.extraction.review_threshold)
+
+
+def job_id(audio_sha256: str, settings: Settings) -> str:
+    """Deterministic id from the audio content and the result-changing settings."""
+    return hashlib.sha256(f"{audio_sha256}:{settings.fingerprint()}".encode()).hexdigest()[:24]
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: list[StageTiming] = []
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings.append(StageTiming(stage=name, seconds=round(time.perf_counter() - t0, 3)))
+
+
+class Pipeline:
+    """consult's pipeline with its models loaded once.
+
+    Args:
+        settings: all options (defaults: bundled Whisper base, offline diarisation, rule extractor).
+        transcriber, diariser, extractor: pre-built back-ends (tests, workers), else built from settings.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        transcriber: Transcriber | None = None,
+        diariser: Diariser | None = None,
+        extractor: MedicationExtractor | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        t0 = time.perf_counter()
+        self.transcriber = transcriber or build_transcriber(self.settings)
+        self.diariser = diariser or build_diariser(self.settings)
+        self.extractor = extractor or build_extractor(self.settings)
+        self.load_seconds = time.perf_counter() - t0
+
+    def model_info(self) -> list[ModelInfo]:
+        return [*self.transcriber.model_info(), *self.diariser.model_info(), *self.extractor.model_info()]
+
+    def process(self, audio_path: str | Path, *, hook: ProgressHook | None = None) -> ConsultationReport:
+        s = self.settings
+        timer = _Timer()
+        with timer.stage("audio"):
+            audio = load_audio(audio_path, max_duration=s.audio.max_duration_s)
+        if hook:
+            hook("audio", 1.0)
+        with timer.stage("diarisation"):
+            d = s.diarisation
+            turns = self.diariser.diarise(
+                audio.samples, num_speakers=d.num_speakers, min_speakers=d.min_speakers,
+                max_speakers=d.max_speakers, hook=hook,
+            )
+        with timer.stage("transcription"):
+            language = None if s.asr.language == "auto" else s.asr.language
+            asr = self.transcriber.transcribe(audio.samples, language=language, hook=hook)
+        warnings: list[str] = []
+        if not asr.segments:
+            warnings.append("no speech was recognised in the recording")
+        with timer.stage("alignment"):
+            segments = assign_speakers(asr.segments, turns)
+        with timer.stage("roles"):
+            speaker_ids = list(dict.fromkeys([t.speaker for t in turns]))
+            try:
+                speakers = assign_roles(segments, speaker_ids, doctor_speaker=s.doctor_speaker)
+            except ValueError as exc:
+                raise StageError("roles", str(exc)) from exc
+            if len([sp for sp in speakers if sp.role == "doctor"]) == 0 and speakers:
+                warnings.append("the doctor could not be identified; pass --doctor-speaker")
+        if hook:
+            hook("extraction", 0.0)
+        with timer.stage("extraction"):
+            meds = self.extractor.extract(segments, roles=role_map(speakers), language=asr.language)
+        if hook:
+            hook("extraction", 1.0)
+        if any(m.needs_review for m in meds):
+            warnings.append(f"{sum(m.needs_review for m in meds)} medication line(s) need review")
+        return ConsultationReport(
+            id=job_id(audio.info.sha256, s),
+            created_at=datetime.now(timezone.utc),
+            audio=audio.info,
+            language=asr.language,
+            language_probability=asr.language_probability,
+            speakers=speakers,
+            turns=turns,
+            segments=segments,
+            medications=meds,
+            timings=timer.timings,
+            models=self.model_info(),
+            settings=s.model_dump(mode="json", exclude={"cache_dir"}),
+            warnings=warnings,
+        )
+
+
+# -- outputs ------------------------------------------------------------------------------------------
+
+def _mmss(t: float) -> str:
+    m, sec = divmod(int(t), 60)
+    return f"{m:02d}:{sec:02d}"
+
+
+def transcript_text(report: ConsultationReport) -> str:
+    """One line per speaker turn: ``[mm:ss] Doctor: ...``."""
+    lines = []
+    for speaker, start, _end, segs in turns_from_segments(report.segments):
+        role = report.role_of(speaker)
+        label = ROLE_LABEL[role]
+        if role == "unknown" and speaker:
+            label = speaker
+        lines.append(f"[{_mmss(start)}] {label}: {' '.join(s.text for s in segs)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def rttm_text(report: ConsultationReport) -> str:
+    uri = Path(report.audio.name).stem.replace(" ", "_") or "audio"
+    return "".join(
+        f"SPEAKER {uri} 1 {t.start:.3f} {t.duration:.3f} <NA> <NA> {t.speaker} <NA> <NA>\n"
+        for t in report.turns
+    )
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(report: ConsultationReport, out_dir: Path) -> dict[str, Path]:
+    """Write report.json, bundle.json, transcript.txt and diarization.rttm into ``out_dir``."""
+    from consult.fhir import build_bundle, bundle_json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "report": out_dir / "report.json",
+        "bundle": out_dir / "bundle.json",
+        "transcript": out_dir / "transcript.txt",
+        "rttm": out_dir / "diarization.rttm",
+    }
+    bundle = build_bundle(report)
+    _atomic_write(paths["report"], report.model_dump_json(indent=2))
+    _atomic_write(paths["bundle"], bundle_json(bundle))
+    _atomic_write(paths["transcript"], transcript_text(report))
+    _atomic_write(paths["rttm"], rttm_text(report))
+    return paths
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """Result of one file in a batch (picklable)."""
+
+    path: str
+    ok: bool
+    out_dir: str | None
+    error: str | None
+    seconds: float
+    audio_seconds: float = 0.0
+    medications: int = 0
+
+
+def process_file(pipeline: Pipeline, path: Path, out_root: Path, *,
+                 hook: ProgressHook | None = None) -> FileOutcome:
+    """Run one file and write its outputs into ``out_root/<stem>/``; never raises for a bad input."""
+    t0 = time.perf_counter()
+    path = Path(path)
+    try:
+        report = pipeline.process(path, hook=hook)
+        out_dir = Path(out_root) / path.stem
+        write_outputs(report, out_dir)
+        return FileOutcome(str(path), True, str(out_dir), None, time.perf_counter() - t0,
+                           report.audio.duration, len(report.medications))
+    except ConsultError as exc:
+        log.warning("%s failed: %s", path.name, type(exc).__name__)
+        return FileOutcome(str(path), False, None, str(exc), time.perf_counter() - t0)
+    except Exception as exc:  # a bug or a back-end crash: report it for this file, keep the batch going
+        log.exception("%s failed with an unexpected error", path.name)
+        return FileOutcome(str(path), False, None, f"unexpected {type(exc).__name__}: {exc}",
+                           time.perf_counter() - t0)
+
+
+def report_schema() -> dict[str, Any]:
+    return ConsultationReport.model_json_schema()
+
+
+def dump_schema(path: Path | None = None) -> str:
+    text = json.dumps(report_schema(), indent=2, ensure_ascii=False) + "\n"
+    if path is not None:
+        _atomic_write(path, text)
+    return text
+
+
+HookFactory = Callable[[str], ProgressHook]

@@ -1,0 +1,53 @@
+"""Shared test set-up: offline, no telemetry, real bundled models, fixtures from audio_fixtures/."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+# Before anything imports huggingface_hub, pyannote, ray or gradio.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["PYANNOTE_METRICS_ENABLED"] = "0"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("CONSULT_CACHE_DIR", str(REPO / ".cache" / "consult"))
+
+import pytest  # noqa: E402
+
+FIXTURES = REPO / "audio_fixtures"
+FIXTURE_NAMES = sorted(p.name.removesuffix(".truth.json") for p in FIXTURES.glob("*.truth.json"))
+
+
+def load_truth(name: str) -> dict:
+    return json.loads((FIXTURES / f"{name}.truth.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    """The real pipeline with the bundled models, loaded once for the whole session."""
+    from consult.pipeline import Pipeline
+
+    return Pipeline()
+
+
+_REPORTS: dict[str, object] = {}
+
+
+@pytest.fixture(scope="session")
+def fixture_report(pipeline):
+    """fixture_report(name) -> ConsultationReport of the real pipeline on audio_fixtures/<name>.flac (cached)."""
+
+    def get(name: str):
+        if name not in _REPORTS:
+            _REPORTS[name] = pipeline.process(FIXTURES / f"{name}.flac")
+        return _REPORTS[name]
+
+    return get
