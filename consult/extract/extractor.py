@@ -1,0 +1,391 @@
+"""Rule-based medication extractor: lexicon matching + posology parser + status rules.
+
+Each drug mention takes the posology of its own sentence and of the following doctor sentences
+until the next drug; repeated mentions of the same drug merge into one :class:`MedicationLine`.
+Every field carries an :class:`Evidence` (segment, char span, audio time, speaker, ASR probability).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from consult.extract.lexicon import DrugLexicon, DrugMatch
+from consult.extract.posology import Posology, parse_posology
+from consult.extract.status import classify_status, continuation_cue
+from consult.extract.text import key_of, split_sentences, tokenize
+from schemas import MedicationLine, ModelInfo, Segment
+from schemas.medication import Evidence, MedicationStatus, Quantity
+from schemas.report import Role
+
+logger = logging.getLogger(__name__)
+
+EXTRACTOR_NAME = "consult-rule-based"
+EXTRACTOR_VERSION = "1.0"
+
+NUMERIC_FIELDS = ("strength", "dose", "frequency", "duration", "max_per_day")
+
+# Highest sensible amount per intake (mg) and per day (mg) for common substances (adult SmPC).
+_MAX_INTAKE_MG: dict[str, float] = {
+    "paracetamol": 1000,
+    "ibuprofene": 800,
+    "amoxicilline": 3000,
+    "acide acetylsalicylique": 1000,
+    "tramadol": 200,
+    "codeine": 60,
+    "metformine": 1000,
+    "prednisolone": 100,
+    "prednisone": 100,
+    "naproxene": 1000,
+    "diclofenac": 150,
+    "ketoprofene": 200,
+    "nefopam": 40,
+    "morphine": 100,
+}
+_MAX_DAY_MG: dict[str, float] = {
+    "paracetamol": 4000,
+    "ibuprofene": 2400,
+    "amoxicilline": 6000,
+    "acide acetylsalicylique": 4000,
+    "tramadol": 400,
+    "codeine": 240,
+    "metformine": 3000,
+    "naproxene": 1500,
+    "diclofenac": 150,
+}
+_GENERIC_MAX_INTAKE_MG = 5000.0
+_MAX_UNITS_PER_INTAKE = 4.0
+_MAX_INTAKES_PER_DAY = 12
+_COUNTABLE = {"comprimé", "gélule", "tablet", "capsule", "sachet", "suppositoire", "pastille"}
+_SHORT_REPLY_WORDS = 4
+_MAX_FOLLOW_SENTENCES = 3
+
+
+@dataclass(frozen=True)
+class ExtractorOptions:
+    """Thresholds of the rule-based extractor."""
+
+    review_threshold: float = 0.6
+    """A drug match or a number below this confidence sets ``needs_review``."""
+    max_follow_sentences: int = _MAX_FOLLOW_SENTENCES
+    """Doctor sentences after a mention that may complete its posology."""
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    seg_index: int
+    start: int
+    end: int
+    role: Role
+    matches: tuple[DrugMatch, ...]
+
+
+@dataclass
+class _Field:
+    value: object
+    evidence: Evidence
+    certainty: float
+
+
+@dataclass
+class _Mention:
+    match: DrugMatch
+    seg_index: int
+    order: int
+    status: MedicationStatus
+    status_certainty: float
+    evidence: Evidence
+    fields: dict[str, _Field] = field(default_factory=dict)
+    sig: list[tuple[int, int, int]] = field(default_factory=list)
+    """(seg_index, start, end) of the sentences the posology came from."""
+
+
+def _word_spans(seg: Segment) -> list[tuple[int, int]]:
+    """Char span of each word of ``seg`` in ``seg.text`` (words joined by single spaces)."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    text = seg.text
+    for w in seg.words:
+        token = w.text.strip()
+        idx = text.find(token, pos) if token else -1
+        if idx < 0:
+            idx = pos
+        spans.append((idx, idx + len(token)))
+        pos = idx + len(token)
+    return spans
+
+
+class RuleBasedExtractor:
+    """Medication extractor implementing :class:`consult.interfaces.MedicationExtractor`."""
+
+    def __init__(self, lexicon: DrugLexicon | None = None, options: ExtractorOptions | None = None) -> None:
+        self.lexicon = lexicon if lexicon is not None else DrugLexicon.load()
+        self.options = options or ExtractorOptions()
+
+    def model_info(self) -> list[ModelInfo]:
+        return [
+            ModelInfo(
+                stage="extraction",
+                name=EXTRACTOR_NAME,
+                version=f"{EXTRACTOR_VERSION}+lexicon{len(self.lexicon.entries)}",
+            )
+        ]
+
+    # ------------------------------------------------------------------ public
+    def extract(
+        self,
+        segments: Sequence[Segment],
+        *,
+        roles: Mapping[str, Role],
+        language: str,
+    ) -> list[MedicationLine]:
+        segs = list(segments)
+        word_spans = [_word_spans(s) for s in segs]
+        sentences: list[_Sentence] = []
+        for i, seg in enumerate(segs):
+            role: Role = roles.get(seg.speaker, "unknown") if seg.speaker is not None else "unknown"
+            for sent in split_sentences(seg.text):
+                matches = tuple(
+                    DrugMatch(m.entry, m.start + sent.start, m.end + sent.start, m.score, m.method)
+                    for m in self.lexicon.find(sent.text)
+                )
+                sentences.append(_Sentence(i, sent.start, sent.end, role, matches))
+
+        def evidence(seg_index: int, a: int, b: int) -> Evidence:
+            seg = segs[seg_index]
+            covering = [
+                w for w, (ws, we) in zip(seg.words, word_spans[seg_index], strict=True) if ws < b and we > a
+            ]
+            return Evidence(
+                segment_id=seg.id,
+                char_start=a,
+                char_end=b,
+                text=seg.text[a:b],
+                start=min(w.start for w in covering) if covering else None,
+                end=max(w.end for w in covering) if covering else None,
+                speaker=seg.speaker,
+                asr_probability=min(w.probability for w in covering) if covering else None,
+            )
+
+        mentions: list[_Mention] = []
+        for k, sent in enumerate(sentences):
+            seg = segs[sent.seg_index]
+            for j, m in enumerate(sent.matches):
+                region_start = sent.matches[j - 1].end if j > 0 else sent.start
+                region_end = sent.matches[j + 1].start if j + 1 < len(sent.matches) else sent.end
+                status, s_cert = classify_status(
+                    seg.text[sent.start : sent.end],
+                    drug_start=m.start - sent.start,
+                    role=sent.role,
+                    language=language,
+                )
+                mention = _Mention(
+                    match=m,
+                    seg_index=sent.seg_index,
+                    order=len(mentions),
+                    status=status,
+                    status_certainty=s_cert,
+                    evidence=evidence(sent.seg_index, m.start, m.end),
+                )
+                self._add_posology(
+                    mention, sent.seg_index, region_start, region_end, seg.text, [(m.start, m.end)], evidence
+                )
+                mention.sig.append((sent.seg_index, sent.start, sent.end))
+                if j + 1 == len(sent.matches):
+                    self._follow(mention, sentences, k, segs, evidence)
+                if status == "new" and s_cert <= 0.5 and not mention.fields:
+                    mention.status, mention.status_certainty = "mentioned", 0.5
+                mentions.append(mention)
+        lines = self._merge(mentions, segs)
+        logger.debug("extracted %d medication lines from %d segments", len(lines), len(segs))
+        return lines
+
+    # ------------------------------------------------------------------ steps
+    def _add_posology(
+        self,
+        mention: _Mention,
+        seg_index: int,
+        a: int,
+        b: int,
+        text: str,
+        drug_spans: list[tuple[int, int]],
+        evidence: object,
+    ) -> bool:
+        part = text[a:b]
+        pos: Posology = parse_posology(part, drug_spans=[(s - a, e - a) for s, e in drug_spans])
+        if pos.is_empty():
+            return False
+        for name, slot in pos.slots().items():
+            if name in mention.fields:
+                continue
+            ev = evidence(seg_index, a + slot.start, a + slot.end)  # type: ignore[operator]
+            mention.fields[name] = _Field(slot.value, ev, slot.certainty)
+        return True
+
+    def _follow(
+        self,
+        mention: _Mention,
+        sentences: list[_Sentence],
+        k: int,
+        segs: list[Segment],
+        evidence: object,
+    ) -> None:
+        origin = sentences[k]
+        taken = 0
+        for nxt in sentences[k + 1 :]:
+            if nxt.matches or taken >= self.options.max_follow_sentences:
+                return
+            text = segs[nxt.seg_index].text
+            if nxt.role == "patient":
+                if len(tokenize(text[nxt.start : nxt.end])) <= _SHORT_REPLY_WORDS:
+                    continue
+                return
+            if nxt.role == "unknown" and origin.role != "unknown":
+                return
+            taken += 1
+            if self._add_posology(mention, nxt.seg_index, nxt.start, nxt.end, text, [], evidence):
+                mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
+                cue = continuation_cue(text[nxt.start : nxt.end])
+                if (
+                    mention.status == "mentioned"
+                    and origin.role == "patient"
+                    and cue in ("renewed", "changed", "stopped")
+                ):
+                    mention.status, mention.status_certainty = cue, 0.6
+                elif mention.status == "mentioned" and origin.role != "patient" and cue == "new":
+                    mention.status, mention.status_certainty = "new", 0.6
+
+    def _merge(self, mentions: list[_Mention], segs: list[Segment]) -> list[MedicationLine]:
+        groups: dict[str, list[_Mention]] = {}
+        for m in mentions:
+            groups.setdefault(m.match.entry.name, []).append(m)
+        lines: list[MedicationLine] = []
+        for idx, (name, group) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].order), start=1):
+            lines.append(self._line(f"med-{idx}", name, group, segs))
+        return lines
+
+    def _line(self, line_id: str, name: str, group: list[_Mention], segs: list[Segment]) -> MedicationLine:
+        status: MedicationStatus = "mentioned"
+        primary = group[0]
+        fields: dict[str, _Field] = {}
+        for m in group:
+            action = m.status != "mentioned"
+            if action:
+                status, primary = m.status, m
+            for fname, f in m.fields.items():
+                if fname not in fields or action or status == "mentioned":
+                    fields[fname] = f
+        sig_parts: list[str] = []
+        for m in group:
+            for seg_index, a, b in m.sig:
+                text = segs[seg_index].text[a:b].strip()
+                if (m.fields or m is primary) and text not in sig_parts:
+                    sig_parts.append(text)
+        entry = primary.match.entry
+        drug_ev = primary.evidence
+        drug_conf = primary.match.score * (
+            drug_ev.asr_probability if drug_ev.asr_probability is not None else 1.0
+        )
+        reasons: list[str] = []
+        thr = self.options.review_threshold
+        if drug_conf < thr:
+            reasons.append(f"drug match uncertain ({drug_conf:.2f})")
+        field_confs: list[float] = []
+        for fname in NUMERIC_FIELDS:
+            f = fields.get(fname)
+            if f is None:
+                continue
+            asr = f.evidence.asr_probability
+            c = f.certainty * (asr if asr is not None else 1.0)
+            field_confs.append(c)
+            if c < thr:
+                reasons.append(f"{fname} uncertain ({c:.2f})")
+        reasons.extend(self._absurd(name, fields))
+        confidence = drug_conf * (min(field_confs) if field_confs else 1.0)
+        if any(r.startswith(("absurd", "unusual")) for r in reasons):
+            confidence = min(confidence, thr)
+        as_needed = fields.get("as_needed")
+        when = fields.get("when")
+        return MedicationLine(
+            id=line_id,
+            drug_text=drug_ev.text,
+            name=name,
+            atc=entry.atc,
+            cis=entry.cis,
+            strength=_val(fields, "strength"),  # type: ignore[arg-type]
+            dose=_val(fields, "dose"),  # type: ignore[arg-type]
+            form=_val(fields, "form"),  # type: ignore[arg-type]
+            route=_val(fields, "route"),  # type: ignore[arg-type]
+            frequency=_val(fields, "frequency"),  # type: ignore[arg-type]
+            when=list(when.value) if when is not None else [],  # type: ignore[call-overload]
+            duration=_val(fields, "duration"),  # type: ignore[arg-type]
+            as_needed=as_needed is not None,
+            as_needed_condition=as_needed.value if as_needed is not None else None,  # type: ignore[arg-type]
+            max_per_day=_val(fields, "max_per_day"),  # type: ignore[arg-type]
+            status=status,
+            sig=" ".join(sig_parts),
+            confidence=max(0.0, min(1.0, round(confidence, 3))),
+            needs_review=bool(reasons),
+            review_reasons=reasons,
+            evidence=drug_ev,
+            field_evidence={k: f.evidence for k, f in fields.items()},
+        )
+
+    def _absurd(self, name: str, fields: dict[str, _Field]) -> list[str]:
+        key = key_of(name)
+        reasons: list[str] = []
+        dose = fields.get("dose")
+        strength = fields.get("strength")
+        dose_q = dose.value if dose is not None else None
+        strength_q = strength.value if strength is not None else None
+        per_intake = None
+        if isinstance(dose_q, Quantity):
+            per_intake = _mg(dose_q)
+            if per_intake is None and isinstance(strength_q, Quantity) and _mg(strength_q) is not None:
+                per_intake = (dose_q.value_high or dose_q.value) * (_mg(strength_q) or 0.0)
+            if dose_q.unit in _COUNTABLE and (dose_q.value_high or dose_q.value) > _MAX_UNITS_PER_INTAKE:
+                reasons.append(f"unusual dose: {dose_q.value:g} {dose_q.unit} per intake")
+        limit = _MAX_INTAKE_MG.get(key, _GENERIC_MAX_INTAKE_MG)
+        if per_intake is not None and per_intake > limit:
+            reasons.append(f"absurd dose: {per_intake:g} mg per intake (max {limit:g} mg)")
+        elif per_intake is None and isinstance(strength_q, Quantity):
+            s_mg = _mg(strength_q)
+            if s_mg is not None and s_mg > max(
+                limit, _GENERIC_MAX_INTAKE_MG if key not in _MAX_INTAKE_MG else 0
+            ):
+                reasons.append(f"absurd strength: {s_mg:g} mg (max {limit:g} mg per intake)")
+        mpd = fields.get("max_per_day")
+        if mpd is not None and isinstance(mpd.value, Quantity):
+            day_mg = _mg(mpd.value)
+            if day_mg is not None and key in _MAX_DAY_MG and day_mg > _MAX_DAY_MG[key]:
+                reasons.append(f"absurd maximum: {day_mg:g} mg per day (max {_MAX_DAY_MG[key]:g} mg)")
+        freq = fields.get("frequency")
+        if freq is not None:
+            f = freq.value
+            per_day = _per_day(f)
+            if per_day is not None and per_day > _MAX_INTAKES_PER_DAY:
+                reasons.append(f"unusual frequency: {per_day:g} intakes per day")
+        return reasons
+
+
+def _val(fields: dict[str, _Field], name: str) -> object:
+    f = fields.get(name)
+    return f.value if f is not None else None
+
+
+def _mg(q: Quantity) -> float | None:
+    v = q.value_high or q.value
+    return {"mg": v, "g": v * 1000.0, "ug": v / 1000.0}.get(q.unit)
+
+
+def _per_day(freq: object) -> float | None:
+    from schemas.medication import Frequency
+
+    if not isinstance(freq, Frequency):
+        return None
+    hours = {"h": 1.0, "d": 24.0, "wk": 168.0, "mo": 720.0}[freq.period_unit] * freq.period
+    return (freq.count_max or freq.count) * 24.0 / hours
+
+
+__all__ = ["ExtractorOptions", "RuleBasedExtractor"]

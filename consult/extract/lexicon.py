@@ -1,0 +1,262 @@
+"""Drug lexicon (shipped ``consult/data/lexicon.json.gz``) and tolerant matching of transcript tokens.
+
+Matching survives ASR spelling: accent-free keys, 1-3 tokens glued ("dolly prane"), a phonetic key
+(French/English spelling collapsed: ph->f, qu->k, doubled letters, silent endings) and rapidfuzz
+scores, with a stop-list and minimum lengths so that ordinary words never become drugs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from consult.extract.stopwords import STOPWORDS
+from consult.extract.text import Token, tokenize
+
+logger = logging.getLogger(__name__)
+
+LEXICON_RESOURCE = "data/lexicon.json.gz"
+
+EXACT_SCORE = 1.0
+GLUED_SCORE = 0.95
+PHONETIC_SCORE = 0.85
+FUZZY_MIN = 88.0
+"""rapidfuzz ratio (0-100) needed for a fuzzy match on phonetic keys."""
+FUZZY_MIN_LEN = 6
+FUZZY_MIN_PHONETIC = 7
+"""Fuzzy matching is for single tokens whose phonetic key has at least this many letters."""
+"""Minimum length (letters) of a candidate for fuzzy or phonetic matching."""
+
+
+@dataclass(frozen=True)
+class DrugEntry:
+    surface: str
+    key: str
+    name: str
+    kind: str
+    atc: str | None = None
+    cis: str | None = None
+    substances: tuple[str, ...] = ()
+    strengths: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DrugMatch:
+    entry: DrugEntry
+    start: int
+    end: int
+    score: float
+    """0-1: 1.0 exact, lower for glued/phonetic/fuzzy matches."""
+    method: str
+
+
+_PHONETIC_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(p), r)
+    for p, r in [
+        (r"(?<=..)es$", ""),  # silent plural/feminine endings
+        (r"(?<=..)e$", ""),
+        (r"(?<=.)(ez|er|et)$", "e"),  # assez ~ "asse"
+        (r"ph", "f"),
+        (r"th", "t"),
+        (r"qu", "k"),
+        (r"ck", "k"),
+        (r"c(?=[eiy])", "s"),
+        (r"c", "k"),
+        (r"x", "ks"),
+        (r"z", "s"),
+        (r"y", "i"),
+        (r"w", "v"),
+        (r"(?<!c)h", ""),
+        (r"eau|au", "o"),
+        (r"ai|ei", "e"),
+        (r"en(?=[^aeiou]|$)", "an"),
+        (r"(.)\1+", r"\1"),
+        (r"(?<=..)s$", ""),
+    ]
+]
+
+
+def phonetic_token(token: str) -> str:
+    out = token
+    for pattern, repl in _PHONETIC_RULES:
+        out = pattern.sub(repl, out)
+    return out
+
+
+def phonetic_key(key: str) -> str:
+    """Phonetic-ish key of an accent-free key: tokens collapsed, then glued without spaces."""
+    joined = "".join(phonetic_token(t) for t in key.split())
+    return re.sub(r"(.)\1+", r"\1", joined)
+
+
+class DrugLexicon:
+    """Indexes of the lexicon entries; build once with :meth:`load` (cached)."""
+
+    def __init__(self, entries: list[DrugEntry]) -> None:
+        self.entries = entries
+        self._by_key: dict[str, DrugEntry] = {}
+        self._by_glued: dict[str, DrugEntry] = {}
+        self._by_phonetic: dict[str, DrugEntry] = {}
+        self._fuzzy_blocks: dict[str, list[str]] = defaultdict(list)
+        for entry in entries:
+            key = entry.key
+            if key in STOPWORDS or len(key) < 3:
+                continue
+            self._by_key.setdefault(key, entry)
+            glued = key.replace(" ", "")
+            self._by_glued.setdefault(glued, entry)
+            if not _is_core(entry):
+                continue
+            ph = phonetic_key(key)
+            if len(ph) >= FUZZY_MIN_LEN - 1 and ph not in self._by_phonetic:
+                self._by_phonetic[ph] = entry
+                self._fuzzy_blocks[ph[0]].append(ph)
+        self.max_tokens = 3
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> DrugLexicon:
+        raw = data.get("entries", [])
+        assert isinstance(raw, list)
+        entries = [
+            DrugEntry(
+                surface=str(e["s"]),
+                key=str(e["k"]),
+                name=str(e["n"]),
+                kind=str(e.get("t", "")),
+                atc=e.get("a"),
+                cis=e.get("c"),
+                substances=tuple(e.get("sub", ())),
+                strengths=tuple(e.get("st", ())),
+                forms=tuple(e.get("f", ())),
+                routes=tuple(e.get("r", ())),
+            )
+            for e in raw
+        ]
+        return cls(entries)
+
+    @classmethod
+    def load(cls) -> DrugLexicon:
+        """The packaged lexicon, parsed and indexed once per process."""
+        return _load_packaged()
+
+    def get(self, key: str) -> DrugEntry | None:
+        return self._by_key.get(key)
+
+    def lookup_name(self, name: str) -> DrugEntry | None:
+        """Entry of a normalised name (exact key), used for typical strengths."""
+        from consult.extract.text import key_of
+
+        return self._by_key.get(key_of(name))
+
+    # ------------------------------------------------------------------ matching
+    def _match_candidate(self, toks: list[Token]) -> tuple[DrugEntry, float, str] | None:
+        words = [t.text for t in toks]
+        if any(w.isdigit() for w in words):
+            return None
+        spaced = " ".join(words)
+        glued = "".join(words)
+        n = len(words)
+        entry = self._by_key.get(spaced)
+        if entry is not None:
+            return entry, EXACT_SCORE, "exact"
+        if n > 1 and words[-1] not in STOPWORDS and min(len(w) for w in words) >= 3:
+            entry = self._by_glued.get(glued)
+            if entry is not None and len(glued) >= FUZZY_MIN_LEN:
+                return entry, GLUED_SCORE, "glued"
+        if len(glued) < FUZZY_MIN_LEN:
+            return None
+        if n == 1 and words[0] in STOPWORDS:
+            return None
+        if n == 1 and glued.endswith("s"):
+            entry = self._by_key.get(glued[:-1])  # plural: "dolipranes"
+            if entry is not None:
+                return entry, GLUED_SCORE, "plural"
+        if n > 1 and all(w in STOPWORDS for w in words):
+            return None
+        if n > 1 and (words[-1] in STOPWORDS or min(len(w) for w in words) < 3):
+            return None
+        ph = phonetic_key(spaced)
+        if len(ph) < FUZZY_MIN_LEN - 1 or (n > 1 and len(ph) < 7):
+            return None
+        entry = self._by_phonetic.get(ph)
+        if entry is not None:
+            return entry, PHONETIC_SCORE, "phonetic"
+        # Fuzzy only when the candidate does not start or end on a common word.
+        if n > 1 or len(ph) < FUZZY_MIN_PHONETIC:
+            return None
+        block = self._fuzzy_blocks.get(ph[0])
+        if not block:
+            return None
+        best = process.extractOne(
+            ph,
+            block,
+            scorer=fuzz.ratio,
+            score_cutoff=FUZZY_MIN,
+            processor=None,
+        )
+        if best is None:
+            return None
+        cand = best[0]
+        if abs(len(cand) - len(ph)) > 2 or cand[:2] != ph[:2]:
+            return None
+        score = PHONETIC_SCORE * float(best[1]) / 100.0
+        return self._by_phonetic[cand], score, "fuzzy"
+
+    def find(self, text: str) -> list[DrugMatch]:
+        """Drug mentions in ``text`` (non-overlapping, longest and best first), offsets in ``text``."""
+        tokens = tokenize(text)
+        found: list[DrugMatch] = []
+        for i in range(len(tokens)):
+            for n in range(min(self.max_tokens, len(tokens) - i), 0, -1):
+                span = tokens[i : i + n]
+                # Tokens must be adjacent (no punctuation other than spaces, hyphens or apostrophes).
+                if any(not _joinable(text[span[j].end : span[j + 1].start]) for j in range(len(span) - 1)):
+                    continue
+                res = self._match_candidate(span)
+                if res is not None:
+                    entry, score, method = res
+                    found.append(DrugMatch(entry, span[0].start, span[-1].end, score, method))
+        found.sort(key=lambda m: (-m.score, -(m.end - m.start), m.start))
+        chosen: list[DrugMatch] = []
+        for m in found:
+            if all(m.end <= c.start or m.start >= c.end for c in chosen):
+                chosen.append(m)
+        chosen.sort(key=lambda m: m.start)
+        return chosen
+
+
+def _is_core(entry: DrugEntry) -> bool:
+    """Entries allowed in approximate (phonetic/fuzzy) matching: drugs with an ATC code whose
+    normalised name is a French substance. Exotic brand synonyms of the English lists stay exact-only."""
+    if entry.atc is None:
+        return False
+    return entry.kind in ("substance", "brand") or entry.name != entry.surface
+
+
+def _joinable(gap: str) -> bool:
+    return len(gap) <= 3 and all(c in " -'’" for c in gap)
+
+
+@lru_cache(maxsize=1)
+def _load_packaged() -> DrugLexicon:
+    try:
+        raw = resources.files("consult").joinpath(LEXICON_RESOURCE).read_bytes()
+    except (NotADirectoryError, FileNotFoundError, TypeError):
+        # An editable install made before consult/__init__.py existed maps ``consult`` as a
+        # namespace package, which importlib.resources cannot read: use the module's own folder.
+        raw = (Path(__file__).resolve().parents[1] / LEXICON_RESOURCE).read_bytes()
+    data = json.loads(gzip.decompress(raw).decode("utf-8"))
+    lex = DrugLexicon.from_json(data)
+    logger.debug("drug lexicon loaded: %d entries", len(lex.entries))
+    return lex

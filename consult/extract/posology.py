@@ -1,0 +1,559 @@
+"""French and English posology parser: strength, dose, form, route, frequency, times of day,
+duration, as-needed (with its condition) and maximum per day, each with its character span.
+
+Numbers are found first (:mod:`consult.extract.numbers`) and replaced by placeholders ``§i§`` in a
+rewritten string; the slot patterns run on that string and spans are mapped back to the input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from consult.extract.numbers import NumberSpan, find_numbers
+from consult.extract.text import fold
+from schemas.medication import Duration, Frequency, Quantity, WhenCode
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Slot(Generic[T]):
+    """A parsed value and the span ``[start, end)`` of the text it came from."""
+
+    value: T
+    start: int
+    end: int
+    certainty: float = 1.0
+
+
+@dataclass
+class Posology:
+    strength: Slot[Quantity] | None = None
+    dose: Slot[Quantity] | None = None
+    form: Slot[str] | None = None
+    route: Slot[str] | None = None
+    frequency: Slot[Frequency] | None = None
+    when: Slot[list[WhenCode]] | None = None
+    duration: Slot[Duration] | None = None
+    as_needed: Slot[str | None] | None = None
+    """Set when the intake is as needed; its value is the condition ("douleur") or None."""
+    max_per_day: Slot[Quantity] | None = None
+
+    def slots(self) -> dict[str, Slot[object]]:
+        out: dict[str, Slot[object]] = {}
+        for name in FIELDS:
+            slot = getattr(self, name)
+            if slot is not None:
+                out[name] = slot
+        return out
+
+    def is_empty(self) -> bool:
+        return not self.slots()
+
+
+FIELDS = ("strength", "dose", "form", "route", "frequency", "when", "duration", "as_needed", "max_per_day")
+
+# --------------------------------------------------------------------------- vocabularies
+_N = r"§(\d+)§"
+
+_MASS_UNITS: list[tuple[str, str]] = [
+    (r"mg|milligrammes?|milligrams?|milli grammes?", "mg"),
+    (r"µg|ug|mcg|microgrammes?|micrograms?|gammas?", "ug"),
+    (r"g|grammes?|grams?|gr", "g"),
+    (r"ml|millilitres?|milliliters?|cc", "mL"),
+    (r"ui|u\.i\.?|unites? internationales?|international units?|units?|unites?", "[iU]"),
+    (r"%|pour ?cent|percent|per cent", "%"),
+]
+_UNIT_RE = "|".join(f"(?:{p})" for p, _ in _MASS_UNITS)
+
+_FORMS: list[tuple[str, str]] = [
+    (r"comprimes?|cp|cachets?", "comprimé"),
+    (r"gelules?", "gélule"),
+    (r"sachets?(?:-doses?)?", "sachet"),
+    (r"bouffees?", "bouffée"),
+    (r"pulverisations?", "pulvérisation"),
+    (r"gouttes?|drops?", "[drp]"),
+    (r"cuilleres? a cafe|cuillerees? a cafe|teaspoons?(?:ful)?|tsp", "cuillère à café"),
+    (r"cuilleres? a soupe|cuillerees? a soupe|tablespoons?(?:ful)?", "cuillère à soupe"),
+    (r"cuilleres?|cuillerees?|doses? pipettes?|pipettes?", "cuillère"),
+    (r"ampoules?|vials?", "ampoule"),
+    (r"suppositoires?|suppositor(?:y|ies)", "suppositoire"),
+    (r"patchs?|patches", "patch"),
+    (r"inhalations?", "inhalation"),
+    (r"injections?|piqures?|shots?", "injection"),
+    (r"applications?", "application"),
+    (r"pastilles?|lozenges?", "pastille"),
+    (r"tablets?|tabs?|pills?", "tablet"),
+    (r"capsules?|caps", "capsule"),
+    (r"puffs?", "puff"),
+    (r"sprays?", "spray"),
+    (r"doses?", "dose"),
+]
+_FORM_RE = "|".join(f"(?:{p})" for p, _ in _FORMS)
+
+_PRODUCT_FORMS: list[tuple[str, str]] = [
+    (r"sirop|syrup", "sirop"),
+    (r"creme|cream", "crème"),
+    (r"pommade|ointment", "pommade"),
+    (r"collyre|eye ?drops", "collyre"),
+    (r"spray nasal|nasal spray", "spray nasal"),
+    (r"inhalateur|inhaler|aerosol|puffer", "inhalateur"),
+    (r"gel", "gel"),
+    (r"solution buvable|oral solution", "solution buvable"),
+    (r"suspension buvable|oral suspension", "suspension buvable"),
+    (r"(?:en |in )?" + _FORM_RE, ""),
+]
+
+_ROUTES: list[tuple[str, str]] = [
+    (r"(?:par )?voie orale|par la bouche|per os|oralement|by mouth|orally|a avaler|swallowed?", "oral"),
+    (r"(?:en |par )?inhalation|a inhaler|inhaled?|(?:par )?voie inhalee", "inhalation"),
+    (r"(?:par )?voie cutanee|sur la peau|application locale|on the skin|topically|to the skin", "cutaneous"),
+    (r"dans (?:l'|les |chaque )(?:oeil|yeux)|in (?:the|each|both|your) eyes?|voie ophtalmique", "ophthalmic"),
+    (
+        r"dans (?:le nez|chaque narine|les narines)|in (?:the|each|your) nos(?:e|tril)|(?:par )?voie nasale",
+        "nasal",
+    ),
+    (r"dans (?:l'|les |chaque )oreilles?|in (?:the|each|your) ears?", "otic"),
+    (r"(?:par )?voie rectale|rectally|par voie anale", "rectal"),
+    (r"(?:par )?voie vaginale|vaginally", "vaginal"),
+    (r"sous la langue|under the tongue|sublingual(?:e|ly)?", "sublingual"),
+    (r"(?:en |par voie )?intramusculaire|into the muscle|intramuscular(?:ly)?", "intramuscular"),
+    (r"(?:en |par voie )?intraveineuse|intravenous(?:ly)?|en perfusion", "intravenous"),
+    (r"(?:en |par voie )?sous[- ]cutanee|subcutaneous(?:ly)?|under the skin", "subcutaneous"),
+]
+
+_NO_WHEN_BEFORE = re.compile(
+    r"(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui)\s+$"
+)
+_WHEN: list[tuple[str, WhenCode]] = [
+    (r"au reveil|on waking|when you wake up|upon waking", "WAKE"),
+    (
+        r"au coucher|avant de (?:vous )?coucher|avant le coucher|at bedtime|before bed(?:time)?|"
+        r"before (?:you go to )?sleep",
+        "HS",
+    ),
+    (r"(?:le |les |chaque |tous les )?matins?|(?:in the|every|each) morning|mornings?", "MORN"),
+    (r"(?:le |a |chaque )?midi|at (?:noon|lunch(?:time)?)|au dejeuner", "NOON"),
+    (r"(?:l')?apres[- ]midi|in the afternoon", "AFT"),
+    (
+        r"(?:le |les |chaque |tous les )?soirs?|(?:in the|every|each) evening|au diner|at dinner(?:time)?",
+        "EVE",
+    ),
+    (r"(?:la |chaque )nuit|at night|every night", "NIGHT"),
+    (r"(?:au moment|au cours|au milieu|pendant) (?:du|des|le|les) repas|with (?:food|meals?|a meal)", "C"),
+    (r"avant (?:le |les )?repas|a jeun|before (?:meals|food|eating)|on an empty stomach", "AC"),
+    (r"apres (?:le |les )?repas|after (?:meals|food|eating)", "PC"),
+]
+
+_DUR_UNITS = {
+    "jour": "d",
+    "jours": "d",
+    "j": "d",
+    "day": "d",
+    "days": "d",
+    "journee": "d",
+    "semaine": "wk",
+    "semaines": "wk",
+    "week": "wk",
+    "weeks": "wk",
+    "mois": "mo",
+    "month": "mo",
+    "months": "mo",
+}
+_DUR_UNIT_RE = r"jours?|j|days?|semaines?|weeks?|mois|months?"
+_PERIOD_UNITS = {"heure": "h", "heures": "h", "h": "h", "hour": "h", "hours": "h", "hrs": "h", **_DUR_UNITS}
+_PERIOD_WORD_RE = r"jour|journee|24 ?h(?:eures)?|j|day|semaine|week|mois|month"
+
+_SYMPTOMS = (
+    r"douleurs?|fievre|mal(?: a la tete| au ventre| de tete)?|crises?|toux|nausees?|vomissements?|"
+    r"demangeaisons?|insomnies?|anxiete|angoisses?|genes?|essoufflements?|sifflements?|diarrhees?|"
+    r"constipation|migraines?|spasmes?|allergies?|brulures?|contractions?|saignements?|"
+    r"pain|fever|headaches?|cough(?:ing)?|nausea|wheez(?:e|ing)|itch(?:ing)?|anxiety|"
+    r"shortness of breath|breathless(?:ness)?|heartburn|migraines?|symptoms?|attacks?|flare(?:-ups?)?"
+)
+
+
+def _re(p: str) -> re.Pattern[str]:
+    return re.compile(p)
+
+
+_P_MAX = _re(
+    r"(?:sans (?:jamais )?depasser|ne (?:jamais )?pas depasser|pas plus de|jamais plus de|au maximum|"
+    r"maximum|max|au plus|no more than|not more than|(?:do not|don't|never) (?:exceed|take more than)|"
+    r"maximum of|a maximum of|up to|not to exceed)\s+(?:de |d'|of )?"
+    + _N
+    + r"(?:\s*("
+    + _UNIT_RE
+    + r"|"
+    + _FORM_RE
+    + r")\b)?"
+    r"(?:\s*(?:par|/|dans la|per|a|in a|in any|each|every)\s*(?:" + _PERIOD_WORD_RE + r")\b|"
+    r"\s*(?:in|en) 24 ?h(?:ours|eures)?)?"
+)
+_P_FREQ_TIMES = _re(
+    _N
+    + r"\s*(?:fois|x|times)\s*(?:par|/|dans la|le|chaque|a|per|each|every|an?)?\s*("
+    + _PERIOD_WORD_RE
+    + r")\b"
+)
+_P_FREQ_DAILY = _re(_N + r"\s*(?:fois|x|times)\s+(daily|weekly|monthly)\b")
+_P_FREQ_EN = _re(
+    r"\b(once|twice|thrice)\s+(?:(?:a|per|each|every)\s+(day|week|month)|(daily|weekly|monthly))\b"
+)
+_P_EVERY = _re(
+    r"(?:toutes les|tous les|every)\s+(?:" + _N + r"\s*)?(heures?|h|hours?|hrs|jours?|days?|semaines?|weeks?|"
+    r"mois|months?)\b"
+)
+_P_EVERY_OTHER = _re(r"\b(?:un jour sur deux|every other day|tous les deux jours)\b")
+_P_DAILY = _re(
+    r"\b(?:tous les jours|chaque jour|par jour|une fois par jour|quotidiennement|every day|daily|"
+    r"once daily|a day|per day)\b"
+)
+_P_DURATION = _re(
+    r"(?:pendant|durant|pour|sur|during|for)\s+(?:une duree de\s+|une periode de\s+|the next\s+)?"
+    r"(?:" + _N + r"|(a|an))\s*(" + _DUR_UNIT_RE + r")\b"
+)
+_P_DURATION_BARE = _re(_N + r"\s*(" + _DUR_UNIT_RE + r")\b(?!\s*(?:ago|plus tot|avant))")
+_NO_BARE_DURATION_BEFORE = re.compile(
+    r"(depuis|il y a|ca fait|ça fait|since|past|last|dans|in|within|tous les|toutes les|every|"
+    r"sur|pendant|for|de|d'|les|ces|these|the|a|after|apres|avant|before)\s*$"
+)
+_P_PRN_GENERIC = _re(
+    r"\b(?:si besoin|si necessaire|au besoin|a la demande|en cas de besoin|as needed|as required|"
+    r"when needed|if needed|if required|when required|if necessary|when necessary|prn)\b"
+)
+_P_PRN_COND = _re(
+    r"\b(?:en cas d(?:e |')|si (?:vous avez |vous avez de la |vous avez des |vous avez du |il y a |"
+    r"vous |de la |des |)|quand (?:vous avez |il y a )|lorsque (?:vous avez )?|"
+    r"in case of |if (?:you (?:have|get|feel) |there is |there's |)|when (?:you (?:have|get|feel) )|"
+    r"for (?:the |any |your )?)"
+    r"((?:" + _SYMPTOMS + r")(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu)[a-z']+){0,2})"
+)
+_P_PRN_CASE = _re(r"\ben cas d(?:e |')((?:[a-z']+)(?:\s+(?!et\b|sans\b|pendant\b|maximum\b)[a-z']+){0,2})")
+_P_DOSE_FORM = _re(_N + r"\s*(?:de |d')?(" + _FORM_RE + r")\b(?:\s+(?:et|and)\s+(?:" + _N + r"|a half))?")
+_P_DOSE_A = _re(
+    r"\b(a|an)\s+(tablet|pill|capsule|puff|sachet|teaspoon(?:ful)?|tablespoon(?:ful)?|"
+    r"spray|patch|suppository|lozenge|drop|dose|injection)\b"
+)
+_P_QTY = _re(_N + r"\s*(" + _UNIT_RE + r")(?![a-z])")
+_STRENGTH_BEFORE = re.compile(
+    r"(?:dose|dosee?s?|de|d'|a|of|,|strength|comprimes?|gelules?|sachets?|tablets?|capsules?)\s*$"
+)
+_DOSE_VERB_BEFORE = re.compile(
+    r"(?:prenez|prendre|prendrez|take|give|donnez|administrer|injectez|inject)\s+$"
+)
+_STRENGTH_FROM_FORM = re.compile(r"(?:" + _FORM_RE + r")\s+(?:dosee?s?\s+)?(?:de|d'|a|of)\s*$")
+
+
+def _lookup(table: Sequence[tuple[str, str]], text: str) -> str:
+    for pattern, value in table:
+        if re.fullmatch(pattern, text):
+            return value
+    return text
+
+
+def unit_of(text: str) -> tuple[str, bool]:
+    """Normalised unit and whether it is UCUM (mass/volume units, [iU], %, [drp])."""
+    t = text.strip()
+    for pattern, value in _MASS_UNITS:
+        if re.fullmatch(pattern, t):
+            return value, True
+    form = _lookup(_FORMS, t)
+    return form, form == "[drp]"
+
+
+class _Text:
+    """The folded input with numbers replaced by ``§i§`` and an offset map back to the input."""
+
+    def __init__(self, text: str) -> None:
+        self.original = text
+        folded = fold(text)
+        self.numbers: list[NumberSpan] = find_numbers(folded)
+        parts: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        pos = 0
+        for i, num in enumerate(self.numbers):
+            chunk = folded[pos : num.start]
+            parts.append(chunk)
+            starts.extend(range(pos, num.start))
+            ends.extend(range(pos + 1, num.start + 1))
+            ph = f"§{i}§"
+            parts.append(ph)
+            starts.extend([num.start] * len(ph))
+            ends.extend([num.end] * len(ph))
+            pos = num.end
+        parts.append(folded[pos:])
+        starts.extend(range(pos, len(folded)))
+        ends.extend(range(pos + 1, len(folded) + 1))
+        self.rw = "".join(parts)
+        self._starts = starts
+        self._ends = ends
+        self.used = [False] * len(self.rw)
+
+    def span(self, a: int, b: int) -> tuple[int, int]:
+        if b <= a:
+            return self._starts[a] if a < len(self._starts) else len(self.original), self._starts[a]
+        return self._starts[a], self._ends[b - 1]
+
+    def free(self, a: int, b: int) -> bool:
+        return not any(self.used[a:b])
+
+    def take(self, a: int, b: int) -> None:
+        for k in range(a, b):
+            self.used[k] = True
+
+    def num(self, group: str | None) -> NumberSpan:
+        assert group is not None
+        return self.numbers[int(group)]
+
+
+def _qty(num: NumberSpan, unit_text: str | None, default_unit: str | None = None) -> Quantity | None:
+    if unit_text:
+        unit, ucum = unit_of(unit_text)
+    elif default_unit:
+        unit, ucum = default_unit, False
+    else:
+        return None
+    return Quantity(value=num.value, value_high=num.value_high, unit=unit, ucum=ucum)
+
+
+def parse_posology(
+    text: str,
+    *,
+    drug_spans: Sequence[tuple[int, int]] = (),
+) -> Posology:
+    """Parse the posology said in ``text`` (one sentence or a few). ``drug_spans`` are the drug
+    mentions in ``text``: a quantity right after a drug name is its strength."""
+    t = _Text(text)
+    rw = t.rw
+    pos = Posology()
+
+    def slot(value: T, a: int, b: int, certainty: float = 1.0) -> Slot[T]:
+        s, e = t.span(a, b)
+        return Slot(value, s, e, certainty)
+
+    def ncert(*groups: str | None) -> float:
+        vals = [t.num(g).certainty for g in groups if g is not None]
+        return min(vals) if vals else 1.0
+
+    # max per day first, so that its numbers are not read as a dose or a frequency
+    for m in _P_MAX.finditer(rw):
+        if re.match(r"\s*(?:fois|times)", rw[m.end() :]):
+            continue
+        num = t.num(m.group(1))
+        q = _qty(num, m.group(2), "dose")
+        if q is not None:
+            pos.max_per_day = slot(q, m.start(), m.end(), num.certainty)
+            t.take(m.start(), m.end())
+            break
+
+    # as needed (+ condition)
+    for pattern in (_P_PRN_COND, _P_PRN_CASE):
+        for m in pattern.finditer(rw):
+            if t.free(m.start(), m.end()):
+                cond = " ".join(text[slice(*t.span(m.start(1), m.end(1)))].split())
+                pos.as_needed = slot(cond or None, m.start(), m.end(), 0.9)
+                t.take(m.start(), m.end())
+                break
+        if pos.as_needed is not None:
+            break
+    if pos.as_needed is None:
+        m = _P_PRN_GENERIC.search(rw)
+        if m is not None:
+            pos.as_needed = slot(None, m.start(), m.end())
+            t.take(m.start(), m.end())
+
+    # duration
+    for m in _P_DURATION.finditer(rw):
+        if not t.free(m.start(), m.end()):
+            continue
+        value = t.num(m.group(1)).value if m.group(1) else 1.0
+        if value <= 0:
+            continue
+        unit = _DUR_UNITS[m.group(3)]
+        pos.duration = slot(Duration(value=value, unit=unit), m.start(), m.end(), ncert(m.group(1)))  # type: ignore[arg-type]
+        t.take(m.start(), m.end())
+        break
+    if pos.duration is None:
+        for m in _P_DURATION_BARE.finditer(rw):
+            before = rw[max(0, m.start() - 14) : m.start()]
+            if not t.free(m.start(), m.end()) or _NO_BARE_DURATION_BEFORE.search(before):
+                continue
+            if re.match(r"\s*(?:plus tard|later|ago)", rw[m.end() :]):
+                continue
+            num = t.num(m.group(1))
+            if num.value <= 0:
+                continue
+            unit = _DUR_UNITS[m.group(2)]
+            pos.duration = slot(Duration(value=num.value, unit=unit), m.start(), m.end(), 0.8 * num.certainty)  # type: ignore[arg-type]
+            t.take(m.start(), m.end())
+            break
+
+    # frequency
+    def set_freq(
+        count: float, count_max: float | None, period: float, unit: str, a: int, b: int, c: float
+    ) -> None:
+        if pos.frequency is None and count >= 1 and period > 0:
+            freq = Frequency(
+                count=int(round(count)),
+                count_max=int(round(count_max)) if count_max and count_max > count else None,
+                period=period,
+                period_unit=unit,  # type: ignore[arg-type]
+            )
+            pos.frequency = slot(freq, a, b, c)
+            t.take(a, b)
+
+    for m in _P_FREQ_TIMES.finditer(rw):
+        if t.free(m.start(), m.end()):
+            num = t.num(m.group(1))
+            unit = (
+                "d"
+                if m.group(2).startswith(("24", "jour", "journee", "j", "day"))
+                else _PERIOD_UNITS.get(m.group(2), "d")
+            )
+            set_freq(num.value, num.value_high, 1, unit, m.start(), m.end(), num.certainty)
+            break
+    if pos.frequency is None:
+        m = _P_FREQ_DAILY.search(rw)
+        if m is not None and t.free(m.start(), m.end()):
+            num = t.num(m.group(1))
+            unit = {"daily": "d", "weekly": "wk", "monthly": "mo"}[m.group(2)]
+            set_freq(num.value, num.value_high, 1, unit, m.start(), m.end(), num.certainty)
+    if pos.frequency is None:
+        m = _P_FREQ_EN.search(rw)
+        if m is not None and t.free(m.start(), m.end()):
+            count = {"once": 1, "twice": 2, "thrice": 3}[m.group(1)]
+            per = m.group(2) or m.group(3)
+            unit = {"day": "d", "daily": "d", "week": "wk", "weekly": "wk", "month": "mo", "monthly": "mo"}[
+                per
+            ]
+            set_freq(count, None, 1, unit, m.start(), m.end(), 1.0)
+    if pos.frequency is None:
+        m = _P_EVERY_OTHER.search(rw)
+        if m is not None and t.free(m.start(), m.end()):
+            set_freq(1, None, 2, "d", m.start(), m.end(), 1.0)
+    if pos.frequency is None:
+        for m in _P_EVERY.finditer(rw):
+            if not t.free(m.start(), m.end()):
+                continue
+            period = t.num(m.group(1)).value if m.group(1) else 1.0
+            unit = _PERIOD_UNITS.get(m.group(2), "d")
+            set_freq(1, None, period, unit, m.start(), m.end(), ncert(m.group(1)))
+            break
+
+    # times of day
+    codes: list[WhenCode] = []
+    w_start, w_end = -1, -1
+    for pattern, code in _WHEN:
+        for m in re.finditer(r"\b(?:" + pattern + r")\b", rw):
+            if not t.free(m.start(), m.end()):
+                continue
+            if _NO_WHEN_BEFORE.search(rw[max(0, m.start() - 16) : m.start()]):
+                continue
+            if code not in codes:
+                codes.append(code)
+            t.take(m.start(), m.end())
+            w_start = m.start() if w_start < 0 else min(w_start, m.start())
+            w_end = max(w_end, m.end())
+    if codes:
+        order = [
+            c
+            for c, _ in (
+                (c, 0) for c in ("WAKE", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS", "AC", "C", "PC")
+            )
+            if c in codes
+        ]
+        pos.when = slot(order, w_start, w_end)  # type: ignore[arg-type]
+        daily = [c for c in order if c in ("WAKE", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS")]
+        if pos.frequency is None and daily:
+            set_freq(len(daily), None, 1, "d", w_start, w_end, 1.0)
+    if pos.frequency is None:
+        m = _P_DAILY.search(rw)
+        if m is not None and t.free(m.start(), m.end()):
+            set_freq(1, None, 1, "d", m.start(), m.end(), 1.0)
+
+    # dose as a form ("un comprimé", "2 puffs", "un comprimé et demi")
+    for m in _P_DOSE_FORM.finditer(rw):
+        if not t.free(m.start(), m.end()):
+            continue
+        num = t.num(m.group(1))
+        value = num.value
+        if m.group(3) is not None:
+            value += t.num(m.group(3)).value if t.num(m.group(3)).value < 1 else 0
+        elif m.group(0).endswith("a half"):
+            value += 0.5
+        unit, ucum = unit_of(m.group(2))
+        q = Quantity(value=value, value_high=num.value_high, unit=unit, ucum=ucum)
+        pos.dose = slot(q, m.start(), m.end(), num.certainty)
+        if unit != "dose":
+            pos.form = slot(unit if unit != "[drp]" else "goutte", m.start(2), m.end(2))
+        t.take(m.start(), m.end())
+        break
+    if pos.dose is None:
+        m = _P_DOSE_A.search(rw)
+        if m is not None and t.free(m.start(), m.end()):
+            unit, ucum = unit_of(m.group(2))
+            pos.dose = slot(Quantity(value=1, unit=unit, ucum=ucum), m.start(), m.end(), 0.9)
+            pos.form = slot(unit if unit != "[drp]" else "goutte", m.start(2), m.end(2))
+            t.take(m.start(), m.end())
+
+    # quantities with a unit: strength or dose
+    folded_drug_ends = [e for _, e in drug_spans]
+    for m in _P_QTY.finditer(rw):
+        if not t.free(m.start(), m.end()):
+            continue
+        num = t.num(m.group(1))
+        q = _qty(num, m.group(2))
+        if q is None:
+            continue
+        s_orig, _ = t.span(m.start(), m.end())
+        before_rw = rw[max(0, m.start() - 30) : m.start()]
+        gap_ok = any(
+            0 <= s_orig - e <= 12 and _gap_is_strength(fold(text[e:s_orig])) for e in folded_drug_ends
+        )
+        after_form = _STRENGTH_FROM_FORM.search(before_rw) is not None
+        is_volume = q.unit == "mL"
+        if pos.strength is None and not is_volume and (gap_ok or after_form or pos.dose is not None):
+            if _DOSE_VERB_BEFORE.search(before_rw) and pos.dose is None:
+                pos.dose = slot(q, m.start(), m.end(), num.certainty)
+            else:
+                pos.strength = slot(q, m.start(), m.end(), num.certainty)
+        elif pos.dose is None:
+            pos.dose = slot(q, m.start(), m.end(), num.certainty)
+        elif pos.strength is None and not is_volume:
+            pos.strength = slot(q, m.start(), m.end(), num.certainty)
+        else:
+            continue
+        t.take(m.start(), m.end())
+
+    # product form, if no dose form said it
+    if pos.form is None:
+        for pattern, value in _PRODUCT_FORMS:
+            m = re.search(r"\b(?:" + pattern + r")\b", rw)
+            if m is not None and value:
+                pos.form = slot(value, m.start(), m.end(), 0.9)
+                break
+        if pos.form is None:
+            m = re.search(r"\b(?:en|in)\s+(" + _FORM_RE + r")\b", rw)
+            if m is not None:
+                unit, _ = unit_of(m.group(1))
+                pos.form = slot(unit if unit != "[drp]" else "goutte", m.start(1), m.end(1), 0.9)
+
+    # route
+    for pattern, value in _ROUTES:
+        m = re.search(r"(?<![a-z])(?:" + pattern + r")(?![a-z])", rw)
+        if m is not None:
+            pos.route = slot(value, m.start(), m.end())
+            break
+    return pos
+
+
+def _gap_is_strength(gap: str) -> bool:
+    g = gap.strip()
+    return g in ("", ",", "a", "de", "dose a", "dosee a", "dosé à", "of", "at") or bool(
+        re.fullmatch(r"[,\s]*(?:dose[es]*\s+)?(?:a|de|d')?\s*", g)
+    )

@@ -1,0 +1,85 @@
+"""Status of a drug mention (new / renewed / changed / stopped / mentioned) from its sentence and
+the speaker's role. A patient saying "je prends du Doliprane" is never a prescription."""
+
+from __future__ import annotations
+
+import re
+
+from consult.extract.text import fold
+from schemas.medication import MedicationStatus
+
+_STOPPED = re.compile(
+    r"\b(arretez|arreter|arrete|on arrete|stoppez|stopper|ne prenez plus|n'en prenez plus|"
+    r"suspend(?:ez|re|s)?|stop(?:s|ping)? (?:taking|the|your|it)|stop\b|discontinue|come off|"
+    r"no longer take|don't take (?:it|them) anymore)"
+)
+_CHANGED = re.compile(
+    r"\b(on passe a|passer a|passez a|on augmente|augmentez|augmenter|on diminue|diminuez|diminuer|"
+    r"on baisse|baissez|on remplace|remplacez|remplacer|on change|changer|on modifie|a la place|"
+    r"increase|decrease|reduce|lower|raise|switch(?:ing)? (?:you )?to|change (?:you )?to|instead)\b"
+)
+_RENEWED = re.compile(
+    r"\b(on continue|continuez|continuer|je (?:vous )?renouvelle|renouvel\w*|on garde|gardez|poursuivez|"
+    r"poursuivre|on maintient|keep (?:taking|on|using)|continue|carry on|renew\w*|repeat prescription)\b"
+)
+_NEW = re.compile(
+    r"\b(je vous (?:prescris|prescrit|mets|donne|propose|fais une ordonnance)|"
+    r"je vais vous (?:prescrire|mettre|donner)|"
+    r"on (?:va )?(?:commence|commencer|demarre|mettre|met|part sur|introduit)|prescri\w*|ordonnance|"
+    r"prenez|prendrez|prendre|vous allez prendre|mettez|appliquez|faites|"
+    r"i(?:'ll| will| am going to|'m going to) (?:prescribe|start|give|put)|prescribe|start (?:you )?on|"
+    r"take|use|apply|try|give you)\b"
+)
+_NEGATION = re.compile(
+    r"\b(pas d'|pas de|jamais d[e']|aucun|sans|don't take|do not take|not take|no|never|avoid|evitez|"
+    r"eviter|ne prenez pas|pas pris|not taking|haven't|didn't)\s*(?:\w+\s+){0,2}$"
+)
+_QUESTION_START = re.compile(
+    r"^(?:est-ce que|est ce que|avez-vous|avez vous|prenez-vous|prenez vous|vous prenez|vous avez pris|"
+    r"do you|did you|are you|have you|any|what|quel|quels|quelle)\b"
+)
+
+
+def classify_status(
+    sentence: str, *, drug_start: int, role: str, language: str = "fr"
+) -> tuple[MedicationStatus, float]:
+    """Status of the drug at ``drug_start`` in ``sentence`` and a certainty (0-1).
+
+    ``role`` is ``doctor``, ``patient`` or ``unknown`` (text without speakers: doctor cues still count).
+    """
+    s = fold(sentence)
+    before = s[:drug_start]
+    stripped = s.strip()
+    if role == "patient":
+        return "mentioned", 0.9
+    if _NEGATION.search(before):
+        if _STOPPED.search(s):
+            return "stopped", 0.8
+        return "mentioned", 0.8
+    if stripped.endswith("?") or _QUESTION_START.search(stripped):
+        return "mentioned", 0.85
+    if _STOPPED.search(s):
+        return "stopped", 0.85
+    if _CHANGED.search(s):
+        return "changed", 0.8
+    if _RENEWED.search(s):
+        return "renewed", 0.85
+    if _NEW.search(s):
+        return "new", 0.85
+    if role == "doctor":
+        return "new", 0.5
+    return "mentioned", 0.5
+
+
+def continuation_cue(sentence: str) -> MedicationStatus | None:
+    """Status cue of a follow-up doctor sentence that does not name the drug ("Continuez.")."""
+    s = fold(sentence)
+    if _STOPPED.search(s):
+        return "stopped"
+    if _CHANGED.search(s):
+        return "changed"
+    if _RENEWED.search(s):
+        return "renewed"
+    if _NEW.search(s):
+        return "new"
+    return None

@@ -1,0 +1,201 @@
+"""RuleBasedExtractor over segments (with word timings) and text transcripts."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from consult.extract import RuleBasedExtractor, extract_from_text
+from consult.interfaces import MedicationExtractor
+from schemas import MedicationLine, Segment, Word
+
+ROLES = {"S0": "doctor", "S1": "patient"}
+
+
+def _segment(seg_id: int, text: str, speaker: str, t0: float, low: dict[str, float] | None = None) -> Segment:
+    words = []
+    t = t0
+    for w in text.split():
+        words.append(
+            Word(text=w, start=t, end=t + 0.3, probability=(low or {}).get(w, 0.95), speaker=speaker)
+        )
+        t += 0.4
+    return Segment(id=seg_id, start=t0, end=t, text=" ".join(text.split()), speaker=speaker, words=words)
+
+
+@pytest.fixture(scope="module")
+def extractor() -> RuleBasedExtractor:
+    return RuleBasedExtractor()
+
+
+def _by_name(lines: list[MedicationLine]) -> dict[str, MedicationLine]:
+    return {line.name: line for line in lines}
+
+
+def test_implements_protocol(extractor: RuleBasedExtractor) -> None:
+    assert isinstance(extractor, MedicationExtractor)
+    (info,) = extractor.model_info()
+    assert info.stage == "extraction" and info.name
+
+
+def test_prescription_over_two_sentences_with_evidence(extractor: RuleBasedExtractor) -> None:
+    segs = [
+        _segment(0, "Bonjour, j'ai mal à la gorge.", "S1", 0.0),
+        _segment(
+            1,
+            "Je vous prescris de l'amoxicilline 1 g. "
+            "Vous en prendrez un comprimé matin et soir pendant sept jours.",
+            "S0",
+            3.0,
+        ),
+    ]
+    (line,) = extractor.extract(segs, roles=ROLES, language="fr")
+    assert line.name == "amoxicilline" and line.atc == "J01CA04" and line.status == "new"
+    assert line.strength is not None and (line.strength.value, line.strength.unit) == (1, "g")
+    assert line.dose is not None and (line.dose.value, line.dose.unit) == (1, "comprimé")
+    assert line.frequency is not None and line.frequency.count == 2 and line.frequency.period_unit == "d"
+    assert line.when == ["MORN", "EVE"]
+    assert line.duration is not None and (line.duration.value, line.duration.unit) == (7, "d")
+    assert not line.needs_review and line.confidence > 0.8
+    ev = line.evidence
+    assert (ev.segment_id, ev.text, ev.speaker) == (1, "amoxicilline", "S0")
+    assert segs[1].text[ev.char_start : ev.char_end] == "l'amoxicilline"[2:]
+    assert ev.start is not None and ev.end is not None and 3.0 < ev.start < ev.end
+    assert ev.asr_probability == pytest.approx(0.95)
+    dur = line.field_evidence["duration"]
+    assert dur.text == "pendant sept jours" and dur.start is not None and dur.start > ev.start
+    assert "matin et soir" in line.sig
+
+
+def test_repeated_mentions_merge_and_later_corrects(extractor: RuleBasedExtractor) -> None:
+    text = (
+        "DOC: On va mettre du Doliprane 500 mg.\n"
+        "PAT: D'accord.\n"
+        "DOC: Finalement, prenez le paracétamol 1000 mg, un comprimé trois fois par jour si douleur.\n"
+    )
+    _, lines = extract_from_text(text)
+    (line,) = lines
+    assert line.name == "paracétamol" and line.status == "new"
+    assert line.strength is not None and line.strength.value == 1000
+    assert line.frequency is not None and line.frequency.count == 3
+    assert line.as_needed and line.as_needed_condition == "douleur"
+
+
+def test_several_drugs_and_statuses(extractor: RuleBasedExtractor) -> None:
+    text = (
+        "Médecin : Qu'est-ce que vous prenez ?\n"
+        "Patient : Je prends du Doliprane et du Spasfon quand j'ai mal.\n"
+        "Médecin : Arrêtez le Spasfon. On continue le Doliprane, un comprimé si douleur, "
+        "sans dépasser quatre comprimés par jour.\n"
+        "Médecin : Par contre pas d'ibuprofène.\n"
+        "Médecin : Et je vous prescris du ramipril 5 mg, un comprimé le matin.\n"
+    )
+    _, lines = extract_from_text(text)
+    got = _by_name(lines)
+    assert got["paracétamol"].status == "renewed"
+    assert got["paracétamol"].max_per_day is not None and got["paracétamol"].max_per_day.value == 4
+    spasfon = [line for line in lines if line.drug_text == "Spasfon"]
+    assert spasfon and spasfon[0].status == "stopped"
+    assert got["ibuprofène"].status == "mentioned"
+    assert got["ramipril"].status == "new" and got["ramipril"].when == ["MORN"]
+    assert [line.id for line in lines] == [f"med-{i}" for i in range(1, len(lines) + 1)]
+
+
+def test_patient_mention_is_not_prescription() -> None:
+    _, lines = extract_from_text(
+        "PAT: Hier soir j'ai pris deux comprimés de Doliprane.\nDOC: D'accord, et la fièvre ?"
+    )
+    (line,) = lines
+    assert line.status == "mentioned"
+    assert line.dose is not None and line.dose.value == 2  # what the patient took, for the record
+
+
+def test_asr_noise_drug_in_prescription() -> None:
+    _, lines = extract_from_text(
+        "DOC: Je vous mets du dolly prane mille milligrammes, un comprimé toutes les six heures."
+    )
+    (line,) = lines
+    assert line.name == "paracétamol" and line.drug_text == "dolly prane"
+    assert line.strength is not None and (line.strength.value, line.strength.unit) == (1000, "mg")
+    assert line.frequency is not None and (line.frequency.period, line.frequency.period_unit) == (6, "h")
+    assert line.confidence < 1.0
+
+
+def test_english_transcript() -> None:
+    text = (
+        "Doctor: I'll prescribe amoxicillin 500 mg three times a day for 5 days.\n"
+        "Patient: OK.\n"
+        "Doctor: And the Ventolin, 2 puffs twice a day for a week.\n"
+        "Patient: Fine.\n"
+        "Doctor: Stop taking the ibuprofen.\n"
+    )
+    _, lines = extract_from_text(text, language="en")
+    got = _by_name(lines)
+    amox = got["amoxicilline"]
+    assert amox.status == "new" and amox.strength is not None and amox.strength.value == 500
+    assert amox.frequency is not None and amox.frequency.count == 3
+    assert amox.duration is not None and (amox.duration.value, amox.duration.unit) == (5, "d")
+    salb = got["salbutamol"]
+    assert salb.dose is not None and (salb.dose.value, salb.dose.unit) == (2, "puff")
+    assert salb.duration is not None and salb.duration.unit == "wk"
+    assert got["ibuprofène"].status == "stopped"
+
+
+def test_empty_and_no_medication(extractor: RuleBasedExtractor) -> None:
+    assert extractor.extract([], roles={}, language="fr") == []
+    segs, lines = extract_from_text("")
+    assert segs == [] and lines == []
+    _, lines = extract_from_text(
+        "DOC: Bonjour Madame, qu'est-ce qui vous amène ?\nPAT: J'ai mal au ventre depuis hier soir.\n"
+        "DOC: Vous avez de la fièvre ? Vous prenez des médicaments ?\nPAT: Non, pas de médicament.\n"
+    )
+    assert lines == []
+
+
+def test_absurd_dose_flagged() -> None:
+    _, lines = extract_from_text("DOC: Prenez du paracétamol 10 g trois fois par jour.")
+    (line,) = lines
+    assert line.needs_review
+    assert any("absurd" in r for r in line.review_reasons)
+    assert line.confidence <= 0.6
+    _, lines = extract_from_text("DOC: Paracétamol 1 g, deux comprimés, maximum 8 g par jour.")
+    assert lines[0].needs_review
+
+
+def test_low_asr_probability_number_flagged(extractor: RuleBasedExtractor) -> None:
+    segs = [
+        _segment(0, "Je vous prescris du ramipril cinq milligrammes le matin.", "S0", 0.0, low={"cinq": 0.3})
+    ]
+    (line,) = extractor.extract(segs, roles=ROLES, language="fr")
+    assert line.needs_review and any(r.startswith("strength") for r in line.review_reasons)
+    assert line.field_evidence["strength"].asr_probability == pytest.approx(0.3)
+    segs = [
+        _segment(
+            0, "Je vous prescris du ramipril cinq milligrammes le matin.", "S0", 0.0, low={"ramipril": 0.4}
+        )
+    ]
+    (line,) = extractor.extract(segs, roles=ROLES, language="fr")
+    assert line.needs_review and any(r.startswith("drug") for r in line.review_reasons)
+
+
+def test_long_transcript_is_fast(extractor: RuleBasedExtractor) -> None:
+    block = [
+        _segment(0, "Bonjour docteur, j'ai toujours mal au dos le matin et je dors mal la nuit.", "S1", 0),
+        _segment(
+            0,
+            "Je vous prescris du Doliprane 1000 mg, un comprimé trois fois par jour pendant cinq jours.",
+            "S0",
+            0,
+        ),
+        _segment(
+            0, "Est-ce que vous avez des allergies ou d'autres problèmes de santé à signaler ?", "S0", 0
+        ),
+    ]
+    segs = [s.model_copy(update={"id": i}) for i, s in enumerate(block * 60)]  # ~180 turns, ~2600 words
+    extractor.extract(segs[:3], roles=ROLES, language="fr")
+    t0 = time.perf_counter()
+    lines = extractor.extract(segs, roles=ROLES, language="fr")
+    elapsed = time.perf_counter() - t0
+    assert len(lines) == 1
+    assert elapsed < 1.0

@@ -1,0 +1,139 @@
+"""Posology slots in French and English, with spans."""
+
+from __future__ import annotations
+
+from consult.extract.posology import Posology, parse_posology
+
+
+def _span(text: str, pos: Posology, name: str) -> str:
+    slot = pos.slots()[name]
+    return text[slot.start : slot.end]
+
+
+def test_full_french_sentence() -> None:
+    text = "Vous en prendrez un comprimé matin et soir pendant sept jours."
+    pos = parse_posology(text)
+    assert pos.dose is not None and pos.dose.value.value == 1 and pos.dose.value.unit == "comprimé"
+    assert pos.form is not None and pos.form.value == "comprimé"
+    assert pos.frequency is not None
+    assert (pos.frequency.value.count, pos.frequency.value.period, pos.frequency.value.period_unit) == (
+        2,
+        1,
+        "d",
+    )
+    assert pos.when is not None and pos.when.value == ["MORN", "EVE"]
+    assert pos.duration is not None and (pos.duration.value.value, pos.duration.value.unit) == (7, "d")
+    assert _span(text, pos, "duration") == "pendant sept jours"
+    assert _span(text, pos, "dose") == "un comprimé"
+
+
+def test_strength_in_words_after_drug() -> None:
+    text = "Doliprane mille milligrammes, un comprimé"
+    pos = parse_posology(text, drug_spans=[(0, 9)])
+    assert pos.strength is not None
+    assert (pos.strength.value.value, pos.strength.value.unit, pos.strength.value.ucum) == (1000, "mg", True)
+    assert _span(text, pos, "strength") == "mille milligrammes"
+
+
+def test_strength_units_ucum() -> None:
+    for text, unit in [
+        ("10 µg", "ug"),
+        ("100 microgrammes", "ug"),
+        ("5 ml", "mL"),
+        ("1000 UI", "[iU]"),
+        ("2 %", "%"),
+        ("1 g", "g"),
+    ]:
+        pos = parse_posology("produit " + text, drug_spans=[(0, 7)])
+        q = pos.strength or pos.dose
+        assert q is not None, text
+        assert q.value.unit == unit and q.value.ucum, text
+
+
+def test_every_six_hours_as_needed_and_max() -> None:
+    text = "un comprimé toutes les six heures si douleur, sans dépasser six comprimés par jour"
+    pos = parse_posology(text)
+    assert pos.frequency is not None
+    assert (pos.frequency.value.count, pos.frequency.value.period, pos.frequency.value.period_unit) == (
+        1,
+        6,
+        "h",
+    )
+    assert pos.as_needed is not None and pos.as_needed.value == "douleur"
+    assert pos.max_per_day is not None
+    assert (pos.max_per_day.value.value, pos.max_per_day.value.unit) == (6, "comprimé")
+    assert pos.dose is not None and pos.dose.value.value == 1  # the max is not read as a dose
+
+
+def test_max_in_grams_and_range_dose() -> None:
+    pos = parse_posology(
+        "prenez un à deux comprimés trois fois par jour en cas de fièvre, maximum 4 g par jour"
+    )
+    assert pos.dose is not None and (pos.dose.value.value, pos.dose.value.value_high) == (1, 2)
+    assert pos.frequency is not None and pos.frequency.value.count == 3
+    assert pos.as_needed is not None and pos.as_needed.value == "fièvre"
+    assert pos.max_per_day is not None and (pos.max_per_day.value.value, pos.max_per_day.value.unit) == (
+        4,
+        "g",
+    )
+
+
+def test_half_tablet_at_bedtime_for_a_month() -> None:
+    pos = parse_posology("un demi comprimé au coucher pendant un mois")
+    assert pos.dose is not None and pos.dose.value.value == 0.5
+    assert pos.when is not None and pos.when.value == ["HS"]
+    assert pos.duration is not None and (pos.duration.value.value, pos.duration.value.unit) == (1, "mo")
+
+
+def test_weekly_and_decimal_words() -> None:
+    pos = parse_posology("deux virgule cinq milligrammes une fois par semaine")
+    assert pos.dose is not None and pos.dose.value.value == 2.5 and pos.dose.value.unit == "mg"
+    assert pos.frequency is not None and pos.frequency.value.period_unit == "wk"
+
+
+def test_route_and_drops() -> None:
+    pos = parse_posology("une goutte dans chaque oeil matin, midi et soir, trois semaines")
+    assert pos.route is not None and pos.route.value == "ophthalmic"
+    assert pos.dose is not None and pos.dose.value.unit == "[drp]" and pos.dose.value.ucum
+    assert pos.when is not None and pos.when.value == ["MORN", "NOON", "EVE"]
+    assert pos.frequency is not None and pos.frequency.value.count == 3
+    assert pos.duration is not None and (pos.duration.value.value, pos.duration.value.unit) == (3, "wk")
+    assert parse_posology("par voie orale").route.value == "oral"  # type: ignore[union-attr]
+    assert parse_posology("par la bouche").route.value == "oral"  # type: ignore[union-attr]
+    assert parse_posology("deux bouffées en inhalation").route.value == "inhalation"  # type: ignore[union-attr]
+    assert parse_posology("apply a thin layer on the skin").route.value == "cutaneous"  # type: ignore[union-attr]
+
+
+def test_english_puffs() -> None:
+    text = "2 puffs twice a day for a week"
+    pos = parse_posology(text)
+    assert pos.dose is not None and (pos.dose.value.value, pos.dose.value.unit) == (2, "puff")
+    assert pos.frequency is not None and (pos.frequency.value.count, pos.frequency.value.period_unit) == (
+        2,
+        "d",
+    )
+    assert pos.duration is not None and (pos.duration.value.value, pos.duration.value.unit) == (1, "wk")
+
+
+def test_english_amoxicillin() -> None:
+    text = "amoxicillin 500 mg three times a day for 5 days"
+    pos = parse_posology(text, drug_spans=[(0, 11)])
+    assert pos.strength is not None and (pos.strength.value.value, pos.strength.value.unit) == (500, "mg")
+    assert pos.frequency is not None and pos.frequency.value.count == 3
+    assert pos.duration is not None and pos.duration.value.value == 5
+    assert pos.dose is None
+
+
+def test_english_once_daily_as_needed_max() -> None:
+    pos = parse_posology("Take one tablet once daily by mouth, no more than 8 a day, as needed")
+    assert pos.frequency is not None and pos.frequency.value.count == 1
+    assert pos.route is not None and pos.route.value == "oral"
+    assert pos.as_needed is not None and pos.as_needed.value is None
+    assert pos.max_per_day is not None and pos.max_per_day.value.value == 8
+    assert parse_posology("one puff if wheezing").as_needed.value == "wheezing"  # type: ignore[union-attr]
+
+
+def test_history_is_not_posology() -> None:
+    assert parse_posology("ça fait trois semaines que j'ai mal").duration is None
+    assert parse_posology("j'ai pris un comprimé hier soir").when is None
+    assert parse_posology("bonjour docteur").is_empty()

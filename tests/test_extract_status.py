@@ -1,0 +1,43 @@
+"""Status rules: new / renewed / changed / stopped / mentioned."""
+
+from __future__ import annotations
+
+import pytest
+
+from consult.extract.status import classify_status
+
+
+def _status(sentence: str, drug: str, role: str = "doctor") -> str:
+    return classify_status(sentence, drug_start=sentence.index(drug), role=role)[0]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drug", "expected"),
+    [
+        ("Je vous prescris de l'amoxicilline.", "amoxicilline", "new"),
+        ("Prenez du Doliprane si douleur.", "Doliprane", "new"),
+        ("Je vous mets sous ramipril.", "ramipril", "new"),
+        ("On commence la metformine.", "metformine", "new"),
+        ("I'll start you on amoxicillin.", "amoxicillin", "new"),
+        ("Take ibuprofen with food.", "ibuprofen", "new"),
+        ("On continue le Kardégic.", "Kardégic", "renewed"),
+        ("Je renouvelle le Levothyrox.", "Levothyrox", "renewed"),
+        ("Keep taking your ramipril.", "ramipril", "renewed"),
+        ("On passe à l'atorvastatine 40 mg.", "atorvastatine", "changed"),
+        ("On augmente le ramipril à 10 mg.", "ramipril", "changed"),
+        ("On diminue la prednisolone.", "prednisolone", "changed"),
+        ("Arrêtez le Spasfon.", "Spasfon", "stopped"),
+        ("On arrête l'ibuprofène.", "ibuprofène", "stopped"),
+        ("Stop taking the ibuprofen.", "ibuprofen", "stopped"),
+        ("Vous prenez du Doliprane ?", "Doliprane", "mentioned"),
+        ("Pas d'ibuprofène.", "ibuprofène", "mentioned"),
+        ("Don't take ibuprofen.", "ibuprofen", "mentioned"),
+    ],
+)
+def test_doctor_status(sentence: str, drug: str, expected: str) -> None:
+    assert _status(sentence, drug) == expected
+
+
+def test_patient_taking_is_not_a_prescription() -> None:
+    assert _status("Je prends du Doliprane tous les jours.", "Doliprane", role="patient") == "mentioned"
+    assert _status("I take Ventolin as needed.", "Ventolin", role="patient") == "mentioned"
