@@ -1,0 +1,103 @@
+"""``python -m demo [--host 127.0.0.1] [--port 7860] [--lang fr|en] [--auth user:password]``.
+
+Privacy: the page listens on the loopback interface by default, never creates a public share link, and runs
+with gradio's analytics off. Listening on any other interface is refused unless a login is set with
+``--auth user:password`` or the ``CONSULT_UI_AUTH`` environment variable (same format).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before anything imports gradio
+
+logger = logging.getLogger(__name__)
+
+AUTH_ENV = "CONSULT_UI_AUTH"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); False for 0.0.0.0 and the rest."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str) -> tuple[str, str]:
+    """``user:password`` -> (user, password). Raises ValueError when either part is empty."""
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("the login must be given as user:password (both non-empty)")
+    return user, password
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo",
+        description="consult review page: transcribe a consultation, review the drafts, export FHIR.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: 7860)")
+    parser.add_argument("--lang", choices=("fr", "en"), default="fr", help="page language (default: fr)")
+    parser.add_argument(
+        "--auth",
+        default=None,
+        help=f"login user:password; required to listen on a non-loopback host (or set {AUTH_ENV})",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Launch the review page; returns the exit status (2 for a refused or invalid configuration)."""
+    args = _parser().parse_args(argv)
+    if not 0 < args.port < 65536:
+        print(f"error: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
+        return 2
+    auth_text = args.auth or os.environ.get(AUTH_ENV) or None
+    auth: tuple[str, str] | None = None
+    if auth_text:
+        try:
+            auth = parse_auth(auth_text)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if not is_loopback(args.host) and auth is None:
+        print(
+            f"error: refusing to serve consultation data on non-loopback host {args.host!r} without a login. "
+            f"Use --host 127.0.0.1 (default), or give --auth user:password (or set {AUTH_ENV}); "
+            "prefer an SSH tunnel or a TLS reverse proxy in front of it.",
+            file=sys.stderr,
+        )
+        return 2
+    if not is_loopback(args.host):
+        logger.warning("serving on %s with a login but without TLS: put it behind a TLS proxy", args.host)
+
+    from demo.app import build_app
+
+    app = build_app(language=args.lang)
+    app.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=False,
+        auth=auth,
+        inbrowser=False,
+        ssr_mode=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        show_error=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
