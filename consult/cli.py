@@ -7,7 +7,6 @@ The CLI only fills in ``Settings``; all behaviour lives in the library. Exit cod
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys

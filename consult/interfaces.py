@@ -26,7 +26,12 @@ class AsrResult:
 @runtime_checkable
 class Transcriber(Protocol):
     def transcribe(
-        self, audio: np.ndarray, *, language: str | None, hook: ProgressHook | None = None
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hook: ProgressHook | None = None,
+        hotwords: str | None = None,
     ) -> AsrResult: ...
 
     def model_info(self) -> list[ModelInfo]: ...

@@ -57,9 +57,20 @@ def build_diariser(settings: Settings) -> Diariser:
 
 
 def build_extractor(settings: Settings) -> MedicationExtractor:
-    from consult.extract import RuleBasedExtractor
+    from consult.extract.extractor import ExtractorOptions, RuleBasedExtractor
 
-    return RuleBasedExtractor(review_threshold=settings.extraction.review_threshold)
+    return RuleBasedExtractor(options=ExtractorOptions(review_threshold=settings.extraction.review_threshold))
+
+
+def drug_hotwords(language: str | None) -> str | None:
+    """Shipped list of common drug names for ``language`` (fr/en) as a Whisper hotword string."""
+    from importlib import resources
+
+    if language not in ("fr", "en"):
+        return None
+    text = resources.files("consult").joinpath(f"data/hotwords_{language}.txt").read_text(encoding="utf-8")
+    names = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return ", ".join(names)
 
 
 def job_id(audio_sha256: str, settings: Settings) -> str:
@@ -121,7 +132,9 @@ class Pipeline:
             )
         with timer.stage("transcription"):
             language = None if s.asr.language == "auto" else s.asr.language
-            asr = self.transcriber.transcribe(audio.samples, language=language, hook=hook)
+            hotwords = drug_hotwords(language) if s.asr.hotwords else None
+            asr = self.transcriber.transcribe(audio.samples, language=language, hook=hook,
+                                              hotwords=hotwords)
         warnings: list[str] = []
         if not asr.segments:
             warnings.append("no speech was recognised in the recording")

@@ -207,7 +207,7 @@ class OfflineDiariser:
         changed = True
         while changed and len(turns) > 1:
             changed = False
-            for i, (s, e, lab) in enumerate(turns):
+            for i, (s, e, _lab) in enumerate(turns):
                 if e - s >= self.options.min_turn:
                     continue
                 prev_touch = i > 0 and s - turns[i - 1][1] < 0.05

@@ -1,0 +1,83 @@
+"""`consult` as a user runs it: real subprocesses, exit codes, folders, errors that name the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _consult(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "consult", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO)
+
+
+def test_help_documents_options_and_outputs():
+    r = _consult("run", "--help")
+    assert r.returncode == 0
+    for word in ("--out", "--asr-model", "--language", "--diarisation", "--pyannote-pipeline",
+                 "--doctor-speaker", "--workers", "--ray-address", "report.json", "bundle.json",
+                 "transcript.txt", "diarization.rttm", "Exit codes"):
+        assert word in r.stdout, word
+
+
+def test_schema_command(tmp_path):
+    r = _consult("schema", "--out", str(tmp_path / "s.json"))
+    assert r.returncode == 0
+    schema = json.loads((tmp_path / "s.json").read_text())
+    assert schema["title"] == "ConsultationReport"
+    assert {"audio", "speakers", "segments", "medications", "timings", "models"} <= set(schema["properties"])
+    # the committed copy for integrators is up to date
+    committed = json.loads((REPO / "docs" / "report.schema.json").read_text())
+    assert committed == schema
+
+
+def test_missing_input_fails_cleanly(tmp_path):
+    r = _consult("run", str(tmp_path / "absent.wav"), "--out", str(tmp_path / "out"), "--no-progress")
+    assert r.returncode == 1
+    assert "absent.wav: file not found" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_pyannote_setting_is_a_setup_error(tmp_path, fixtures_dir):
+    r = _consult("run", str(fixtures_dir / "en_consult_2.flac"), "--out", str(tmp_path),
+                 "--diarisation", "pyannote", "--no-progress")
+    assert r.returncode == 2
+    assert "--pyannote-pipeline" in r.stderr
+
+
+@pytest.mark.slow
+def test_batch_in_process_with_a_corrupt_file(tmp_path, fixtures_dir):
+    bad = tmp_path / "corrupt.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage that is not audio" * 10)
+    good = fixtures_dir / "en_consult_2.flac"
+    out = tmp_path / "out"
+    r = _consult("run", str(bad), str(good), "--out", str(out), "--in-process", "--no-progress",
+                 "--language", "en")
+    assert r.returncode == 1, r.stderr
+    assert "corrupt.wav" in r.stderr and "Traceback" not in r.stderr
+    assert "1 succeeded, 1 failed" in r.stdout
+    folder = out / "en_consult_2"
+    assert sorted(p.name for p in folder.iterdir()) == ["bundle.json", "diarization.rttm", "report.json",
+                                                          "transcript.txt"]
+    assert not (out / "corrupt").exists()
+    report = json.loads((folder / "report.json").read_text())
+    assert report["language"] == "en" and report["medications"]
+    bundle = json.loads((folder / "bundle.json").read_text())
+    assert bundle["type"] == "collection" and bundle["entry"]
+
+
+@pytest.mark.slow
+def test_single_file_success_exit_zero(tmp_path, fixtures_dir):
+    r = _consult("run", str(fixtures_dir / "fr_consult_3.flac"), "--out", str(tmp_path), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "1 succeeded, 0 failed" in r.stdout
+    lines = (tmp_path / "fr_consult_3" / "transcript.txt").read_text().splitlines()
+    assert lines and all(line.startswith("[") for line in lines)
