@@ -1,4 +1,4 @@
-"""Command line: ``consult run | extract | schema | serve``.
+"""Command line: ``consult run | schema | serve``.
 
 The CLI only fills in ``Settings``; all behaviour lives in the library. Exit codes: 0 all inputs succeeded,
 1 at least one input failed (the others are still written), 2 usage or set-up error.
@@ -115,13 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar.")
     _add_model_args(r)
 
-    e = sub.add_parser("extract", help="text transcript -> medications.json + bundle.json",
-                       description="Extract medications from a text transcript (lines 'Doctor: ...' / "
-                                   "'Patient: ...', 'DOC:' / 'PAT:', 'Médecin :', or plain text).")
-    e.add_argument("transcript", type=Path)
-    e.add_argument("--out", "-o", type=Path, required=True)
-    e.add_argument("--language", default="fr", choices=["fr", "en"])
-
     s = sub.add_parser("schema", help="print the JSON Schema of report.json")
     s.add_argument("--out", "-o", type=Path, default=None, help="write to this file instead of stdout.")
 
@@ -196,15 +189,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_extract(args: argparse.Namespace) -> int:
-    from consult.extract_text import extract_transcript_file
-
-    paths = extract_transcript_file(args.transcript, args.out, language=args.language)
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    return 0
-
-
 def cmd_schema(args: argparse.Namespace) -> int:
     from consult.pipeline import dump_schema
 
@@ -235,8 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
-        if args.command == "extract":
-            return cmd_extract(args)
         if args.command == "schema":
             return cmd_schema(args)
         if args.command == "serve":
