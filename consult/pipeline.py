@@ -117,7 +117,9 @@ class Pipeline:
     def model_info(self) -> list[ModelInfo]:
         return [*self.transcriber.model_info(), *self.diariser.model_info(), *self.extractor.model_info()]
 
-    def process(self, audio_path: str | Path, *, hook: ProgressHook | None = None) -> ConsultationReport:
+    def process(self, audio_path: str | Path, *, hook: ProgressHook | None = None,
+                language: str | None = None) -> ConsultationReport:
+        """Run the whole pipeline on one file. ``language`` overrides ``settings.asr.language``."""
         s = self.settings
         timer = _Timer()
         with timer.stage("audio"):
@@ -131,7 +133,8 @@ class Pipeline:
                 max_speakers=d.max_speakers, hook=hook,
             )
         with timer.stage("transcription"):
-            language = None if s.asr.language == "auto" else s.asr.language
+            wanted = language or s.asr.language
+            language = None if wanted == "auto" else wanted
             hotwords = drug_hotwords(language) if s.asr.hotwords else None
             asr = self.transcriber.transcribe(audio.samples, language=language, hook=hook,
                                               hotwords=hotwords)

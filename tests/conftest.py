@@ -47,7 +47,8 @@ def fixture_report(pipeline):
 
     def get(name: str):
         if name not in _REPORTS:
-            _REPORTS[name] = pipeline.process(FIXTURES / f"{name}.flac")
+            language = load_truth(name)["language"]
+            _REPORTS[name] = pipeline.process(FIXTURES / f"{name}.flac", language=language)
         return _REPORTS[name]
 
     return get
