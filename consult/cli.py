@@ -118,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of report.json")
     s.add_argument("--out", "-o", type=Path, default=None, help="write to this file instead of stdout.")
 
-    v = sub.add_parser("serve", help="open the review page (Gradio) on 127.0.0.1")
-    v.add_argument("rest", nargs=argparse.REMAINDER, help="options of `python -m demo` (see --help there).")
+    sub.add_parser("serve", help="open the review page (Gradio) on 127.0.0.1",
+                   description="Open the review page. Options are those of `python -m demo`: "
+                               "--host (default 127.0.0.1), --port (7860), --lang fr|en, --auth user:password.",
+                   add_help=False)
     return p
 
 
@@ -200,11 +202,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(rest: list[str]) -> int:
     from demo.__main__ import main as demo_main
 
-    rest = [a for a in args.rest if a != "--"]
-    return int(demo_main(rest))
+    return int(demo_main([a for a in rest if a != "--"]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     level = logging.WARNING - 10 * min(2, args.verbose)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -222,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "schema":
             return cmd_schema(args)
         if args.command == "serve":
-            return cmd_serve(args)
+            return cmd_serve(extra)
     except ConsultError as exc:
         print(f"consult: error: {exc}", file=sys.stderr)
         return 2

@@ -81,3 +81,14 @@ def test_single_file_success_exit_zero(tmp_path, fixtures_dir):
     assert "1 succeeded, 0 failed" in r.stdout
     lines = (tmp_path / "fr_consult_3" / "transcript.txt").read_text().splitlines()
     assert lines and all(line.startswith("[") for line in lines)
+
+
+def test_serve_refuses_a_public_address_without_login():
+    r = _consult("serve", "--host", "0.0.0.0", timeout=120)
+    assert r.returncode == 2
+    assert "refusing" in r.stderr and "--auth" in r.stderr
+
+
+def test_unknown_option_is_a_usage_error(tmp_path):
+    r = _consult("run", "x.wav", "--out", str(tmp_path), "--bogus")
+    assert r.returncode == 2 and "--bogus" in r.stderr
