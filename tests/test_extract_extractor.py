@@ -17,9 +17,7 @@ def _segment(seg_id: int, text: str, speaker: str, t0: float, low: dict[str, flo
     words = []
     t = t0
     for w in text.split():
-        words.append(
-            Word(text=w, start=t, end=t + 0.3, probability=(low or {}).get(w, 0.95), speaker=speaker)
-        )
+        words.append(Word(text=w, start=t, end=t + 0.3, probability=(low or {}).get(w, 0.95), speaker=speaker))
         t += 0.4
     return Segment(id=seg_id, start=t0, end=t, text=" ".join(text.split()), speaker=speaker, words=words)
 
@@ -44,8 +42,7 @@ def test_prescription_over_two_sentences_with_evidence(extractor: RuleBasedExtra
         _segment(0, "Bonjour, j'ai mal à la gorge.", "S1", 0.0),
         _segment(
             1,
-            "Je vous prescris de l'amoxicilline 1 g. "
-            "Vous en prendrez un comprimé matin et soir pendant sept jours.",
+            "Je vous prescris de l'amoxicilline 1 g. Vous en prendrez un comprimé matin et soir pendant sept jours.",
             "S0",
             3.0,
         ),
@@ -103,9 +100,7 @@ def test_several_drugs_and_statuses(extractor: RuleBasedExtractor) -> None:
 
 
 def test_patient_mention_is_not_prescription() -> None:
-    _, lines = extract_from_text(
-        "PAT: Hier soir j'ai pris deux comprimés de Doliprane.\nDOC: D'accord, et la fièvre ?"
-    )
+    _, lines = extract_from_text("PAT: Hier soir j'ai pris deux comprimés de Doliprane.\nDOC: D'accord, et la fièvre ?")
     (line,) = lines
     assert line.status == "mentioned"
     assert line.dose is not None and line.dose.value == 2  # what the patient took, for the record
@@ -164,17 +159,11 @@ def test_absurd_dose_flagged() -> None:
 
 
 def test_low_asr_probability_number_flagged(extractor: RuleBasedExtractor) -> None:
-    segs = [
-        _segment(0, "Je vous prescris du ramipril cinq milligrammes le matin.", "S0", 0.0, low={"cinq": 0.3})
-    ]
+    segs = [_segment(0, "Je vous prescris du ramipril cinq milligrammes le matin.", "S0", 0.0, low={"cinq": 0.3})]
     (line,) = extractor.extract(segs, roles=ROLES, language="fr")
     assert line.needs_review and any(r.startswith("strength") for r in line.review_reasons)
     assert line.field_evidence["strength"].asr_probability == pytest.approx(0.3)
-    segs = [
-        _segment(
-            0, "Je vous prescris du ramipril cinq milligrammes le matin.", "S0", 0.0, low={"ramipril": 0.4}
-        )
-    ]
+    segs = [_segment(0, "Je vous prescris du ramipril cinq milligrammes le matin.", "S0", 0.0, low={"ramipril": 0.4})]
     (line,) = extractor.extract(segs, roles=ROLES, language="fr")
     assert line.needs_review and any(r.startswith("drug") for r in line.review_reasons)
 
@@ -188,9 +177,7 @@ def test_long_transcript_is_fast(extractor: RuleBasedExtractor) -> None:
             "S0",
             0,
         ),
-        _segment(
-            0, "Est-ce que vous avez des allergies ou d'autres problèmes de santé à signaler ?", "S0", 0
-        ),
+        _segment(0, "Est-ce que vous avez des allergies ou d'autres problèmes de santé à signaler ?", "S0", 0),
     ]
     segs = [s.model_copy(update={"id": i}) for i, s in enumerate(block * 60)]  # ~180 turns, ~2600 words
     extractor.extract(segs[:3], roles=ROLES, language="fr")
@@ -199,3 +186,50 @@ def test_long_transcript_is_fast(extractor: RuleBasedExtractor) -> None:
     elapsed = time.perf_counter() - t0
     assert len(lines) == 1
     assert elapsed < 1.0
+
+
+def test_sentence_cut_across_segments_keeps_its_status(extractor: RuleBasedExtractor) -> None:
+    segs = [
+        _segment(0, "And I'm almost out of my blue inhaler.", "S1", 0.0),
+        _segment(1, "I'll renew", "S0", 2.0),
+        _segment(2, "your salbutamol inhaler, 100 micrograms, two puffs when you're short of breath.", "S0", 3.0),
+    ]
+    (line,) = extractor.extract(segs, roles=ROLES, language="en")
+    assert line.name == "salbutamol" and line.status == "renewed" and line.as_needed
+    assert line.frequency is None
+
+
+def test_carry_on_without_posology_is_mentioned(extractor: RuleBasedExtractor) -> None:
+    lines = _by_name(
+        extract_from_text(
+            "Patient: I take sertraline, fifty milligrams every morning.\n"
+            "Doctor: Yes, carry on with the sertraline as usual.\n"
+            "Doctor: We'll continue the omeprazole, twenty milligrams, one capsule each morning.",
+            "en",
+        )[1]
+    )
+    assert lines["sertraline"].status == "mentioned"
+    (omeprazole,) = [line for name, line in lines.items() if name.endswith("prazole")]
+    assert omeprazole.status == "renewed"
+
+
+def test_second_drug_takes_only_what_follows_it(extractor: RuleBasedExtractor) -> None:
+    (_, lines) = extract_from_text(
+        "Patient: Oui, la metformine 1000 mg, un comprimé matin et soir pendant les repas, et le Kardégic le midi.\n",
+        "fr",
+    )
+    by = _by_name(lines)
+    aspirin = next(line for line in lines if line.name != "metformine")
+    assert aspirin.when == ["NOON"] and aspirin.strength is None and aspirin.dose is None
+    assert by["metformine"].when == ["MORN", "EVE", "C"]
+
+
+def test_vous_prenez_with_posology_is_a_prescription(extractor: RuleBasedExtractor) -> None:
+    (_, lines) = extract_from_text(
+        "Doctor: Vous prenez du Doliprane mille milligrammes, un comprimé toutes les huit heures si fièvre.\n"
+        "Doctor: Vous prenez toujours la metformine ?",
+        "fr",
+    )
+    by = {line.name: line for line in lines}
+    assert by["paracétamol"].status == "new" and by["paracétamol"].as_needed
+    assert by["metformine"].status == "mentioned"

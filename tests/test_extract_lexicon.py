@@ -86,3 +86,27 @@ def test_real_dialogue_excerpts_exact_drugs(fname: str, expected: set[str]) -> N
     _, lines = extract_from_text((DATA / fname).read_text(encoding="utf-8"))
     assert {line.name for line in lines} == expected
     assert all(line.status == "mentioned" for line in lines)  # patients saying what they take
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "name"),
+    [
+        ("Oui, la mètre formine mille milligrammes", "mètre formine", "metformine"),
+        ("je vous prescris de l'aventoline cent microgrammes", "ventoline", "salbutamol"),
+    ],
+)
+def test_asr_split_and_elision(lex: DrugLexicon, text: str, said: str, name: str) -> None:
+    (m,) = lex.find(text)
+    assert m.entry.name == name and text[m.start : m.end] == said and m.score < 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "l'amidie, l'adresse, l'attente et l'avenir",
+        "la même formule que le mètre carré",
+        "on se voit la semaine prochaine pour le petit déjeuner",
+    ],
+)
+def test_split_and_elision_do_not_invent_drugs(lex: DrugLexicon, text: str) -> None:
+    assert lex.find(text) == []

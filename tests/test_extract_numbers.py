@@ -55,3 +55,9 @@ def test_offsets_survive_accents() -> None:
     text = "prenez-en très exactement deux"
     ((value, _, span),) = _nums(text)
     assert value == 2 and span == "deux"
+
+
+def test_punctuation_ends_a_number_in_words() -> None:
+    # "quarante milligrammes au lieu de vingt, un comprimé": 20 then 1, never 21
+    assert [v for v, _, _ in _nums("au lieu de vingt, un comprimé")] == [20, 1]
+    assert [v for v, _, _ in _nums("vingt et un jours")] == [21]

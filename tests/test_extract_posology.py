@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from consult.extract.posology import Posology, parse_posology
 
 
@@ -66,9 +68,7 @@ def test_every_six_hours_as_needed_and_max() -> None:
 
 
 def test_max_in_grams_and_range_dose() -> None:
-    pos = parse_posology(
-        "prenez un à deux comprimés trois fois par jour en cas de fièvre, maximum 4 g par jour"
-    )
+    pos = parse_posology("prenez un à deux comprimés trois fois par jour en cas de fièvre, maximum 4 g par jour")
     assert pos.dose is not None and (pos.dose.value.value, pos.dose.value.value_high) == (1, 2)
     assert pos.frequency is not None and pos.frequency.value.count == 3
     assert pos.as_needed is not None and pos.as_needed.value == "fièvre"
@@ -87,7 +87,9 @@ def test_half_tablet_at_bedtime_for_a_month() -> None:
 
 def test_weekly_and_decimal_words() -> None:
     pos = parse_posology("deux virgule cinq milligrammes une fois par semaine")
-    assert pos.dose is not None and pos.dose.value.value == 2.5 and pos.dose.value.unit == "mg"
+    # a mass without an intake verb is the strength; "prenez 2,5 mg" would be the dose
+    assert pos.strength is not None and pos.strength.value.value == 2.5 and pos.strength.value.unit == "mg"
+    assert pos.dose is None
     assert pos.frequency is not None and pos.frequency.value.period_unit == "wk"
 
 
@@ -137,3 +139,55 @@ def test_history_is_not_posology() -> None:
     assert parse_posology("ça fait trois semaines que j'ai mal").duration is None
     assert parse_posology("j'ai pris un comprimé hier soir").when is None
     assert parse_posology("bonjour docteur").is_empty()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "une gélule le matin à jeun",
+        "one capsule each morning before breakfast",
+        "un comprimé avant le petit-déjeuner",
+    ],
+)
+def test_before_breakfast_is_acm_once_a_day(text: str) -> None:
+    pos = parse_posology(text)
+    assert pos.when is not None and pos.when.value == ["ACM"]
+    assert pos.frequency is not None and (pos.frequency.value.count, pos.frequency.value.period_unit) == (1, "d")
+
+
+def test_every_morning_is_morn_once_a_day() -> None:
+    pos = parse_posology("one tablet every morning")
+    assert pos.when is not None and pos.when.value == ["MORN"]
+    assert pos.frequency is not None and pos.frequency.value.count == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "two puffs when you're short of breath, but no more than eight puffs a day",
+        "deux bouffées en cas de gêne respiratoire, sans dépasser huit bouffées par jour",
+    ],
+)
+def test_as_needed_with_daily_ceiling_has_no_frequency(text: str) -> None:
+    pos = parse_posology(text)
+    assert pos.as_needed is not None
+    assert pos.frequency is None
+    assert pos.dose is not None and pos.dose.value.value == 2
+    assert pos.max_per_day is not None and pos.max_per_day.value.value == 8
+
+
+def test_patient_when_clause_is_as_needed() -> None:
+    assert parse_posology("deux bouffées quand je suis gêné").as_needed is not None
+
+
+def test_indication_is_not_as_needed() -> None:
+    assert parse_posology("I've been taking ibuprofen for the fever").as_needed is None
+
+
+def test_misspelt_milligrams_and_mass_without_verb() -> None:
+    pos = parse_posology("vingt miligrammes, une gélule")
+    assert pos.strength is not None and (pos.strength.value.value, pos.strength.value.unit) == (20, "mg")
+    pos = parse_posology("pour mon diabète, cinq cents milligrammes le matin")
+    assert pos.strength is not None and pos.strength.value.value == 500 and pos.dose is None
+    pos = parse_posology("prenez 500 mg le matin")
+    assert pos.dose is not None and pos.dose.value.value == 500

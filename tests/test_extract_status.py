@@ -41,3 +41,16 @@ def test_doctor_status(sentence: str, drug: str, expected: str) -> None:
 def test_patient_taking_is_not_a_prescription() -> None:
     assert _status("Je prends du Doliprane tous les jours.", "Doliprane", role="patient") == "mentioned"
     assert _status("I take Ventolin as needed.", "Ventolin", role="patient") == "mentioned"
+
+
+def test_vous_prenez_question_or_instruction() -> None:
+    assert classify_status("Vous prenez toujours la metformine ?", drug_start=22, role="doctor") == (
+        "mentioned",
+        0.85,
+    )
+    # without a question mark: an instruction, but weak until a posology confirms it
+    assert classify_status("Vous prenez du Doliprane si fièvre.", drug_start=15, role="doctor") == ("new", 0.5)
+
+
+def test_unchanged_treatment_is_mentioned() -> None:
+    assert _status("D'accord, on ne change rien pour la metformine.", "metformine") == "mentioned"

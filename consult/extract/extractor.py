@@ -154,9 +154,7 @@ class RuleBasedExtractor:
 
         def evidence(seg_index: int, a: int, b: int) -> Evidence:
             seg = segs[seg_index]
-            covering = [
-                w for w, (ws, we) in zip(seg.words, word_spans[seg_index], strict=True) if ws < b and we > a
-            ]
+            covering = [w for w, (ws, we) in zip(seg.words, word_spans[seg_index], strict=True) if ws < b and we > a]
             return Evidence(
                 segment_id=seg.id,
                 char_start=a,
@@ -172,11 +170,13 @@ class RuleBasedExtractor:
         for k, sent in enumerate(sentences):
             seg = segs[sent.seg_index]
             for j, m in enumerate(sent.matches):
-                region_start = sent.matches[j - 1].end if j > 0 else sent.start
+                # a second drug of the sentence takes the posology said after its name only
+                region_start = m.start if j > 0 else sent.start
                 region_end = sent.matches[j + 1].start if j + 1 < len(sent.matches) else sent.end
+                prefix = self._carried_prefix(sentences, k, segs)
                 status, s_cert = classify_status(
-                    seg.text[sent.start : sent.end],
-                    drug_start=m.start - sent.start,
+                    prefix + seg.text[sent.start : sent.end],
+                    drug_start=len(prefix) + m.start - sent.start,
                     role=sent.role,
                     language=language,
                 )
@@ -196,12 +196,32 @@ class RuleBasedExtractor:
                     self._follow(mention, sentences, k, segs, evidence)
                 if status == "new" and s_cert <= 0.5 and not mention.fields:
                     mention.status, mention.status_certainty = "mentioned", 0.5
+                if mention.status == "renewed" and not mention.fields:
+                    # "carry on with X as usual": the treatment goes on, nothing new is written
+                    mention.status, mention.status_certainty = "mentioned", 0.6
                 mentions.append(mention)
         lines = self._merge(mentions, segs)
         logger.debug("extracted %d medication lines from %d segments", len(lines), len(segs))
         return lines
 
     # ------------------------------------------------------------------ steps
+    @staticmethod
+    def _carried_prefix(sentences: list[_Sentence], k: int, segs: list[Segment]) -> str:
+        """Text of the previous sentence when the ASR cut one sentence into two segments of the same
+        speaker ("I'll renew" + "your salbutamol inhaler, ..."): it carries the status verb."""
+        sent = sentences[k]
+        if k == 0 or sent.start > 0 and segs[sent.seg_index].text[: sent.start].strip():
+            return ""
+        prev = sentences[k - 1]
+        if prev.seg_index == sent.seg_index or prev.role != sent.role or prev.matches:
+            return ""
+        if segs[prev.seg_index].speaker != segs[sent.seg_index].speaker:
+            return ""
+        text = segs[prev.seg_index].text[prev.start : prev.end].strip()
+        if not text or text[-1] in ".?!":
+            return ""
+        return text + " "
+
     def _add_posology(
         self,
         mention: _Mention,
@@ -284,9 +304,7 @@ class RuleBasedExtractor:
                     sig_parts.append(text)
         entry = primary.match.entry
         drug_ev = primary.evidence
-        drug_conf = primary.match.score * (
-            drug_ev.asr_probability if drug_ev.asr_probability is not None else 1.0
-        )
+        drug_conf = primary.match.score * (drug_ev.asr_probability if drug_ev.asr_probability is not None else 1.0)
         reasons: list[str] = []
         thr = self.options.review_threshold
         if drug_conf < thr:
@@ -351,9 +369,7 @@ class RuleBasedExtractor:
             reasons.append(f"absurd dose: {per_intake:g} mg per intake (max {limit:g} mg)")
         elif per_intake is None and isinstance(strength_q, Quantity):
             s_mg = _mg(strength_q)
-            if s_mg is not None and s_mg > max(
-                limit, _GENERIC_MAX_INTAKE_MG if key not in _MAX_INTAKE_MG else 0
-            ):
+            if s_mg is not None and s_mg > max(limit, _GENERIC_MAX_INTAKE_MG if key not in _MAX_INTAKE_MG else 0):
                 reasons.append(f"absurd strength: {s_mg:g} mg (max {limit:g} mg per intake)")
         mpd = fields.get("max_per_day")
         if mpd is not None and isinstance(mpd.value, Quantity):

@@ -192,8 +192,9 @@ class DrugLexicon:
         entry = self._by_phonetic.get(ph)
         if entry is not None:
             return entry, PHONETIC_SCORE, "phonetic"
-        # Fuzzy only when the candidate does not start or end on a common word.
-        if n > 1 or len(ph) < FUZZY_MIN_PHONETIC:
+        # Fuzzy only when the candidate does not start or end on a common word. Two glued tokens
+        # ("mètre formine") need a longer key and the same first three and last letters.
+        if n > 2 or len(ph) < FUZZY_MIN_PHONETIC or (n == 2 and (len(ph) < 8 or words[0] in STOPWORDS)):
             return None
         block = self._fuzzy_blocks.get(ph[0])
         if not block:
@@ -210,8 +211,25 @@ class DrugLexicon:
         cand = best[0]
         if abs(len(cand) - len(ph)) > 2 or cand[:2] != ph[:2]:
             return None
+        if n == 2 and (cand[:3] != ph[:3] or cand[-1] != ph[-1]):
+            return None
         score = PHONETIC_SCORE * float(best[1]) / 100.0
         return self._by_phonetic[cand], score, "fuzzy"
+
+    def _match_elided(self, text: str, tok: Token) -> tuple[DrugEntry, float, str] | None:
+        """ "de l'aventoline" is "de la Ventoline" cut at the wrong place: after an elided "l'",
+        a token starting with "a" may be the article's vowel glued to the drug name."""
+        if not tok.text.startswith("a") or len(tok.text) < FUZZY_MIN_LEN + 1:
+            return None
+        before = text[max(0, tok.start - 2) : tok.start].lower()
+        if before not in ("l'", "l’"):
+            return None
+        rest = Token(tok.text[1:], tok.start + 1, tok.end)
+        res = self._match_candidate([rest])
+        if res is None:
+            return None
+        entry, score, _ = res
+        return entry, score * 0.95, "elided"
 
     def find(self, text: str) -> list[DrugMatch]:
         """Drug mentions in ``text`` (non-overlapping, longest and best first), offsets in ``text``."""
@@ -224,9 +242,13 @@ class DrugLexicon:
                 if any(not _joinable(text[span[j].end : span[j + 1].start]) for j in range(len(span) - 1)):
                     continue
                 res = self._match_candidate(span)
+                start = span[0].start
+                if res is None and n == 1:
+                    res = self._match_elided(text, span[0])
+                    start += 1 if res is not None else 0
                 if res is not None:
                     entry, score, method = res
-                    found.append(DrugMatch(entry, span[0].start, span[-1].end, score, method))
+                    found.append(DrugMatch(entry, start, span[-1].end, score, method))
         found.sort(key=lambda m: (-m.score, -(m.end - m.start), m.start))
         chosen: list[DrugMatch] = []
         for m in found:

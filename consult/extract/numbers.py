@@ -95,14 +95,18 @@ class _Tok:
     end: int
 
 
-def _parse_words(toks: list[_Tok], i: int) -> tuple[float, int] | None:
-    """Parse a number written in words starting at ``toks[i]``; returns (value, next index)."""
+def _parse_words(toks: list[_Tok], i: int, text: str = "") -> tuple[float, int] | None:
+    """Parse a number written in words starting at ``toks[i]``; returns (value, next index).
+
+    Punctuation between two words ends the number ("vingt, un comprimé" is 20 then 1)."""
     total = 0
     current = 0
     j = i
     seen = False
     while j < len(toks):
         w = toks[j].text
+        if j > i and text and text[toks[j - 1].end : toks[j].start].strip(" -"):
+            break
         if w == "-" and seen and j + 1 < len(toks) and _is_number_word(toks[j + 1].text):
             j += 1
             continue
@@ -181,7 +185,7 @@ def _parse_one(toks: list[_Tok], i: int, text: str) -> tuple[float, int, bool] |
     elif t in _HALF:
         return 0.5, i + 1, True
     else:
-        res = _parse_words(toks, i)
+        res = _parse_words(toks, i, text)
         if res is None:
             return None
         value, j = res
@@ -193,7 +197,7 @@ def _parse_one(toks: list[_Tok], i: int, text: str) -> tuple[float, int, bool] |
             return 0.25, j + 1, True
         # decimals: "deux virgule cinq"
         if j + 1 < len(toks) and toks[j].text in _DECIMAL:
-            dec = _parse_words(toks, j + 1)
+            dec = _parse_words(toks, j + 1, text)
             if dec is not None:
                 dval, j2 = dec
                 digits = len(str(int(dval)))

@@ -60,7 +60,7 @@ FIELDS = ("strength", "dose", "form", "route", "frequency", "when", "duration", 
 _N = r"§(\d+)§"
 
 _MASS_UNITS: list[tuple[str, str]] = [
-    (r"mg|milligrammes?|milligrams?|milli grammes?", "mg"),
+    (r"mg|milligrammes?|milligrams?|milli grammes?|miligrammes?|miligrams?", "mg"),
     (r"µg|ug|mcg|microgrammes?|micrograms?|gammas?", "ug"),
     (r"g|grammes?|grams?|gr", "g"),
     (r"ml|millilitres?|milliliters?|cc", "mL"),
@@ -125,10 +125,14 @@ _ROUTES: list[tuple[str, str]] = [
     (r"(?:en |par voie )?sous[- ]cutanee|subcutaneous(?:ly)?|under the skin", "subcutaneous"),
 ]
 
-_NO_WHEN_BEFORE = re.compile(
-    r"(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui)\s+$"
-)
+_NO_WHEN_BEFORE = re.compile(r"(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui)\s+$")
 _WHEN: list[tuple[str, WhenCode]] = [
+    (
+        r"(?:(?:le |chaque |tous les )?matins? )?(?:a jeun )?avant (?:le |son |votre )?petit[- ]dejeuner|"
+        r"(?:le |chaque |tous les )?matins? a jeune?\b|a jeune? le matin|"
+        r"(?:(?:in the |every |each )?mornings? )?before (?:your |you have )?breakfast",
+        "ACM",
+    ),
     (r"au reveil|on waking|when you wake up|upon waking", "WAKE"),
     (
         r"au coucher|avant de (?:vous )?coucher|avant le coucher|at bedtime|before bed(?:time)?|"
@@ -172,7 +176,8 @@ _SYMPTOMS = (
     r"demangeaisons?|insomnies?|anxiete|angoisses?|genes?|essoufflements?|sifflements?|diarrhees?|"
     r"constipation|migraines?|spasmes?|allergies?|brulures?|contractions?|saignements?|"
     r"pain|fever|headaches?|cough(?:ing)?|nausea|wheez(?:e|ing)|itch(?:ing)?|anxiety|"
-    r"shortness of breath|breathless(?:ness)?|heartburn|migraines?|symptoms?|attacks?|flare(?:-ups?)?"
+    r"shortness of breath|short of breath|out of breath|breathless(?:ness)?|wheezy|"
+    r"heartburn|migraines?|symptoms?|attacks?|flare(?:-ups?)?"
 )
 
 
@@ -193,16 +198,14 @@ _P_MAX = _re(
     r"(?:\s*(?:par|/|dans la|per|a|in a|in any|each|every)\s*(?:" + _PERIOD_WORD_RE + r")\b|"
     r"\s*(?:in|en) 24 ?h(?:ours|eures)?)?"
 )
+_MAX_CUE_BEFORE = re.compile(
+    r"\b(?:depasser|pas plus de|jamais plus de|maximum|au plus|more than|than|exceed|up to)\b[^.;!?]*$"
+)
 _P_FREQ_TIMES = _re(
-    _N
-    + r"\s*(?:fois|x|times)\s*(?:par|/|dans la|le|chaque|a|per|each|every|an?)?\s*("
-    + _PERIOD_WORD_RE
-    + r")\b"
+    _N + r"\s*(?:fois|x|times)\s*(?:par|/|dans la|le|chaque|a|per|each|every|an?)?\s*(" + _PERIOD_WORD_RE + r")\b"
 )
 _P_FREQ_DAILY = _re(_N + r"\s*(?:fois|x|times)\s+(daily|weekly|monthly)\b")
-_P_FREQ_EN = _re(
-    r"\b(once|twice|thrice)\s+(?:(?:a|per|each|every)\s+(day|week|month)|(daily|weekly|monthly))\b"
-)
+_P_FREQ_EN = _re(r"\b(once|twice|thrice)\s+(?:(?:a|per|each|every)\s+(day|week|month)|(daily|weekly|monthly))\b")
 _P_EVERY = _re(
     r"(?:toutes les|tous les|every)\s+(?:" + _N + r"\s*)?(heures?|h|hours?|hrs|jours?|days?|semaines?|weeks?|"
     r"mois|months?)\b"
@@ -227,9 +230,10 @@ _P_PRN_GENERIC = _re(
 )
 _P_PRN_COND = _re(
     r"\b(?:en cas d(?:e |')|si (?:vous avez |vous avez de la |vous avez des |vous avez du |il y a |"
-    r"vous |de la |des |)|quand (?:vous avez |il y a )|lorsque (?:vous avez )?|"
-    r"in case of |if (?:you (?:have|get|feel) |there is |there's |)|when (?:you (?:have|get|feel) )|"
-    r"for (?:the |any |your )?)"
+    r"vous |de la |des |)|(?:quand|lorsque) (?:vous avez |il y a |vous etes |je suis |j'ai |"
+    r"vous vous sentez |je me sens |)|"
+    r"in case of |if (?:you (?:have|get|feel|are) |you're |there is |there's |)|"
+    r"when(?:ever)? (?:you (?:have|get|feel|are) |you're |i'm |i am |i (?:have|get|feel) ))"
     r"((?:" + _SYMPTOMS + r")(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu)[a-z']+){0,2})"
 )
 _P_PRN_CASE = _re(r"\ben cas d(?:e |')((?:[a-z']+)(?:\s+(?!et\b|sans\b|pendant\b|maximum\b)[a-z']+){0,2})")
@@ -242,9 +246,7 @@ _P_QTY = _re(_N + r"\s*(" + _UNIT_RE + r")(?![a-z])")
 _STRENGTH_BEFORE = re.compile(
     r"(?:dose|dosee?s?|de|d'|a|of|,|strength|comprimes?|gelules?|sachets?|tablets?|capsules?)\s*$"
 )
-_DOSE_VERB_BEFORE = re.compile(
-    r"(?:prenez|prendre|prendrez|take|give|donnez|administrer|injectez|inject)\s+$"
-)
+_DOSE_VERB_BEFORE = re.compile(r"(?:prenez|prendre|prendrez|take|give|donnez|administrer|injectez|inject)\s+$")
 _STRENGTH_FROM_FORM = re.compile(r"(?:" + _FORM_RE + r")\s+(?:dosee?s?\s+)?(?:de|d'|a|of)\s*$")
 
 
@@ -394,9 +396,7 @@ def parse_posology(
             break
 
     # frequency
-    def set_freq(
-        count: float, count_max: float | None, period: float, unit: str, a: int, b: int, c: float
-    ) -> None:
+    def set_freq(count: float, count_max: float | None, period: float, unit: str, a: int, b: int, c: float) -> None:
         if pos.frequency is None and count >= 1 and period > 0:
             freq = Frequency(
                 count=int(round(count)),
@@ -428,9 +428,7 @@ def parse_posology(
         if m is not None and t.free(m.start(), m.end()):
             count = {"once": 1, "twice": 2, "thrice": 3}[m.group(1)]
             per = m.group(2) or m.group(3)
-            unit = {"day": "d", "daily": "d", "week": "wk", "weekly": "wk", "month": "mo", "monthly": "mo"}[
-                per
-            ]
+            unit = {"day": "d", "daily": "d", "week": "wk", "weekly": "wk", "month": "mo", "monthly": "mo"}[per]
             set_freq(count, None, 1, unit, m.start(), m.end(), 1.0)
     if pos.frequency is None:
         m = _P_EVERY_OTHER.search(rw)
@@ -462,18 +460,21 @@ def parse_posology(
     if codes:
         order = [
             c
-            for c, _ in (
-                (c, 0) for c in ("WAKE", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS", "AC", "C", "PC")
-            )
+            for c, _ in ((c, 0) for c in ("WAKE", "ACM", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS", "AC", "C", "PC"))
             if c in codes
         ]
         pos.when = slot(order, w_start, w_end)  # type: ignore[arg-type]
-        daily = [c for c in order if c in ("WAKE", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS")]
+        daily = [c for c in order if c in ("WAKE", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS", "ACM")]
         if pos.frequency is None and daily:
             set_freq(len(daily), None, 1, "d", w_start, w_end, 1.0)
     if pos.frequency is None:
         m = _P_DAILY.search(rw)
-        if m is not None and t.free(m.start(), m.end()):
+        # "sans dépasser huit bouffées par jour": a daily ceiling, not one intake a day
+        if (
+            m is not None
+            and t.free(m.start(), m.end())
+            and not _MAX_CUE_BEFORE.search(rw[max(0, m.start() - 40) : m.start()])
+        ):
             set_freq(1, None, 1, "d", m.start(), m.end(), 1.0)
 
     # dose as a form ("un comprimé", "2 puffs", "un comprimé et demi")
@@ -512,13 +513,16 @@ def parse_posology(
             continue
         s_orig, _ = t.span(m.start(), m.end())
         before_rw = rw[max(0, m.start() - 30) : m.start()]
-        gap_ok = any(
-            0 <= s_orig - e <= 12 and _gap_is_strength(fold(text[e:s_orig])) for e in folded_drug_ends
-        )
+        gap_ok = any(0 <= s_orig - e <= 12 and _gap_is_strength(fold(text[e:s_orig])) for e in folded_drug_ends)
         after_form = _STRENGTH_FROM_FORM.search(before_rw) is not None
         is_volume = q.unit == "mL"
-        if pos.strength is None and not is_volume and (gap_ok or after_form or pos.dose is not None):
-            if _DOSE_VERB_BEFORE.search(before_rw) and pos.dose is None:
+        is_mass = q.unit in ("mg", "g", "ug")
+        dose_verb = _DOSE_VERB_BEFORE.search(before_rw) is not None
+        # a mass said without an intake verb ("la metformine, 500 mg le matin") is the strength
+        if pos.strength is None and (
+            is_mass and not dose_verb or not is_volume and (gap_ok or after_form or pos.dose is not None)
+        ):
+            if dose_verb and pos.dose is None:
                 pos.dose = slot(q, m.start(), m.end(), num.certainty)
             else:
                 pos.strength = slot(q, m.start(), m.end(), num.certainty)

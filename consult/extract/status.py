@@ -34,8 +34,13 @@ _NEGATION = re.compile(
     r"\b(pas d'|pas de|jamais d[e']|aucun|sans|don't take|do not take|not take|no|never|avoid|evitez|"
     r"eviter|ne prenez pas|pas pris|not taking|haven't|didn't)\s*(?:\w+\s+){0,2}$"
 )
+_DECLARATIVE_TAKE = re.compile(r"^(?:vous prenez|you take|you'll take|you will take)\b")
+_UNCHANGED = re.compile(
+    r"\b(on ne change rien|ne changez rien|on ne touche pas a|sans changement|no change to|"
+    r"leave (?:the|your) \w+ (?:as it is|unchanged))\b"
+)
 _QUESTION_START = re.compile(
-    r"^(?:est-ce que|est ce que|avez-vous|avez vous|prenez-vous|prenez vous|vous prenez|vous avez pris|"
+    r"^(?:est-ce que|est ce que|avez-vous|avez vous|prenez-vous|prenez vous|vous avez pris|"
     r"do you|did you|are you|have you|any|what|quel|quels|quelle)\b"
 )
 
@@ -60,6 +65,11 @@ def classify_status(
         return "mentioned", 0.85
     if _STOPPED.search(s):
         return "stopped", 0.85
+    if _UNCHANGED.search(s):
+        return "mentioned", 0.8
+    if _DECLARATIVE_TAKE.search(stripped):
+        # "vous prenez X ..." without a question mark: an instruction if a posology follows
+        return "new", 0.5
     if _CHANGED.search(s):
         return "changed", 0.8
     if _RENEWED.search(s):
