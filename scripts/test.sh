@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
 export HF_HUB_OFFLINE=1 PYANNOTE_METRICS_ENABLED=0 RAY_USAGE_STATS_ENABLED=0 GRADIO_ANALYTICS_ENABLED=False
-.venv/bin/python -m ruff check consult schemas workers demo tests audio_fixtures scripts
+.venv/bin/python -m ruff check consult schemas workers demo tests audio_fixtures scripts benchmarks
 .venv/bin/python -m pytest "$@"
