@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -178,7 +178,8 @@ class Pipeline:
 
 # -- outputs ------------------------------------------------------------------------------------------
 
-def _mmss(t: float) -> str:
+def format_mmss(t: float) -> str:
+    """Seconds as ``mm:ss`` (transcript time stamps)."""
     m, sec = divmod(int(t), 60)
     return f"{m:02d}:{sec:02d}"
 
@@ -191,7 +192,7 @@ def transcript_text(report: ConsultationReport) -> str:
         label = ROLE_LABEL[role]
         if role == "unknown" and speaker:
             label = speaker
-        lines.append(f"[{_mmss(start)}] {label}: {' '.join(s.text for s in segs)}")
+        lines.append(f"[{format_mmss(start)}] {label}: {' '.join(s.text for s in segs)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -277,5 +278,3 @@ def dump_schema(path: Path | None = None) -> str:
         _atomic_write(path, text)
     return text
 
-
-HookFactory = Callable[[str], ProgressHook]

@@ -11,12 +11,12 @@
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from consult.backends import package_version
 from consult.errors import ModelLoadError, StageError
 from consult.interfaces import ProgressHook
 from schemas import ModelInfo, SpeakerTurn
@@ -39,12 +39,6 @@ class OfflineDiarOptions:
     smoothing: int = 5
     """Median filter width over window labels (odd)."""
 
-
-def _version(dist: str) -> str:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return "unknown"
 
 
 class OfflineDiariser:
@@ -70,11 +64,11 @@ class OfflineDiariser:
     def model_info(self) -> list[ModelInfo]:
         return [
             ModelInfo(stage="diarisation-vad", name="silero-vad (faster-whisper)",
-                      version=_version("faster-whisper")),
+                      version=package_version("faster-whisper")),
             ModelInfo(stage="diarisation-embedding", name="resemblyzer GE2E 256-d",
-                      version=_version("resemblyzer")),
+                      version=package_version("resemblyzer")),
             ModelInfo(stage="diarisation-clustering", name="agglomerative cosine (scikit-learn)",
-                      version=_version("scikit-learn")),
+                      version=package_version("scikit-learn")),
         ]
 
     # -- stages ---------------------------------------------------------------------------------------

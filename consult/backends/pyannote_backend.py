@@ -11,7 +11,6 @@ unless the user set ``PYANNOTE_METRICS_ENABLED`` explicitly.
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 import os
 import warnings
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from consult.backends import package_version
 from consult.errors import AudioError, ModelLoadError, StageError
 from consult.interfaces import ProgressHook
 from schemas import ModelInfo, SpeakerTurn
@@ -246,11 +246,7 @@ def _import_pyannote() -> tuple[Any, Any, str]:
             from pyannote.audio import Pipeline
     except ImportError as exc:
         raise ModelLoadError(f"pyannote.audio cannot be imported ({exc}): {_INSTALL_HINT}") from exc
-    try:
-        version = importlib.metadata.version("pyannote.audio")
-    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - importable but not installed
-        version = "unknown"
-    return torch, Pipeline, version
+    return torch, Pipeline, package_version("pyannote.audio")
 
 
 # --------------------------------------------------------------------------------------------------

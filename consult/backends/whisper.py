@@ -11,7 +11,6 @@ Model resolution (``AsrOptions.model``):
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import logging
 import os
 import shutil
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from consult.backends import package_version
 from consult.config import AsrOptions
 from consult.errors import ModelLoadError, StageError
 from consult.interfaces import AsrResult, ProgressHook
@@ -74,12 +74,6 @@ def bundled_base_model(cache_dir: Path) -> Path:
     log.info("joined the bundled Whisper base model into %s", target)
     return target
 
-
-def _version(dist: str) -> str:
-    try:
-        return md.version(dist)
-    except md.PackageNotFoundError:
-        return "unknown"
 
 
 def merge_subwords(raw: Any) -> list[Word]:
@@ -150,9 +144,9 @@ class FasterWhisperTranscriber:
 
     def model_info(self) -> list[ModelInfo]:
         return [
-            ModelInfo(stage="asr", name=self._model_id, version=f"faster-whisper {_version('faster-whisper')}"),
-            ModelInfo(stage="asr-runtime", name="ctranslate2", version=_version("ctranslate2")),
-            ModelInfo(stage="vad", name="silero-vad (faster-whisper)", version=_version("faster-whisper")),
+            ModelInfo(stage="asr", name=self._model_id, version=f"faster-whisper {package_version('faster-whisper')}"),
+            ModelInfo(stage="asr-runtime", name="ctranslate2", version=package_version("ctranslate2")),
+            ModelInfo(stage="vad", name="silero-vad (faster-whisper)", version=package_version("faster-whisper")),
         ]
 
     def transcribe(
