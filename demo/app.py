@@ -39,6 +39,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr  # noqa: E402
 
+from consult.align import turns_from_segments  # noqa: E402
+from consult.pipeline import format_mmss  # noqa: E402
 from demo.i18n import COLUMNS, WHEN_LABELS, check_language, headers, texts  # noqa: E402
 from schemas import (  # noqa: E402
     ConsultationReport,
@@ -149,11 +151,6 @@ def format_duration(d: Duration | None) -> str:
 def _format_when(codes: Sequence[str], lang: str) -> str:
     labels = WHEN_LABELS[lang]
     return ", ".join(labels.get(code, code) for code in codes)
-
-
-def _mmss(seconds: float) -> str:
-    total = int(seconds)
-    return f"{total // 60:02d}:{total % 60:02d}"
 
 
 # ------------------------------------------------------------------------------------------------ parsing
@@ -544,15 +541,10 @@ def transcript_markdown(report: ConsultationReport, lang: str = "fr") -> str:
     if not report.segments:
         return texts(lang)["empty_transcript"]
     sep = " :" if lang == "fr" else ":"
-    turns: list[tuple[float, str | None, list[str]]] = []
-    for segment in report.segments:
-        if turns and turns[-1][1] == segment.speaker:
-            turns[-1][2].append(_segment_markdown(segment))
-        else:
-            turns.append((segment.start, segment.speaker, [_segment_markdown(segment)]))
     return "\n\n".join(
-        f"**[{_mmss(start)}] {_speaker_label(report, speaker, lang)}{sep}** {' '.join(parts)}"
-        for start, speaker, parts in turns
+        f"**[{format_mmss(start)}] {_speaker_label(report, speaker, lang)}{sep}** "
+        + " ".join(_segment_markdown(seg) for seg in segs)
+        for speaker, start, _end, segs in turns_from_segments(report.segments)
     )
 
 
@@ -562,7 +554,7 @@ def summary_markdown(report: ConsultationReport, lang: str = "fr") -> str:
     speakers = ", ".join(f"{s.id} ({_speaker_label(report, s.id, lang)})" for s in report.speakers) or "-"
     to_check = sum(1 for m in report.medications if m.needs_review)
     lines = [
-        f"- **{t['duration_label']}** : {_mmss(report.audio.duration)}",
+        f"- **{t['duration_label']}** : {format_mmss(report.audio.duration)}",
         f"- **{t['language_label']}** : {report.language}",
         f"- **{t['speakers_label']}** : {speakers}",
         f"- **{t['medications_label']}** : {len(report.medications)} ({to_check} {t['to_review_label']})",
