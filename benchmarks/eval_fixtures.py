@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-import unicodedata
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,13 +23,14 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
 from rapidfuzz import fuzz  # noqa: E402
 
 from consult.evaluation import der, read_rttm, wer  # noqa: E402
+from consult.extract.text import strip_accents  # noqa: E402
 from consult.pipeline import Pipeline  # noqa: E402
 
 FIELDS = ("strength", "dose", "frequency", "when", "duration", "as_needed", "max_per_day", "status")
 
 
 def _strip(s: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", s.lower()) if unicodedata.category(c) != "Mn")
+    return strip_accents(s.lower())
 
 
 def _field(line, name):  # type: ignore[no-untyped-def]

@@ -4,13 +4,13 @@ consultations, checked against their truth: transcript, speakers (DER), roles, m
 from __future__ import annotations
 
 import json
-import unicodedata
 
 import pytest
 from conftest import FIXTURE_NAMES, FIXTURES, load_truth
 from rapidfuzz import fuzz
 
 from consult.evaluation import der, normalise_text, read_rttm, wer
+from consult.extract.text import strip_accents
 from consult.fhir import bundle_json, validate_bundle_json
 from consult.pipeline import rttm_text, transcript_text, write_outputs
 
@@ -25,7 +25,7 @@ MIN_FIELD_ACCURACY_ASR = 0.77  # strength+frequency+duration: measured 28/35 = 0
 
 
 def _strip(s: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", s.lower()) if unicodedata.category(c) != "Mn")
+    return strip_accents(s.lower())
 
 
 def _said_names(reference: str) -> dict[str, list[str]]:
