@@ -70,10 +70,27 @@ class DiarisationOptions(_Options):
 
 
 class ExtractionOptions(_Options):
-    backend: Literal["rules"] = "rules"
+    """Medication extraction. ``rules``: lexicon + posology grammar (default, no model);
+    ``tagger``: a small transformers token classifier (trained by scripts/train_tagger.py) finds the
+    spans, the grammar normalises them; ``llm``: an OpenAI-compatible chat endpoint (Albert API, a
+    local vLLM...), whose output is kept only where it is grounded in the transcript. The transcript
+    leaves the machine only with ``llm`` and a non-loopback ``llm_url`` that the user set."""
+
+    backend: Literal["rules", "tagger", "llm"] = "rules"
     review_threshold: float = Field(
         default=0.6, ge=0, le=1, description="Fields below this confidence are flagged for review."
     )
+    tagger_model: str | None = Field(
+        default=None, description="Folder of a token-classification model; default: the bundled one."
+    )
+    llm_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1."
+    )
+    llm_model: str | None = Field(default=None, description="Model name to ask the endpoint for.")
+    llm_api_key_env: str = Field(
+        default="CONSULT_LLM_API_KEY", description="Environment variable holding the API key (never stored)."
+    )
+    llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the endpoint.")
 
 
 class Settings(BaseSettings):

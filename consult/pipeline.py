@@ -57,9 +57,19 @@ def build_diariser(settings: Settings) -> Diariser:
 
 
 def build_extractor(settings: Settings) -> MedicationExtractor:
+    """The extraction back-end named by ``settings.extraction.backend`` (rules, tagger or llm)."""
+    opts = settings.extraction
+    if opts.backend == "tagger":
+        from consult.backends.tagger import TaggerExtractor
+
+        return TaggerExtractor.from_options(opts)
+    if opts.backend == "llm":
+        from consult.backends.openai_compat import OpenAICompatibleExtractor
+
+        return OpenAICompatibleExtractor.from_options(opts)
     from consult.extract.extractor import ExtractorOptions, RuleBasedExtractor
 
-    return RuleBasedExtractor(options=ExtractorOptions(review_threshold=settings.extraction.review_threshold))
+    return RuleBasedExtractor(options=ExtractorOptions(review_threshold=opts.review_threshold))
 
 
 def drug_hotwords(language: str | None) -> str | None:

@@ -18,7 +18,7 @@ MedicationStatus = Literal["new", "renewed", "changed", "stopped", "mentioned"]
 stopped: the doctor stops it; mentioned: talked about only (already taken, asked about, ruled out)."""
 
 PeriodUnit = Literal["h", "d", "wk", "mo"]
-DurationUnit = Literal["d", "wk", "mo"]
+DurationUnit = Literal["h", "d", "wk", "mo"]
 
 # FHIR Timing.repeat.when codes (http://hl7.org/fhir/event-timing): MORN, NOON, AFT, EVE, NIGHT, HS
 # (at bedtime), WAKE, C (with a meal), AC (before a meal), PC (after a meal), ACM/ACD/ACV, PCM/PCD/PCV.
@@ -53,7 +53,10 @@ class Quantity(Frozen):
 
 
 class Duration(Frozen):
+    """A length of time (treatment duration, supply, minimum interval); ``value_high`` for ranges."""
+
     value: float = Field(gt=0)
+    value_high: float | None = None
     unit: DurationUnit
 
 
@@ -84,6 +87,14 @@ class MedicationLine(Frozen):
     as_needed: bool = False
     as_needed_condition: str | None = None
     max_per_day: Quantity | None = None
+    max_per_intake: Quantity | None = Field(default=None, description="Maximum per intake (\"2 at most\").")
+    min_interval: Duration | None = Field(
+        default=None, description="Minimum time between two intakes (\"au moins 6 heures entre deux prises\")."
+    )
+    quantity_for: Duration | None = Field(
+        default=None, description="Supply to dispense, as a duration (QSP, \"quantité suffisante pour 3 mois\")."
+    )
+    renewals: int | None = Field(default=None, ge=0, description="Number of renewals (refills) allowed.")
     status: MedicationStatus = "new"
     sig: str = Field(default="", description="Verbatim posology text (the sentence(s) said).")
     confidence: float = Field(ge=0, le=1)
