@@ -1,4 +1,4 @@
-"""Command line: ``consult run | schema | serve``.
+"""Command line: ``consult run | extract | eval | schema | serve``.
 
 The CLI only fills in ``Settings``; all behaviour lives in the library. Exit codes: 0 all inputs succeeded,
 1 at least one input failed (the others are still written), 2 usage or set-up error.
@@ -68,11 +68,33 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-speakers", type=int, default=d.max_speakers)
     g.add_argument("--doctor-speaker", metavar="SPEAKER_ID",
                    help="which speaker (e.g. SPEAKER_01) is the doctor; default: decided from the speech.")
-    g = p.add_argument_group("extraction")
-    g.add_argument("--review-threshold", type=float, default=ExtractionOptions().review_threshold,
-                   help="fields below this confidence are flagged for review.")
+    _add_extraction_args(p)
     p.add_argument("--max-duration", type=float, default=4 * 3600.0,
                    help="refuse inputs longer than this many seconds (default 4 h).")
+
+
+def _add_extraction_args(p: argparse.ArgumentParser) -> None:
+    e = ExtractionOptions()
+    g = p.add_argument_group("extraction")
+    g.add_argument("--extractor", default=e.backend, choices=["rules", "tagger", "llm"],
+                   help="rules = lexicon + posology grammar (default); tagger = the bundled token-classification "
+                        "model (or --tagger-model); llm = an OpenAI-compatible endpoint (--llm-url, --llm-model), "
+                        "output kept only where grounded in the transcript. The transcript is sent to that "
+                        "endpoint: use a local server unless you are allowed to send it elsewhere.")
+    g.add_argument("--tagger-model", metavar="PATH", default=e.tagger_model,
+                   help="folder of a token-classification model trained by scripts/train_tagger.py.")
+    g.add_argument("--llm-url", default=e.llm_url, metavar="URL",
+                   help="base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 "
+                        "(API key from $CONSULT_LLM_API_KEY).")
+    g.add_argument("--llm-model", default=e.llm_model, metavar="NAME", help="model name for --llm-url.")
+    g.add_argument("--review-threshold", type=float, default=e.review_threshold,
+                   help="fields below this confidence are flagged for review.")
+
+
+def _extraction_settings(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {"backend": args.extractor, "review_threshold": args.review_threshold,
+                           "tagger_model": args.tagger_model, "llm_url": args.llm_url, "llm_model": args.llm_model}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -89,7 +111,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             "num_speakers": args.num_speakers, "min_speakers": args.min_speakers,
             "max_speakers": args.max_speakers, "device": args.device,
         },
-        extraction={"review_threshold": args.review_threshold},
+        extraction=_extraction_settings(args),
         doctor_speaker=args.doctor_speaker,
     )
 
@@ -114,6 +136,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process several files one after the other in this process, without Ray.")
     r.add_argument("--no-progress", action="store_true", help="no progress bar.")
     _add_model_args(r)
+
+    x = sub.add_parser("extract", help="text transcript -> report.json, bundle.json (no audio)",
+                       description="Extract medications from a text transcript: one turn per line, prefixed "
+                                   "DOC:/PAT:, Doctor:/Patient:, Médecin :/Patient : (or plain text, roles "
+                                   "unknown); lines starting with # are comments. Writes the same report.json "
+                                   "and bundle.json as `consult run`, in OUT/<transcript stem>/.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    x.add_argument("transcript", nargs="+", type=Path, help="text transcript files (UTF-8).")
+    x.add_argument("--out", "-o", type=Path, required=True, help="output folder (one sub-folder per input).")
+    x.add_argument("--language", choices=["fr", "en"], default=None,
+                   help="language of the transcript (default: guessed from its words, French when unsure).")
+    _add_extraction_args(x)
+
+    e = sub.add_parser("eval", help="score extraction (and speech) on a labelled set",
+                       description="Score medication extraction on a labelled set (docs/labels.md): precision, "
+                                   "recall and F1 for the drug and each field, whole-line exact match. Text mode "
+                                   "(default) reads each consultation's transcript; --audio also runs the whole "
+                                   "pipeline on the consultations that have a recording and adds WER and DER.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("labels", nargs="+", type=Path, help="labelled JSON files or folders of them.")
+    e.add_argument("--audio", action="store_true",
+                   help="also score through speech recognition, on the items that have an 'audio' file.")
+    e.add_argument("--json", type=Path, default=None, help="write all scores (and per-item errors) here.")
+    e.add_argument("--errors", action="store_true", help="print each consultation's misses and field errors.")
+    e.add_argument("--by-language", action="store_true", help="also print one table per language.")
+    _add_model_args(e)
 
     s = sub.add_parser("schema", help="print the JSON Schema of report.json")
     s.add_argument("--out", "-o", type=Path, default=None, help="write to this file instead of stdout.")
@@ -191,6 +239,106 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    from consult.pipeline import build_extractor, report_from_text, write_outputs
+
+    settings = Settings(extraction=_extraction_settings(args))
+    extractor = build_extractor(settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in args.transcript:
+        try:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError as exc:
+                raise ConsultError(f"{path}: no such file") from exc
+            except (UnicodeDecodeError, IsADirectoryError) as exc:
+                raise ConsultError(f"{path}: not a UTF-8 text file ({type(exc).__name__})") from exc
+            report = report_from_text(text, name=path.name, extractor=extractor, settings=settings,
+                                      language=args.language)
+            out_dir = args.out / path.stem
+            paths = write_outputs(report, out_dir)
+            flagged = sum(m.needs_review for m in report.medications)
+            print(f"ok      {path.name}: {len(report.medications)} medication line(s) ({flagged} to check), "
+                  f"language {report.language} -> {paths['report'].parent}")
+        except ConsultError as exc:
+            failed += 1
+            print(f"FAILED  {path.name}: {exc}", file=sys.stderr)
+    print(f"{len(args.transcript) - failed} succeeded, {failed} failed")
+    return 1 if failed else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from consult.evaluation import der, read_rttm, wer
+    from consult.extract.textinput import parse_text_transcript
+    from consult.pipeline import build_extractor
+    from consult.scoring import format_scores, load_labelled_set, score
+
+    items = [item for path in args.labels for item in load_labelled_set(path)]
+    settings = settings_from_args(args)
+    extractor = build_extractor(settings)
+    results: dict[str, Any] = {"labels": [str(p) for p in args.labels], "extractor": args.extractor}
+
+    def report(title: str, preds: dict[str, Any], subset: list[Any]) -> dict[str, Any]:
+        scores = score(subset, preds)
+        print(format_scores(scores, title))
+        if args.by_language:
+            for lang in sorted({i.language for i in subset}):
+                part = [i for i in subset if i.language == lang]
+                print(format_scores(score(part, preds), f"{title}, {lang} ({len(part)} consultations)"))
+        if args.errors:
+            for r in scores.items:
+                for msg in ([f"missed {d}" for d in r.missed] + [f"not labelled: {d}" for d in r.invented]
+                            + r.field_errors):
+                    print(f"  {r.id}: {msg}")
+        return scores.to_dict()
+
+    t0 = time.perf_counter()
+    text_preds: dict[str, Any] = {}
+    for item in items:
+        segments, roles = parse_text_transcript(item.transcript_text())
+        text_preds[item.id] = extractor.extract(segments, roles=roles, language=item.language)
+    secs = time.perf_counter() - t0
+    results["text"] = report(f"text transcripts ({len(items)} consultations, extraction {secs:.2f} s)",
+                             text_preds, items)
+    if args.audio:
+        from consult.pipeline import Pipeline
+
+        with_audio = [i for i in items if i.audio_path() is not None]
+        if not with_audio:
+            raise ConsultError("--audio: none of the labelled consultations has an 'audio' file")
+        pipeline = Pipeline(settings, extractor=extractor)
+        audio_preds: dict[str, Any] = {}
+        speech: list[dict[str, Any]] = []
+        for item in with_audio:
+            rep = pipeline.process(item.audio_path(), language=item.language)  # type: ignore[arg-type]
+            audio_preds[item.id] = rep.medications
+            segments, _ = parse_text_transcript(item.transcript_text())
+            row: dict[str, Any] = {"id": item.id, "language": item.language,
+                                   "duration": rep.audio.duration if rep.audio else 0.0,
+                                   "wer": wer(" ".join(s.text for s in segments),
+                                              " ".join(s.text for s in rep.segments))}
+            rttm = item.rttm_path()
+            if rttm is not None:
+                row["der"] = der(read_rttm(rttm), rep.turns, collar=0.5)
+            speech.append(row)
+        results["audio"] = report(f"through speech recognition ({len(with_audio)} recordings)", audio_preds,
+                                  with_audio)
+        print("== speech (WER: jiwer on consult.evaluation.normalise_text; DER: pyannote.metrics, collar 0.5 s "
+              "total = ±0.25 s)")
+        for row in speech:
+            extra = f"  DER {row['der']:.3f}" if "der" in row else ""
+            print(f"  {row['id']:<28} {row['language']}  WER {row['wer']:.3f}{extra}")
+        results["speech"] = speech
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from consult.pipeline import dump_schema
 
@@ -224,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "schema":
             return cmd_schema(args)
+        if args.command == "extract":
+            return cmd_extract(args)
+        if args.command == "eval":
+            return cmd_eval(args)
         if args.command == "serve":
             return cmd_serve(extra)
     except ConsultError as exc:

@@ -15,7 +15,17 @@ rejected                (left out)
 
 Grounding: each MedicationRequest carries extensions (``EXT_*`` below) with the line id, the line status
 (new/renewed/changed/stopped/mentioned), its confidence, review flags and the evidence (segment, start/end
-seconds, words), and a human-readable ``note``. Codes: ATC (WHO), SNOMED CT routes, UCUM units.
+seconds, words), and a human-readable ``note``. Codes: ATC (WHO), SNOMED CT routes (plus EDQM "Oral use"),
+UCUM units, EDQM units of presentation for counted doses (tablet, puff, drop...: the codes French FHIR
+prescriptions use, e.g. 15054000 "Comprimé").
+
+Posology mapping: frequency -> ``timing.repeat`` (frequency/frequencyMax/period/periodUnit), times of day ->
+``timing.repeat.when``, duration -> ``timing.repeat.boundsDuration``, dose -> ``doseAndRate.doseQuantity``
+(or ``doseRange``), as-needed -> ``asNeededBoolean`` (+ the condition as ``additionalInstruction``), maximum
+per day -> ``maxDosePerPeriod``, maximum per intake -> ``maxDosePerAdministration``, minimum interval ->
+extension ``EXT_MIN_INTERVAL`` (FHIR has no element for it) and a patient instruction, supply (QSP) ->
+``dispenseRequest.expectedSupplyDuration``, renewals -> ``dispenseRequest.numberOfRepeatsAllowed``; the
+verbatim sig is always ``dosageInstruction.text``.
 """
 
 from __future__ import annotations
@@ -37,10 +47,12 @@ EXT_REVIEW_REASON = f"{EXT_BASE}:review-reason"
 EXT_EVIDENCE = f"{EXT_BASE}:evidence"
 EXT_NORMALISED_NAME = f"{EXT_BASE}:normalised-name"
 EXT_REVIEW = f"{EXT_BASE}:review"
+EXT_MIN_INTERVAL = f"{EXT_BASE}:min-interval"
 
 UCUM = "http://unitsofmeasure.org"
 ATC = "http://www.whocc.no/atc"
 SNOMED = "http://snomed.info/sct"
+EDQM = "http://standardterms.edqm.eu"
 BUNDLE_ID_SYSTEM = "urn:consult:report-id"
 
 # SNOMED CT route of administration codes (descendants of 284009009 |Route of administration value|).
@@ -80,6 +92,13 @@ FORM_ANNOTATION = {
     "patch": "{patch}", "suppositoire": "{suppository}", "suppository": "{suppository}",
     "application": "{application}", "pulvérisation": "{spray}", "spray": "{spray}", "unité": "{unit}",
 }
+# EDQM Standard Terms, units of presentation (checked against the EDQM code list as published in the
+# HL7 Europe UNICOM IG); forms without a checked code keep only the UCUM annotation.
+EDQM_PRESENTATION = {
+    "{tablet}": ("15054000", "Tablet"), "{puff}": ("15001000", "Actuation"), "[drp]": ("15022000", "Drop"),
+    "{ampoule}": ("15002000", "Ampoule"), "{patch}": ("15036000", "Patch"),
+}
+EDQM_ROUTE = {"oral": ("20053000", "Oral use")}
 _PERIOD_UCUM = {"h": "h", "d": "d", "wk": "wk", "mo": "mo"}
 _PERIOD_WORD = {"h": "hour", "d": "day", "wk": "week", "mo": "month"}
 
@@ -97,8 +116,17 @@ def _quantity(q: Quantity, *, high: bool = False) -> dict[str, Any]:
     if q.ucum:
         out.update(system=UCUM, code=q.unit)
     elif q.unit.lower() in FORM_ANNOTATION:
-        out.update(system=UCUM, code=FORM_ANNOTATION[q.unit.lower()])
+        annotation = FORM_ANNOTATION[q.unit.lower()]
+        if annotation in EDQM_PRESENTATION:
+            out.update(system=EDQM, code=EDQM_PRESENTATION[annotation][0])
+        else:
+            out.update(system=UCUM, code=annotation)
     return out
+
+
+def _duration(d: Any) -> dict[str, Any]:
+    return {"value": d.value, "unit": _PERIOD_WORD[d.unit] + ("s" if d.value != 1 else ""),
+            "system": UCUM, "code": _PERIOD_UCUM[d.unit]}
 
 
 def _route(route: str) -> dict[str, Any]:
@@ -107,6 +135,9 @@ def _route(route: str) -> dict[str, Any]:
     if key in ROUTE_SNOMED:
         code, display = ROUTE_SNOMED[key]
         cc["coding"] = [{"system": SNOMED, "code": code, "display": display}]
+        if key in EDQM_ROUTE:
+            code, display = EDQM_ROUTE[key]
+            cc["coding"].append({"system": EDQM, "code": code, "display": display})
     return cc
 
 
@@ -142,9 +173,7 @@ def _timing(line: MedicationLine) -> dict[str, Any] | None:
     if line.when:
         rep["when"] = list(line.when)
     if line.duration is not None:
-        d = line.duration
-        rep["boundsDuration"] = {"value": d.value, "unit": _PERIOD_WORD[d.unit] + ("s" if d.value != 1 else ""),
-                                 "system": UCUM, "code": _PERIOD_UCUM[d.unit]}
+        rep["boundsDuration"] = _duration(line.duration)
     return {"repeat": rep} if rep else None
 
 
@@ -158,8 +187,16 @@ def _dosage(line: MedicationLine) -> dict[str, Any]:
     if line.route:
         dosage["route"] = _route(line.route)
     dosage["asNeededBoolean"] = bool(line.as_needed)
+    instructions: list[dict[str, Any]] = []
     if line.as_needed and line.as_needed_condition:
-        dosage["additionalInstruction"] = [{"text": line.as_needed_condition}]
+        instructions.append({"text": line.as_needed_condition})
+    if line.min_interval is not None:
+        mi = line.min_interval
+        dosage["extension"] = [{"url": EXT_MIN_INTERVAL, "valueDuration": _duration(mi)}]
+        instructions.append({"text": f"at least {mi.value:g} {_PERIOD_WORD[mi.unit]}{'s' if mi.value != 1 else ''}"
+                                     " between two intakes"})
+    if instructions:
+        dosage["additionalInstruction"] = instructions
     if line.dose is not None:
         if line.dose.value_high is not None:
             dosage["doseAndRate"] = [{"doseRange": {"low": _quantity(line.dose),
@@ -171,6 +208,8 @@ def _dosage(line: MedicationLine) -> dict[str, Any]:
             "numerator": _quantity(line.max_per_day),
             "denominator": {"value": 1, "unit": "day", "system": UCUM, "code": "d"},
         }
+    if line.max_per_intake is not None:
+        dosage["maxDosePerAdministration"] = _quantity(line.max_per_intake)
     return dosage
 
 
@@ -218,7 +257,8 @@ def medication_request(report: ConsultationReport, line: MedicationLine,
     where = f"segment {ev.segment_id}" if ev.segment_id is not None else "transcript"
     if ev.start is not None and ev.end is not None:
         where += f", {ev.start:.2f}-{ev.end:.2f} s"
-    note = (f"AI draft from the consultation recording ({where}); status heard: {line.status}; "
+    origin = "recording" if report.audio is not None else "transcript"
+    note = (f"AI draft from the consultation {origin} ({where}); status heard: {line.status}; "
             f"confidence {line.confidence:.2f}.")
     if line.needs_review:
         note += " TO CHECK: " + "; ".join(line.review_reasons or ["low confidence"])
@@ -234,6 +274,13 @@ def medication_request(report: ConsultationReport, line: MedicationLine,
         "dosageInstruction": [_dosage(line)],
         "note": [{"text": note}],
     }
+    dispense: dict[str, Any] = {}
+    if line.quantity_for is not None:
+        dispense["expectedSupplyDuration"] = _duration(line.quantity_for)
+    if line.renewals is not None:
+        dispense["numberOfRepeatsAllowed"] = line.renewals
+    if dispense:
+        resource["dispenseRequest"] = dispense
     if line.status == "mentioned":
         resource["reportedBoolean"] = True
     if decision is not None and decision.comment:

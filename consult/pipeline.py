@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,10 +23,11 @@ from typing import Any
 from consult.align import assign_speakers, turns_from_segments
 from consult.audio import load_audio
 from consult.config import Settings
-from consult.errors import ConsultError, StageError
+from consult.errors import ConsultError, ExtractionError, StageError
 from consult.interfaces import Diariser, MedicationExtractor, ProgressHook, Transcriber
 from consult.roles import assign_roles, role_map
 from schemas import ConsultationReport, ModelInfo, StageTiming
+from schemas.report import Speaker, TextSource
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +209,8 @@ def transcript_text(report: ConsultationReport) -> str:
 
 
 def rttm_text(report: ConsultationReport) -> str:
-    uri = Path(report.audio.name).stem.replace(" ", "_") or "audio"
+    source = report.audio.name if report.audio is not None else report.text_source.name if report.text_source else ""
+    uri = Path(source).stem.replace(" ", "_") or "audio"
     return "".join(
         f"SPEAKER {uri} 1 {t.start:.3f} {t.duration:.3f} <NA> <NA> {t.speaker} <NA> <NA>\n"
         for t in report.turns
@@ -268,7 +271,7 @@ def process_file(pipeline: Pipeline, path: Path, out_root: Path, *,
         out_dir = Path(out_root) / path.stem
         write_outputs(report, out_dir)
         return FileOutcome(str(path), True, str(out_dir), None, time.perf_counter() - t0,
-                           report.audio.duration, len(report.medications))
+                           report.audio.duration if report.audio else 0.0, len(report.medications))
     except ConsultError as exc:
         log.warning("%s failed: %s", path.name, type(exc).__name__)
         return FileOutcome(str(path), False, None, str(exc), time.perf_counter() - t0)
@@ -276,6 +279,60 @@ def process_file(pipeline: Pipeline, path: Path, out_root: Path, *,
         log.exception("%s failed with an unexpected error", path.name)
         return FileOutcome(str(path), False, None, f"unexpected {type(exc).__name__}: {exc}",
                            time.perf_counter() - t0)
+
+
+_FR_WORDS = frozenset("le la les des du de un une et est je vous il elle pas que qui pour avec dans sur ce ça "
+                      "oui non bonjour madame monsieur".split())
+_EN_WORDS = frozenset("the a an and is i you he she not that who for with in on it this yes no hello what "
+                      "have do your".split())
+
+
+def guess_language(text: str) -> str:
+    """``fr`` or ``en`` from function-word counts (French when unsure: the project's default)."""
+    words = re.findall(r"[a-zàâçéèêëîïôûùüÿœ']+", text.lower())
+    fr = sum(w in _FR_WORDS for w in words)
+    en = sum(w in _EN_WORDS for w in words)
+    return "en" if en > fr else "fr"
+
+
+def report_from_text(
+    text: str,
+    *,
+    name: str = "transcript.txt",
+    extractor: MedicationExtractor | None = None,
+    settings: Settings | None = None,
+    language: str | None = None,
+) -> ConsultationReport:
+    """Extraction on a text transcript (``DOC:``/``PAT:`` lines, or plain text): the same report as
+    :meth:`Pipeline.process` without audio (no times, no diarisation). ``consult extract`` runs it."""
+    from consult.extract.textinput import parse_text_transcript
+
+    settings = settings or Settings()
+    if not text.strip():
+        raise ExtractionError(f"{name}: the transcript is empty: give a text file with one turn per line "
+                         "(e.g. 'DOC: ...' / 'PAT: ...').")
+    segments, roles = parse_text_transcript(text)
+    if not segments:
+        raise ExtractionError(f"{name}: no transcript line found (only comments or blank lines).")
+    lang = language or guess_language(text)
+    extractor = extractor or build_extractor(settings)
+    t0 = time.perf_counter()
+    meds = extractor.extract(segments, roles=roles, language=lang)
+    seconds = time.perf_counter() - t0
+    speakers = [Speaker(id=spk, role=role) for spk, role in roles.items()]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return ConsultationReport(
+        id=job_id(digest, settings),
+        created_at=datetime.now(timezone.utc),
+        text_source=TextSource(name=name, sha256=digest, lines=len(segments)),
+        language=lang,
+        speakers=speakers,
+        segments=segments,
+        medications=meds,
+        timings=[StageTiming(stage="extraction", seconds=round(seconds, 4))],
+        models=extractor.model_info(),
+        settings=settings.model_dump(mode="json", exclude={"cache_dir"}),
+    )
 
 
 def report_schema() -> dict[str, Any]:

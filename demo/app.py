@@ -554,7 +554,7 @@ def summary_markdown(report: ConsultationReport, lang: str = "fr") -> str:
     speakers = ", ".join(f"{s.id} ({_speaker_label(report, s.id, lang)})" for s in report.speakers) or "-"
     to_check = sum(1 for m in report.medications if m.needs_review)
     lines = [
-        f"- **{t['duration_label']}** : {format_mmss(report.audio.duration)}",
+        f"- **{t['duration_label']}** : {format_mmss(report.audio.duration) if report.audio else '-'}",
         f"- **{t['language_label']}** : {report.language}",
         f"- **{t['speakers_label']}** : {speakers}",
         f"- **{t['medications_label']}** : {len(report.medications)} ({to_check} {t['to_review_label']})",

@@ -24,6 +24,14 @@ class AudioInfo(Frozen):
     channels: int = Field(ge=1, description="Channels of the input file.")
 
 
+class TextSource(Frozen):
+    """The input when it was a text transcript (``consult extract``) rather than a recording."""
+
+    name: str = Field(description="File name of the transcript (no directory).")
+    sha256: str = Field(description="SHA-256 of the transcript bytes.")
+    lines: int = Field(ge=0, description="Number of transcript lines (segments) read.")
+
+
 class Speaker(Frozen):
     id: str
     role: Role = "unknown"
@@ -48,7 +56,8 @@ class ConsultationReport(Frozen):
     schema_version: str = SCHEMA_VERSION
     id: str = Field(description="Job id: derived from the audio sha256 and the settings.")
     created_at: datetime
-    audio: AudioInfo
+    audio: AudioInfo | None = Field(default=None, description="The recording; None for a text transcript.")
+    text_source: TextSource | None = Field(default=None, description="The transcript, for text input.")
     language: str
     language_probability: float | None = None
     speakers: list[Speaker] = Field(default_factory=list)

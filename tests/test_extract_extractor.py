@@ -199,7 +199,7 @@ def test_sentence_cut_across_segments_keeps_its_status(extractor: RuleBasedExtra
     assert line.frequency is None
 
 
-def test_carry_on_without_posology_is_mentioned(extractor: RuleBasedExtractor) -> None:
+def test_carry_on_without_posology_is_renewed(extractor: RuleBasedExtractor) -> None:
     lines = _by_name(
         extract_from_text(
             "Patient: I take sertraline, fifty milligrams every morning.\n"
@@ -208,7 +208,9 @@ def test_carry_on_without_posology_is_mentioned(extractor: RuleBasedExtractor) -
             "en",
         )[1]
     )
-    assert lines["sertraline"].status == "mentioned"
+    # the doctor decides that the treatment goes on (docs/labels.md): renewed, posology as the patient said
+    assert lines["sertraline"].status == "renewed"
+    assert lines["sertraline"].strength is not None and lines["sertraline"].strength.value == 50
     (omeprazole,) = [line for name, line in lines.items() if name.endswith("prazole")]
     assert omeprazole.status == "renewed"
 

@@ -10,7 +10,9 @@ import pytest
 from consult.errors import FhirError
 from consult.fhir import (
     ATC,
+    EDQM,
     EXT_EVIDENCE,
+    EXT_MIN_INTERVAL,
     SNOMED,
     UCUM,
     build_bundle,
@@ -106,9 +108,11 @@ def test_medication_request_fields(report):
     assert (rep["frequency"], rep["period"], rep["periodUnit"]) == (2, 1, "d")
     assert rep["when"] == ["MORN", "EVE"]
     assert rep["boundsDuration"] == {"value": 6, "unit": "days", "system": UCUM, "code": "d"}
-    assert d["doseAndRate"][0]["doseQuantity"] == {"value": 1, "unit": "comprimé", "system": UCUM,
-                                                   "code": "{tablet}"}
-    assert d["route"]["coding"][0] == {"system": SNOMED, "code": "26643006", "display": "Oral route"}
+    # counted doses: EDQM unit of presentation, as French FHIR prescriptions code them
+    assert d["doseAndRate"][0]["doseQuantity"] == {"value": 1, "unit": "comprimé", "system": EDQM,
+                                                   "code": "15054000"}
+    assert d["route"]["coding"] == [{"system": SNOMED, "code": "26643006", "display": "Oral route"},
+                                    {"system": EDQM, "code": "20053000", "display": "Oral use"}]
     assert d["asNeededBoolean"] is False
     evidence = [x for x in amox["extension"] if x["url"] == EXT_EVIDENCE]
     fields = {next(s["valueString"] for s in e["extension"] if s["url"] == "field"): e for e in evidence}
@@ -129,6 +133,40 @@ def test_as_needed_range_max_dose_and_review_flag(report):
     assert "TO CHECK" in para["note"][0]["text"]
     flags = {x["url"].rsplit(":", 1)[1]: x for x in para["extension"]}
     assert flags["needs-review"]["valueBoolean"] is True
+
+
+def test_supply_renewals_max_per_intake_and_min_interval(report):
+    para = PARA.model_copy(update={
+        "max_per_intake": Quantity(value=2, unit="comprimé"),
+        "min_interval": Duration(value=6, unit="h"),
+        "quantity_for": Duration(value=3, unit="mo"),
+        "renewals": 2,
+    })
+    rep = report.model_copy(update={"medications": [para]})
+    text = bundle_json(build_bundle(rep))
+    validate_bundle_json(text)
+    (req,) = _requests(text).values()
+    d = req["dosageInstruction"][0]
+    assert d["maxDosePerAdministration"] == {"value": 2, "unit": "comprimé", "system": EDQM, "code": "15054000"}
+    (ext,) = [x for x in d["extension"] if x["url"] == EXT_MIN_INTERVAL]
+    assert ext["valueDuration"] == {"value": 6, "unit": "hours", "system": UCUM, "code": "h"}
+    assert {"text": "at least 6 hours between two intakes"} in d["additionalInstruction"]
+    assert req["dispenseRequest"] == {
+        "numberOfRepeatsAllowed": 2,
+        "expectedSupplyDuration": {"value": 3, "unit": "months", "system": UCUM, "code": "mo"},
+    }
+    # the verbatim sig stays the instruction text
+    assert d["text"] == PARA.sig
+
+
+def test_text_transcript_report_has_no_audio_and_a_bundle():
+    from consult.pipeline import report_from_text
+
+    rep = report_from_text("DOC: Amoxicilline 1 g, un comprimé matin et soir pendant 6 jours.", name="t.txt")
+    assert rep.audio is None and rep.text_source is not None and rep.text_source.lines == 1
+    (req,) = _requests(bundle_json(build_bundle(rep))).values()
+    assert "consultation transcript (segment 0)" in req["note"][0]["text"]
+    assert req["dosageInstruction"][0]["timing"]["repeat"]["boundsDuration"]["value"] == 6
 
 
 def test_review_decisions(report):

@@ -8,6 +8,7 @@ Every field carries an :class:`Evidence` (segment, char span, audio time, speake
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +25,43 @@ logger = logging.getLogger(__name__)
 EXTRACTOR_NAME = "consult-rule-based"
 EXTRACTOR_VERSION = "1.0"
 
-NUMERIC_FIELDS = ("strength", "dose", "frequency", "duration", "max_per_day")
+NUMERIC_FIELDS = (
+    "strength",
+    "dose",
+    "frequency",
+    "duration",
+    "max_per_day",
+    "max_per_intake",
+    "min_interval",
+    "quantity_for",
+    "renewals",
+)
+
+# Route implied by the dose or product form that was said (docs/labels.md).
+ROUTE_OF_FORM: dict[str, str] = {
+    "comprimé": "oral",
+    "gélule": "oral",
+    "sachet": "oral",
+    "tablet": "oral",
+    "capsule": "oral",
+    "sirop": "oral",
+    "solution buvable": "oral",
+    "suspension buvable": "oral",
+    "cuillère à café": "oral",
+    "cuillère à soupe": "oral",
+    "cuillère": "oral",
+    "bouffée": "inhalation",
+    "puff": "inhalation",
+    "inhalateur": "inhalation",
+    "inhalation": "inhalation",
+    "crème": "cutaneous",
+    "pommade": "cutaneous",
+    "gel": "cutaneous",
+    "patch": "transdermal",
+    "collyre": "ophthalmic",
+    "spray nasal": "nasal",
+    "suppositoire": "rectal",
+}
 
 # Highest sensible amount per intake (mg) and per day (mg) for common substances (adult SmPC).
 _MAX_INTAKE_MG: dict[str, float] = {
@@ -196,9 +233,6 @@ class RuleBasedExtractor:
                     self._follow(mention, sentences, k, segs, evidence)
                 if status == "new" and s_cert <= 0.5 and not mention.fields:
                     mention.status, mention.status_certainty = "mentioned", 0.5
-                if mention.status == "renewed" and not mention.fields:
-                    # "carry on with X as usual": the treatment goes on, nothing new is written
-                    mention.status, mention.status_certainty = "mentioned", 0.6
                 mentions.append(mention)
         lines = self._merge(mentions, segs)
         logger.debug("extracted %d medication lines from %d segments", len(lines), len(segs))
@@ -234,8 +268,14 @@ class RuleBasedExtractor:
     ) -> bool:
         part = text[a:b]
         pos: Posology = parse_posology(part, drug_spans=[(s - a, e - a) for s, e in drug_spans])
+        if pos.strength is None and drug_spans:
+            strength = _bare_strength(text, drug_spans[0][1], b, mention.match.entry.strengths)
+            if strength is not None:
+                q, s0, e0 = strength
+                ev = evidence(seg_index, s0, e0)  # type: ignore[operator]
+                mention.fields.setdefault("strength", _Field(q, ev, 0.9))
         if pos.is_empty():
-            return False
+            return "strength" in mention.fields
         for name, slot in pos.slots().items():
             if name in mention.fields:
                 continue
@@ -323,6 +363,11 @@ class RuleBasedExtractor:
         confidence = drug_conf * (min(field_confs) if field_confs else 1.0)
         if any(r.startswith(("absurd", "unusual")) for r in reasons):
             confidence = min(confidence, thr)
+        if "route" not in fields and "form" in fields:
+            form = fields["form"]
+            route = ROUTE_OF_FORM.get(str(form.value))
+            if route is not None:
+                fields["route"] = _Field(route, form.evidence, form.certainty)
         as_needed = fields.get("as_needed")
         when = fields.get("when")
         return MedicationLine(
@@ -341,6 +386,10 @@ class RuleBasedExtractor:
             as_needed=as_needed is not None,
             as_needed_condition=as_needed.value if as_needed is not None else None,  # type: ignore[arg-type]
             max_per_day=_val(fields, "max_per_day"),  # type: ignore[arg-type]
+            max_per_intake=_val(fields, "max_per_intake"),  # type: ignore[arg-type]
+            min_interval=_val(fields, "min_interval"),  # type: ignore[arg-type]
+            quantity_for=_val(fields, "quantity_for"),  # type: ignore[arg-type]
+            renewals=_val(fields, "renewals"),  # type: ignore[arg-type]
             status=status,
             sig=" ".join(sig_parts),
             confidence=max(0.0, min(1.0, round(confidence, 3))),
@@ -383,6 +432,29 @@ class RuleBasedExtractor:
             if per_day is not None and per_day > _MAX_INTAKES_PER_DAY:
                 reasons.append(f"unusual frequency: {per_day:g} intakes per day")
         return reasons
+
+
+_BARE_NUMBER = re.compile(r"\s*,?\s*(\d+(?:[.,]\d+)?)\b(?!\s*(?:fois|times|x\b|%|jours?|days?|h\b|heures?|hours?))")
+
+
+def _bare_strength(
+    text: str, drug_end: int, limit: int, strengths: Sequence[str]
+) -> tuple[Quantity, int, int] | None:
+    """"Doliprane 1000", "Kardégic 75": a bare number right after the product name that is one of its
+    marketed strengths (BDPM) is the strength in that unit."""
+    m = _BARE_NUMBER.match(text, drug_end, limit)
+    if m is None or not strengths:
+        return None
+    value = float(m.group(1).replace(",", "."))
+    if re.match(r"\s*(?:mg|g|µg|ug|mcg|ml|milligram|gram|microgram|ui|iu|units?)\b", text[m.end() : limit], re.I):
+        return None  # a unit follows: the posology parser reads it
+    for s in strengths:
+        sm = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*(mg|g|µg|ml|ui)", s.strip().lower())
+        if sm is None or abs(float(sm.group(1).replace(",", ".")) - value) > 1e-9:
+            continue
+        unit = {"µg": "ug", "ml": "mL", "ui": "[iU]"}.get(sm.group(2), sm.group(2))
+        return Quantity(value=value, unit=unit, ucum=True), m.start(1), m.end(1)
+    return None
 
 
 def _val(fields: dict[str, _Field], name: str) -> object:

@@ -41,6 +41,11 @@ class Posology:
     as_needed: Slot[str | None] | None = None
     """Set when the intake is as needed; its value is the condition ("douleur") or None."""
     max_per_day: Slot[Quantity] | None = None
+    max_per_intake: Slot[Quantity] | None = None
+    min_interval: Slot[Duration] | None = None
+    quantity_for: Slot[Duration] | None = None
+    """Supply to dispense ("QSP 3 mois")."""
+    renewals: Slot[int] | None = None
 
     def slots(self) -> dict[str, Slot[object]]:
         out: dict[str, Slot[object]] = {}
@@ -54,7 +59,21 @@ class Posology:
         return not self.slots()
 
 
-FIELDS = ("strength", "dose", "form", "route", "frequency", "when", "duration", "as_needed", "max_per_day")
+FIELDS = (
+    "strength",
+    "dose",
+    "form",
+    "route",
+    "frequency",
+    "when",
+    "duration",
+    "as_needed",
+    "max_per_day",
+    "max_per_intake",
+    "min_interval",
+    "quantity_for",
+    "renewals",
+)
 
 # --------------------------------------------------------------------------- vocabularies
 _N = r"§(\d+)§"
@@ -197,6 +216,41 @@ _P_MAX = _re(
     + r")\b)?"
     r"(?:\s*(?:par|/|dans la|per|a|in a|in any|each|every)\s*(?:" + _PERIOD_WORD_RE + r")\b|"
     r"\s*(?:in|en) 24 ?h(?:ours|eures)?)?"
+)
+_PER_INTAKE = r"(?:par prise|a chaque prise|per dose|per intake|at a time|at once|each time|in one go)"
+_P_MAX_INTAKE = _re(
+    r"(?:(?:au maximum|maximum|max|au plus|jusqu'a|pas plus de|jamais plus de|no more than|not more than|"
+    r"up to|a maximum of|maximum of)\s+(?:de |d'|of )?" + _N + r"(?:\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b)?"
+    r"\s*" + _PER_INTAKE + r"|"
+    + _N + r"(?:\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b)?\s*(?:au maximum|maximum|max|au plus|at most|tops)\s*"
+    + _PER_INTAKE + r")"
+)
+_P_MIN_INTERVAL = _re(
+    r"(?:(?:au moins|minimum|au minimum|at least|a minimum of|respectez? (?:un )?(?:intervalle|delai) (?:minimum |"
+    r"minimal )?de|(?:attendez|attendre|wait|leave)(?:\s+au moins|\s+at least)?|"
+    r"espace[rz]? (?:les prises|chaque prise) (?:d'au moins|de|d'|d'au minimum))"
+    r"\s*" + _N + r"\s*(heures?|h|hours?|hrs|jours?|days?)\b"
+    r"(?:\s*(?:minimum|au minimum|at least))?"
+    r"(?:\s*(?:entre (?:§\d+§|chaque|les) prises|between (?:doses|each dose|§\d+§ doses|them)|"
+    r"d'intervalle|apart))?"
+    r")"
+)
+_P_QSP = _re(
+    r"(?:\bq\.?\s?s\.?\s?p\.?|quantite suffisante pour|(?:ordonnance|prescription|traitement a delivrer|"
+    r"a delivrer|delivrance|supply|a supply|prescribe you|prescription)\s+(?:valable\s+|valid\s+)?(?:pour|for|of)"
+    r")\s*(?:une duree de\s+)?(?:" + _N + r"|(un|une|a|an|one))\s*(" + _DUR_UNIT_RE + r")\b"
+    r"|(?:" + _N + r"|(a|an|one))\s*(" + _DUR_UNIT_RE + r")(?:'s|s')?\s+(?:supply|worth)\b"
+)
+_P_RENEW = _re(
+    r"(?:a renouveler|renouvelables?|renouvelee?s?|a renouveller|renewable|repeat(?:able)?|refill(?:able)?|"
+    r"renew(?:ed)?|(?:je vous|on) (?:la |le |les )?renouvel(?:le|lera)s?)\s*(?:(?:une|la) ordonnance\s*)?"
+    r"(?:" + _N + r"|(une|un|one|once|twice))\s*(?:fois|times)?"
+    r"|(?:" + _N + r"|(une|un|one|two))\s*(?:renouvellements?|refills?|repeats?)\b"
+    r"|\b(?:with |avec )?(no|pas de|aucun|sans) (?:refills?|repeats?|renouvellements?)\b"
+)
+_CORRECTION = re.compile(
+    r"§(\d+)§(?:\s*[a-z']+){0,3}?[\s.,;:!…-]*(?:euh\s+)?(?:non|pardon|plutot|enfin|je veux dire|je me trompe|"
+    r"no|sorry|i mean|rather|actually)[\s.,;:!…-]+(?:plutot\s+|make (?:that|it)\s+)?(?=§\d+§)"
 )
 _MAX_CUE_BEFORE = re.compile(
     r"\b(?:depasser|pas plus de|jamais plus de|maximum|au plus|more than|than|exceed|up to)\b[^.;!?]*$"
@@ -342,9 +396,66 @@ def parse_posology(
         vals = [t.num(g).certainty for g in groups if g is not None]
         return min(vals) if vals else 1.0
 
+    # corrections ("deux... non, un comprimé"): the corrected number is not read
+    for m in _CORRECTION.finditer(rw):
+        t.take(m.start(), m.end())
+
+    # supply (QSP) and renewals, before the duration and frequency patterns read them
+    for m in _P_QSP.finditer(rw):
+        if not t.free(m.start(), m.end()):
+            continue
+        grp = m.group(1) if m.group(3) is not None else m.group(4)
+        unit_text = m.group(3) or m.group(6)
+        value = t.num(grp).value if grp else 1.0
+        cert = ncert(grp)
+        if value > 0 and unit_text:
+            dur = Duration(value=value, unit=_DUR_UNITS[unit_text])  # type: ignore[arg-type]
+            pos.quantity_for = slot(dur, m.start(), m.end(), cert)
+            t.take(m.start(), m.end())
+            break
+    for m in _P_RENEW.finditer(rw):
+        if not t.free(m.start(), m.end()):
+            continue
+        if m.group(5) is not None:
+            n, cert = 0.0, 1.0
+        elif m.group(1) is not None or m.group(3) is not None:
+            num = t.num(m.group(1) or m.group(3))
+            n, cert = num.value, num.certainty
+        else:
+            word = m.group(2) or m.group(4)
+            n, cert = {"une": 1, "un": 1, "one": 1, "once": 1, "twice": 2, "two": 2}[word], 1.0
+        if n >= 0 and float(n).is_integer():
+            pos.renewals = slot(int(n), m.start(), m.end(), cert)
+            t.take(m.start(), m.end())
+            break
+
+    # minimum interval between intakes
+    for m in _P_MIN_INTERVAL.finditer(rw):
+        if not t.free(m.start(), m.end()):
+            continue
+        num = t.num(m.group(1))
+        unit = _PERIOD_UNITS.get(m.group(2), "h")
+        explicit = bool(re.search(r"entre|between|intervalle|delai|apart|espac|attend|wait|leave", m.group(0)))
+        if num.value > 0 and explicit:
+            pos.min_interval = slot(Duration(value=num.value, unit=unit), m.start(), m.end(), num.certainty)  # type: ignore[arg-type]
+            t.take(m.start(), m.end())
+            break
+
+    # maximum per intake, before the maximum per day reads "maximum 2 comprimés"
+    for m in _P_MAX_INTAKE.finditer(rw):
+        if not t.free(m.start(), m.end()):
+            continue
+        grp, unit_text = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+        num = t.num(grp)
+        q = _qty(num, unit_text, "dose")
+        if q is not None:
+            pos.max_per_intake = slot(q, m.start(), m.end(), num.certainty)
+            t.take(m.start(), m.end())
+            break
+
     # max per day first, so that its numbers are not read as a dose or a frequency
     for m in _P_MAX.finditer(rw):
-        if re.match(r"\s*(?:fois|times)", rw[m.end() :]):
+        if not t.free(m.start(), m.end()) or re.match(r"\s*(?:fois|times)", rw[m.end() :]):
             continue
         num = t.num(m.group(1))
         q = _qty(num, m.group(2), "dose")
@@ -546,6 +657,14 @@ def parse_posology(
             if m is not None:
                 unit, _ = unit_of(m.group(1))
                 pos.form = slot(unit if unit != "[drp]" else "goutte", m.start(1), m.end(1), 0.9)
+
+    # "no more than 2 at a time", "up to 8 a day": the unit is the dose's
+    if pos.dose is not None:
+        for name in ("max_per_intake", "max_per_day"):
+            cur = getattr(pos, name)
+            if cur is not None and cur.value.unit == "dose" and pos.dose.value.unit != "dose":
+                q = cur.value.model_copy(update={"unit": pos.dose.value.unit, "ucum": pos.dose.value.ucum})
+                setattr(pos, name, Slot(q, cur.start, cur.end, cur.certainty))
 
     # route
     for pattern, value in _ROUTES:
