@@ -153,7 +153,8 @@ class LabelledConsultation(BaseModel):
 
 def load_labelled_set(path: Path | str) -> list[LabelledConsultation]:
     """Labelled consultations from a JSON file or a folder searched recursively (``*.json``; files without a
-    ``medications`` key are ignored; a folder holding ``*.truth.json`` files is read for those only). Raises ConsultError naming the file and the field for a bad label."""
+    ``medications`` key are ignored; a folder holding ``*.truth.json`` files is read for those only).
+    Raises ConsultError naming the file and the field for a bad label."""
     p = Path(path)
     if not p.exists():
         raise ConsultError(f"{p}: no such labelled set (a JSON file or a folder of them, see docs/labels.md)")

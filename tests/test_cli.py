@@ -92,3 +92,57 @@ def test_serve_refuses_a_public_address_without_login():
 def test_unknown_option_is_a_usage_error(tmp_path):
     r = _consult("run", "x.wav", "--out", str(tmp_path), "--bogus")
     assert r.returncode == 2 and "--bogus" in r.stderr
+
+
+def test_extract_text_transcripts_writes_report_and_bundle(tmp_path):
+    good = tmp_path / "visite.txt"
+    good.write_text(
+        "# a comment line\n"
+        "PAT: Je prends du Kardégic 75 le matin.\n"
+        "DOC: Je vous prescris de l'amoxicilline 1 g, un comprimé matin et soir pendant 6 jours. QSP 6 jours.\n"
+        "DOC: Arrêtez l'ibuprofène.\n",
+        encoding="utf-8",
+    )
+    empty = tmp_path / "vide.txt"
+    empty.write_text("\n# nothing\n", encoding="utf-8")
+    none = tmp_path / "none.txt"
+    none.write_text("Doctor: How are you today?\nPatient: Much better, thank you.\n", encoding="utf-8")
+    binary = tmp_path / "audio.txt"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 50)
+    out = tmp_path / "out"
+    r = _consult("extract", str(good), str(empty), str(none), str(binary), str(tmp_path / "absent.txt"),
+                 "--out", str(out))
+    assert r.returncode == 1, r.stderr
+    assert "vide.txt: no transcript line found" in r.stderr
+    assert "audio.txt: not a UTF-8 text file" in r.stderr and "absent.txt: no such file" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert "2 succeeded, 3 failed" in r.stdout
+    report = json.loads((out / "visite" / "report.json").read_text(encoding="utf-8"))
+    assert report["audio"] is None and report["text_source"]["name"] == "visite.txt"
+    assert report["language"] == "fr"
+    meds = {m["name"]: m for m in report["medications"]}
+    assert meds["amoxicilline"]["status"] == "new" and meds["amoxicilline"]["duration"]["value"] == 6
+    assert meds["amoxicilline"]["quantity_for"] == {"value": 6.0, "value_high": None, "unit": "d"}
+    assert meds["ibuprofène"]["status"] == "stopped"
+    assert meds["acide acétylsalicylique"]["status"] == "mentioned"
+    assert meds["acide acétylsalicylique"]["strength"]["value"] == 75
+    bundle = json.loads((out / "visite" / "bundle.json").read_text(encoding="utf-8"))
+    assert len(bundle["entry"]) == 3
+    assert json.loads((out / "none" / "report.json").read_text())["medications"] == []
+    assert json.loads((out / "none" / "report.json").read_text())["language"] == "en"
+
+
+def test_eval_prints_scores_per_field_and_writes_json(tmp_path):
+    r = _consult("eval", str(REPO / "audio_fixtures"), "--json", str(tmp_path / "scores.json"), "--by-language")
+    assert r.returncode == 0, r.stderr
+    for word in ("drug", "strength", "dose", "frequency", "duration", "route", "as_needed", "status",
+                 "whole-line exact match: 18/18", ", fr (3 consultations)", ", en (2 consultations)"):
+        assert word in r.stdout, word
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["text"]["drug"]["f1"] == 1.0 and scores["text"]["exact_match"] == 1.0
+
+
+def test_eval_bad_label_set_is_a_setup_error(tmp_path):
+    (tmp_path / "x.json").write_text('{"id": "x", "language": "fr", "medications": [{"drug": "a"}]}')
+    r = _consult("eval", str(tmp_path))
+    assert r.returncode == 2 and "medications.0.status" in r.stderr

@@ -191,3 +191,76 @@ def test_misspelt_milligrams_and_mass_without_verb() -> None:
     assert pos.strength is not None and pos.strength.value.value == 500 and pos.dose is None
     pos = parse_posology("prenez 500 mg le matin")
     assert pos.dose is not None and pos.dose.value.value == 500
+
+
+# ----------------------------------------------------------------- supply, renewals, per intake, interval
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("QSP 3 mois", 3, "mo"),
+        ("q.s.p. un mois", 1, "mo"),
+        ("quantité suffisante pour quinze jours", 15, "d"),
+        ("ordonnance pour 6 mois", 6, "mo"),
+        ("I'll give you a three month supply", 3, "mo"),
+        ("a 28 day supply", 28, "d"),
+    ],
+)
+def test_quantity_for(text: str, value: float, unit: str) -> None:
+    pos = parse_posology(text)
+    assert pos.quantity_for is not None and pos.duration is None
+    assert (pos.quantity_for.value.value, pos.quantity_for.value.unit) == (value, unit)
+
+
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [
+        ("à renouveler 2 fois", 2),
+        ("renouvelable trois fois", 3),
+        ("ordonnance renouvelable une fois", 1),
+        ("with two refills", 2),
+        ("3 renouvellements", 3),
+        ("no refills", 0),
+    ],
+)
+def test_renewals(text: str, n: int) -> None:
+    pos = parse_posology(text)
+    assert pos.renewals is not None and pos.renewals.value == n
+    assert pos.frequency is None  # "2 fois" here is not an intake frequency
+
+
+def test_max_per_intake_min_interval_and_max_per_day_together() -> None:
+    text = ("un à deux comprimés, au maximum 2 comprimés par prise, en respectant au moins 6 heures entre "
+            "deux prises, sans dépasser 6 comprimés par jour")
+    pos = parse_posology(text)
+    assert pos.dose is not None and (pos.dose.value.value, pos.dose.value.value_high) == (1, 2)
+    assert pos.max_per_intake is not None and pos.max_per_intake.value.value == 2
+    assert pos.max_per_intake.value.unit == "comprimé"
+    assert pos.max_per_day is not None and pos.max_per_day.value.value == 6
+    assert pos.min_interval is not None and (pos.min_interval.value.value, pos.min_interval.value.unit) == (6, "h")
+    assert _span(text, pos, "min_interval") == "au moins 6 heures entre deux prises"
+
+
+def test_english_per_intake_and_interval_take_the_dose_unit() -> None:
+    pos = parse_posology("take one or two tablets, no more than 2 at a time, at least 4 hours between doses, "
+                         "up to 8 a day")
+    assert pos.max_per_intake is not None and pos.max_per_intake.value.unit == "tablet"
+    assert pos.max_per_day is not None and (pos.max_per_day.value.value, pos.max_per_day.value.unit) == (8, "tablet")
+    assert pos.min_interval is not None and pos.min_interval.value.value == 4
+
+
+def test_at_least_without_between_is_not_an_interval() -> None:
+    assert parse_posology("au moins 6 heures de sommeil").min_interval is None
+
+
+@pytest.mark.parametrize(
+    ("text", "dose", "count"),
+    [
+        ("prenez deux... non, un comprimé le soir", 1, 1),
+        ("deux comprimés, pardon, un comprimé matin et soir", 1, 2),
+        ("take two, sorry, one tablet in the morning", 1, 1),
+    ],
+)
+def test_spoken_corrections_keep_the_corrected_number(text: str, dose: float, count: int) -> None:
+    pos = parse_posology(text)
+    assert pos.dose is not None and pos.dose.value.value == dose
+    assert pos.frequency is not None and pos.frequency.value.count == count
