@@ -240,6 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from consult.extract.textinput import read_transcript_file
     from consult.pipeline import build_extractor, report_from_text, write_outputs
 
     settings = Settings(extraction=_extraction_settings(args))
@@ -248,12 +249,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.transcript:
         try:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError as exc:
-                raise ConsultError(f"{path}: no such file") from exc
-            except (UnicodeDecodeError, IsADirectoryError) as exc:
-                raise ConsultError(f"{path}: not a UTF-8 text file ({type(exc).__name__})") from exc
+            text = read_transcript_file(path)
             report = report_from_text(text, name=path.name, extractor=extractor, settings=settings,
                                       language=args.language)
             out_dir = args.out / path.stem

@@ -131,7 +131,9 @@ class LabelledConsultation(BaseModel):
     def transcript_text(self) -> str:
         """The transcript in ``consult extract`` format (``DOC:``/``PAT:`` lines)."""
         if self.transcript is not None:
-            return (self.path.parent / self.transcript).read_text(encoding="utf-8")
+            from consult.extract.textinput import read_transcript_file
+
+            return read_transcript_file(self.path.parent / self.transcript)
         if self.turns is not None:
             return "".join(
                 f"{'DOC' if t.speaker.lower().startswith(('doc', 'méd', 'med', 'clin')) else 'PAT'}: {t.text}\n"

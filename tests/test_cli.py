@@ -108,15 +108,19 @@ def test_extract_text_transcripts_writes_report_and_bundle(tmp_path):
     none = tmp_path / "none.txt"
     none.write_text("Doctor: How are you today?\nPatient: Much better, thank you.\n", encoding="utf-8")
     binary = tmp_path / "audio.txt"
-    binary.write_bytes(b"\xff\xfe\x00\x81" * 50)
+    binary.write_bytes(b"\x00\x81\xff\xfe" * 50)
+    windows = tmp_path / "windows.txt"
+    windows.write_text("Doctor: Take ibuprofen 400 mg three times a day.\n", encoding="utf-16")
     out = tmp_path / "out"
     r = _consult("extract", str(good), str(empty), str(none), str(binary), str(tmp_path / "absent.txt"),
-                 "--out", str(out))
+                 str(windows), "--out", str(out))
     assert r.returncode == 1, r.stderr
     assert "vide.txt: no transcript line found" in r.stderr
-    assert "audio.txt: not a UTF-8 text file" in r.stderr and "absent.txt: no such file" in r.stderr
+    assert "audio.txt: not a UTF-8 (or UTF-16 with BOM) text file" in r.stderr
+    assert "absent.txt: no such file" in r.stderr
     assert "Traceback" not in r.stderr
-    assert "2 succeeded, 3 failed" in r.stdout
+    assert "3 succeeded, 3 failed" in r.stdout
+    assert json.loads((out / "windows" / "report.json").read_text())["medications"][0]["name"] == "ibuprofène"
     report = json.loads((out / "visite" / "report.json").read_text(encoding="utf-8"))
     assert report["audio"] is None and report["text_source"]["name"] == "visite.txt"
     assert report["language"] == "fr"

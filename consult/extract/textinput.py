@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import re
+from pathlib import Path
 
+from consult.errors import ExtractionError
 from schemas import Segment
 from schemas.report import Role
 
@@ -44,3 +47,24 @@ def parse_text_transcript(text: str) -> tuple[list[Segment], dict[str, Role]]:
             continue
         segments.append(Segment(id=len(segments), start=0.0, end=0.0, text=body, speaker=speaker))
     return segments, roles
+
+
+def read_transcript_file(path: Path | str) -> str:
+    """The text of a transcript file: UTF-8 (with or without BOM) or UTF-16 with a BOM (Windows exports)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError as exc:
+        raise ExtractionError(f"{p}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise ExtractionError(f"{p}: is a folder, not a transcript file") from exc
+    except OSError as exc:
+        raise ExtractionError(f"{p}: cannot be read ({exc.strerror})") from exc
+    try:
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return raw.decode("utf-16")
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExtractionError(
+            f"{p}: not a UTF-8 (or UTF-16 with BOM) text file ({type(exc).__name__}); save it as UTF-8 text"
+        ) from exc
