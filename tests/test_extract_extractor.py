@@ -232,3 +232,19 @@ def test_vous_prenez_with_posology_is_a_prescription(extractor: RuleBasedExtract
     by = {line.name: line for line in lines}
     assert by["paracétamol"].status == "new" and by["paracétamol"].as_needed
     assert by["metformine"].status == "mentioned"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("PAT: I've been checking my glucose levels.", "en", set()),
+        ("DOC: You're not losing sodium or potassium with the diarrhoea?", "en", set()),
+        ("DOC: Do you use cocaine or amphetamines?", "en", set()),
+        ("PAT: Je fume du cannabis le soir.", "fr", set()),
+        ("PAT: I'm taking calcium and vitamin D.", "en", {"calcium", "colécalciférol"}),
+        ("DOC: Je vous prescris du potassium, un sachet par jour.", "fr", {"potassium"}),
+        ("DOC: A nicotine patch, 21 mg once a day.", "en", {"nicotine"}),
+    ],
+)
+def test_street_drugs_and_lab_values_are_not_medications(text: str, language: str, expected: set[str]) -> None:
+    assert {line.name for line in extract_from_text(text, language)[1]} == expected

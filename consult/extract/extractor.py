@@ -186,6 +186,7 @@ class RuleBasedExtractor:
                 matches = tuple(
                     DrugMatch(m.entry, m.start + sent.start, m.end + sent.start, m.score, m.method)
                     for m in self.lexicon.find(sent.text)
+                    if is_medication_mention(m.entry.name, sent.text)
                 )
                 sentences.append(_Sentence(i, sent.start, sent.end, role, matches))
 
@@ -432,6 +433,34 @@ class RuleBasedExtractor:
             if per_day is not None and per_day > _MAX_INTAKES_PER_DAY:
                 reasons.append(f"unusual frequency: {per_day:g} intakes per day")
         return reasons
+
+
+# Substances that consultations mostly name as street drugs: never a medication line.
+RECREATIONAL = frozenset(
+    "cocaine amphetamine amphetamines methamphetamine heroine heroin cannabis marijuana mdma ecstasy lsd "
+    "crack ketamine".split()
+)
+# Substances that are also lab values or body chemistry ("glucose levels", "losing sodium"): a medication
+# only when the sentence says so (taking, supplement, tablet, a dose...).
+PHYSIOLOGICAL = frozenset(
+    [*"glucose sodium potassium calcium magnesium fer iron cholesterol nicotine zinc phosphore phosphate "
+      "oxygene oxygen".split(), "chlorure de sodium", "chlorure de potassium"]
+)
+_MEDICATION_CUE = re.compile(
+    r"\b(?:tak(?:e|es|ing)|took|prescri\w*|supplements?|suppl[ée]ments?|tablets?|pills?|capsules?|patch(?:es)?|"
+    r"gum|gomme|substituts?|replacement|sachets?|comprim[ée]s?|g[ée]lules?|prend\w*|pris|prise|donne\w*|"
+    r"mg|milligram\w*|ampoules?|injection|perfusion|iv|drip|cure|traitement|treatment)\b"
+)
+
+
+def is_medication_mention(name: str, sentence: str) -> bool:
+    """False for street drugs, and for body-chemistry substances said without a medication cue."""
+    key = key_of(name)
+    if key in RECREATIONAL:
+        return False
+    if key in PHYSIOLOGICAL:
+        return _MEDICATION_CUE.search(key_of(sentence)) is not None
+    return True
 
 
 _BARE_NUMBER = re.compile(r"\s*,?\s*(\d+(?:[.,]\d+)?)\b(?!\s*(?:fois|times|x\b|%|jours?|days?|h\b|heures?|hours?))")
