@@ -306,6 +306,12 @@ class Scores:
     lines: int = 0
     exact: int = 0
     items: list[ItemResult] = field(default_factory=list)
+    review: dict[str, int] = field(default_factory=lambda: {
+        "wrong": 0, "wrong_line_flagged": 0, "wrong_field_flagged": 0,
+        "right": 0, "right_field_flagged": 0, "invented": 0, "invented_flagged": 0,
+    })
+    """How the review flags cover the errors: wrong field values (of matched lines) on a line flagged
+    ``needs_review`` / flagged on that field itself; right values flagged; invented lines flagged."""
 
     @property
     def exact_match(self) -> float:
@@ -330,6 +336,7 @@ class Scores:
             "lines": self.lines,
             "exact_lines": self.exact,
             "exact_match": round(self.exact_match, 4),
+            "review": dict(self.review),
             "items": [vars(i) for i in self.items],
         }
 
@@ -401,9 +408,16 @@ def score(
             for name in SCORED_FIELDS:
                 gv, pv = field_value(g, name), field_value(p, name)
                 c = out.fields[name]
+                flagged = _field_flagged(p, name)
                 if gv is not None and gv == pv:
                     c.tp += 1
+                    out.review["right"] += 1
+                    out.review["right_field_flagged"] += flagged
                     continue
+                if gv != pv:
+                    out.review["wrong"] += 1
+                    out.review["wrong_line_flagged"] += p.needs_review
+                    out.review["wrong_field_flagged"] += flagged
                 if gv is not None:
                     c.fn += 1
                 if pv is not None:
@@ -420,6 +434,8 @@ def score(
                         out.fields[name].fn += 1
         for pi, p in enumerate(pred):
             if pi not in used:
+                out.review["invented"] += 1
+                out.review["invented_flagged"] += p.needs_review
                 for name in SCORED_FIELDS:
                     if field_value(p, name) is not None:
                         out.fields[name].fp += 1
@@ -427,6 +443,11 @@ def score(
         out.exact += res.exact
         out.items.append(res)
     return out
+
+
+def _field_flagged(line: MedicationLine, name: str) -> bool:
+    """The line's review reasons name this field (or the drug, which puts every value in doubt)."""
+    return any(r.startswith((name, "drug", "absurd", "unusual")) for r in line.review_reasons)
 
 
 def format_scores(scores: Scores, title: str = "") -> str:
@@ -445,4 +466,8 @@ def format_scores(scores: Scores, title: str = "") -> str:
     rows.append(f"whole-line exact match: {scores.exact}/{scores.lines} = {scores.exact_match:.3f}")
     invented = sum(len(i.invented) for i in scores.items)
     rows.append(f"consultations: {len(scores.items)}; predicted lines not in the labels: {invented}")
+    r = scores.review
+    rows.append(f"review flags: {r['wrong_line_flagged']}/{r['wrong']} wrong values on a line flagged for review "
+                f"({r['wrong_field_flagged']} flagged on the field itself); {r['right_field_flagged']}/{r['right']} "
+                f"right values flagged; {r['invented_flagged']}/{r['invented']} unlabelled lines flagged")
     return (f"== {title}\n" if title else "") + "\n".join(rows) + "\n"

@@ -186,7 +186,7 @@ class RuleBasedExtractor:
                 matches = tuple(
                     DrugMatch(m.entry, m.start + sent.start, m.end + sent.start, m.score, m.method)
                     for m in self.lexicon.find(sent.text)
-                    if is_medication_mention(m.entry.name, sent.text)
+                    if is_medication_mention(m.entry.name, sent.text) and not _after_title(sent.text, m.start)
                 )
                 sentences.append(_Sentence(i, sent.start, sent.end, role, matches))
 
@@ -227,7 +227,8 @@ class RuleBasedExtractor:
                     evidence=evidence(sent.seg_index, m.start, m.end),
                 )
                 self._add_posology(
-                    mention, sent.seg_index, region_start, region_end, seg.text, [(m.start, m.end)], evidence
+                    mention, sent.seg_index, region_start, region_end, seg.text, [(m.start, m.end)], evidence,
+                    asr=bool(seg.words),
                 )
                 mention.sig.append((sent.seg_index, sent.start, sent.end))
                 if j + 1 == len(sent.matches):
@@ -266,17 +267,27 @@ class RuleBasedExtractor:
         text: str,
         drug_spans: list[tuple[int, int]],
         evidence: object,
+        *,
+        asr: bool = False,
     ) -> bool:
         part = text[a:b]
-        pos: Posology = parse_posology(part, drug_spans=[(s - a, e - a) for s, e in drug_spans])
+        pos: Posology = parse_posology(
+            part, drug_spans=[(s - a, e - a) for s, e in drug_spans], asr=asr
+        )
         if pos.strength is None and drug_spans:
             strength = _bare_strength(text, drug_spans[0][1], b, mention.match.entry.strengths)
             if strength is not None:
                 q, s0, e0 = strength
                 ev = evidence(seg_index, s0, e0)  # type: ignore[operator]
                 mention.fields.setdefault("strength", _Field(q, ev, 0.9))
+        if pos.dose is None and drug_spans and "dose" not in mention.fields:
+            count = _count_before(text, drug_spans[0][0], 0)
+            if count is not None:
+                q, s0, e0 = count
+                ev = evidence(seg_index, s0, e0)  # type: ignore[operator]
+                mention.fields["dose"] = _Field(q, ev, 0.9)
         if pos.is_empty():
-            return "strength" in mention.fields
+            return "strength" in mention.fields or "dose" in mention.fields
         for name, slot in pos.slots().items():
             if name in mention.fields:
                 continue
@@ -305,9 +316,14 @@ class RuleBasedExtractor:
             if nxt.role == "unknown" and origin.role != "unknown":
                 return
             taken += 1
-            if self._add_posology(mention, nxt.seg_index, nxt.start, nxt.end, text, [], evidence):
+            said = text[nxt.start : nxt.end]
+            cue = continuation_cue(said)
+            if said.rstrip().endswith("?") or origin.role == "patient" and cue not in ("renewed", "changed", "stopped"):
+                # the doctor asks about the patient's drug, or comments: not a posology for it
+                continue
+            asr = bool(segs[nxt.seg_index].words)
+            if self._add_posology(mention, nxt.seg_index, nxt.start, nxt.end, text, [], evidence, asr=asr):
                 mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
-                cue = continuation_cue(text[nxt.start : nxt.end])
                 if (
                     mention.status == "mentioned"
                     and origin.role == "patient"
@@ -361,6 +377,7 @@ class RuleBasedExtractor:
             if c < thr:
                 reasons.append(f"{fname} uncertain ({c:.2f})")
         reasons.extend(self._absurd(name, fields))
+        reasons.extend(_unmarketed_strength(fields.get("strength"), name, self.lexicon))
         confidence = drug_conf * (min(field_confs) if field_confs else 1.0)
         if any(r.startswith(("absurd", "unusual")) for r in reasons):
             confidence = min(confidence, thr)
@@ -453,6 +470,18 @@ _MEDICATION_CUE = re.compile(
 )
 
 
+_TITLE_BEFORE = re.compile(
+    r"\b(?:monsieur|madame|mademoiselle|mme|mlle|mr|mrs|ms|miss|dr|docteur|doctor|professeur|pr)\.?\s+$",
+    re.IGNORECASE,
+)
+
+
+def _after_title(sentence: str, start: int) -> bool:
+    """"monsieur DIANE ...": a capitalised word after a civility title is a person's name."""
+    before = sentence[max(0, start - 14) : start]
+    return sentence[start : start + 1].isupper() and _TITLE_BEFORE.search(before) is not None
+
+
 def is_medication_mention(name: str, sentence: str) -> bool:
     """False for street drugs, and for body-chemistry substances said without a medication cue."""
     key = key_of(name)
@@ -461,6 +490,36 @@ def is_medication_mention(name: str, sentence: str) -> bool:
     if key in PHYSIOLOGICAL:
         return _MEDICATION_CUE.search(key_of(sentence)) is not None
     return True
+
+
+def _unmarketed_strength(strength: _Field | None, name: str, lexicon: DrugLexicon) -> list[str]:
+    """A mass strength that no marketed product of this substance has (BDPM): often a misheard number."""
+    if strength is None or not isinstance(strength.value, Quantity):
+        return []
+    mg = _mg(strength.value)
+    marketed = lexicon.marketed_strengths_mg(name)
+    if mg is None or len(marketed) < 2 or any(abs(mg - m) < 1e-6 for m in marketed):
+        return []
+    known = ", ".join(f"{m:g} mg" for m in sorted(marketed)[:10])
+    return [f"unusual strength: {mg:g} mg is not a marketed strength ({known})"]
+
+
+_COUNT_BEFORE = re.compile(r"(\d+|un|une|deux|trois|quatre|one|two|three|four)\s+(?:de\s+|d'|of\s+)?$", re.I)
+_COUNT_WORDS = {"un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "one": 1, "two": 2, "three": 3, "four": 4}
+
+
+def _count_before(text: str, drug_start: int, limit: int) -> tuple[Quantity, int, int] | None:
+    """"deux Doliprane", "2 Advil": a count said right before the product name is the dose, in units of
+    the product as taken (``dose``: the form was not said)."""
+    m = _COUNT_BEFORE.search(text[max(limit, drug_start - 12) : drug_start])
+    if m is None:
+        return None
+    word = m.group(1).lower()
+    value = float(word) if word.isdigit() else float(_COUNT_WORDS[word])
+    if not 0 < value <= 10:
+        return None
+    off = max(limit, drug_start - 12)
+    return Quantity(value=value, unit="dose"), off + m.start(1), off + m.end(1)
 
 
 _BARE_NUMBER = re.compile(r"\s*,?\s*(\d+(?:[.,]\d+)?)\b(?!\s*(?:fois|times|x\b|%|jours?|days?|h\b|heures?|hours?))")

@@ -24,6 +24,7 @@ from consult.extract.text import Token, tokenize
 
 logger = logging.getLogger(__name__)
 
+NOT_DRUGS_RESOURCE = "data/not_drugs.txt.gz"
 LEXICON_RESOURCE = "data/lexicon.json.gz"
 
 EXACT_SCORE = 1.0
@@ -123,6 +124,9 @@ class DrugLexicon:
                 self._by_phonetic[ph] = entry
                 self._fuzzy_blocks[ph[0]].append(ph)
         self.max_tokens = 3
+        self._strengths: dict[str, frozenset[float]] | None = None
+        self.not_drugs: frozenset[str] = frozenset()
+        """Ordinary words never matched approximately (scripts/build_not_drugs.py)."""
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> DrugLexicon:
@@ -150,6 +154,16 @@ class DrugLexicon:
         """The packaged lexicon, parsed and indexed once per process."""
         return _load_packaged()
 
+    def marketed_strengths_mg(self, name: str) -> frozenset[float]:
+        """Mass strengths (mg) of every single-substance product of ``name`` in the lexicon (BDPM)."""
+        if self._strengths is None:
+            index: dict[str, set[float]] = {}
+            for e in self.entries:
+                if len(e.substances) <= 1:
+                    index.setdefault(e.name, set()).update(_strengths_mg(e.strengths))
+            self._strengths = {k: frozenset(v) for k, v in index.items()}
+        return self._strengths.get(name, frozenset())
+
     def get(self, key: str) -> DrugEntry | None:
         return self._by_key.get(key)
 
@@ -176,7 +190,7 @@ class DrugLexicon:
                 return entry, GLUED_SCORE, "glued"
         if len(glued) < FUZZY_MIN_LEN:
             return None
-        if n == 1 and words[0] in STOPWORDS:
+        if n == 1 and (words[0] in STOPWORDS or words[0] in self.not_drugs):
             return None
         if n == 1 and glued.endswith("s"):
             entry = self._by_key.get(glued[:-1])  # plural: "dolipranes"
@@ -258,6 +272,19 @@ class DrugLexicon:
         return chosen
 
 
+_STRENGTH_TEXT = re.compile(r"(\d+(?:[.,]\d+)?)\s*(mg|g|µg|ug|mcg)")
+_MG_PER_UNIT = {"mg": 1.0, "g": 1000.0, "µg": 0.001, "ug": 0.001, "mcg": 0.001}
+
+
+def _strengths_mg(strengths: tuple[str, ...]) -> set[float]:
+    out: set[float] = set()
+    for s in strengths:
+        m = _STRENGTH_TEXT.fullmatch(s.strip().lower())
+        if m is not None:
+            out.add(round(float(m.group(1).replace(",", ".")) * _MG_PER_UNIT[m.group(2)], 6))
+    return out
+
+
 def _is_core(entry: DrugEntry) -> bool:
     """Entries allowed in approximate (phonetic/fuzzy) matching: drugs with an ATC code whose
     normalised name is a French substance. Exotic brand synonyms of the English lists stay exact-only."""
@@ -270,15 +297,20 @@ def _joinable(gap: str) -> bool:
     return len(gap) <= 3 and all(c in " -'’" for c in gap)
 
 
-@lru_cache(maxsize=1)
-def _load_packaged() -> DrugLexicon:
+def _read_resource(name: str) -> bytes:
     try:
-        raw = resources.files("consult").joinpath(LEXICON_RESOURCE).read_bytes()
+        return resources.files("consult").joinpath(name).read_bytes()
     except (NotADirectoryError, FileNotFoundError, TypeError):
         # An editable install made before consult/__init__.py existed maps ``consult`` as a
         # namespace package, which importlib.resources cannot read: use the module's own folder.
-        raw = (Path(__file__).resolve().parents[1] / LEXICON_RESOURCE).read_bytes()
-    data = json.loads(gzip.decompress(raw).decode("utf-8"))
+        return (Path(__file__).resolve().parents[1] / name).read_bytes()
+
+
+@lru_cache(maxsize=1)
+def _load_packaged() -> DrugLexicon:
+    data = json.loads(gzip.decompress(_read_resource(LEXICON_RESOURCE)).decode("utf-8"))
     lex = DrugLexicon.from_json(data)
+    words = gzip.decompress(_read_resource(NOT_DRUGS_RESOURCE)).decode("utf-8").splitlines()
+    lex.not_drugs = frozenset(w for w in words if w and not w.startswith("#"))
     logger.debug("drug lexicon loaded: %d entries", len(lex.entries))
     return lex

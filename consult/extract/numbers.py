@@ -75,6 +75,16 @@ _HALF = {"demi", "demie", "half"}
 _DECIMAL = {"virgule", "point"}
 _RANGE = {"a", "ou", "to", "or"}
 
+HOMOPHONE_CERTAINTY = 0.4
+"""Certainty of a number read from an ASR homophone: below the review threshold, so always flagged."""
+# French number words that speech recognition writes as a homophone ("sans microgrammes" for "cent",
+# "de comprimés" for "deux"). Read as numbers only in ASR text and only right before a unit or form word.
+_HOMOPHONES: dict[str, int] = {"sans": 100, "sang": 100, "de": 2, "vin": 20, "vins": 20, "cette": 7, "set": 7}
+_UNIT_AFTER = re.compile(
+    r"(?:mg|milligrammes?|miligrammes?|microgrammes?|grammes?|g|ml|millilitres?|comprimes?|comprimer|gelules?|"
+    r"bouffees?|bouffer|sachets?|gouttes?|heures?)$"
+)
+
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|-|/")
 
 
@@ -214,13 +224,26 @@ def _parse_one(toks: list[_Tok], i: int, text: str) -> tuple[float, int, bool] |
     return value, j, words
 
 
-def find_numbers(folded: str) -> list[NumberSpan]:
-    """All numbers in ``folded`` text, ranges merged ("un à deux" -> 1..2)."""
+def find_numbers(folded: str, *, asr_homophones: bool = False) -> list[NumberSpan]:
+    """All numbers in ``folded`` text, ranges merged ("un à deux" -> 1..2). With ``asr_homophones`` (text
+    from speech recognition), a homophone of a French number right before a unit or form word is read as
+    that number with :data:`HOMOPHONE_CERTAINTY` ("de comprimés" -> 2, flagged for review)."""
     toks = [_Tok(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(folded)]
     out: list[NumberSpan] = []
     i = 0
     while i < len(toks):
         t = toks[i].text
+        if (
+            asr_homophones
+            and t in _HOMOPHONES
+            and i + 1 < len(toks)
+            and _UNIT_AFTER.fullmatch(toks[i + 1].text)
+            and not (i > 0 and (toks[i - 1].text[0].isdigit() or _is_number_word(toks[i - 1].text)))
+        ):
+            out.append(NumberSpan(value=float(_HOMOPHONES[t]), start=toks[i].start, end=toks[i].end,
+                                  certainty=HOMOPHONE_CERTAINTY, in_words=True))
+            i += 1
+            continue
         if not (t[0].isdigit() or _is_number_word(t)) or t == "-":
             i += 1
             continue

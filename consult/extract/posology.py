@@ -89,10 +89,10 @@ _MASS_UNITS: list[tuple[str, str]] = [
 _UNIT_RE = "|".join(f"(?:{p})" for p, _ in _MASS_UNITS)
 
 _FORMS: list[tuple[str, str]] = [
-    (r"comprimes?|cp|cachets?", "comprimé"),
+    (r"comprimes?|comprimer|cp|cachets?", "comprimé"),  # "comprimer": ASR spelling of "comprimés"
     (r"gelules?", "gélule"),
     (r"sachets?(?:-doses?)?", "sachet"),
-    (r"bouffees?", "bouffée"),
+    (r"bouffees?|bouffer", "bouffée"),
     (r"pulverisations?", "pulvérisation"),
     (r"gouttes?|drops?", "[drp]"),
     (r"cuilleres? a cafe|cuillerees? a cafe|teaspoons?(?:ful)?|tsp", "cuillère à café"),
@@ -280,7 +280,9 @@ _NO_BARE_DURATION_BEFORE = re.compile(
 )
 _P_PRN_GENERIC = _re(
     r"\b(?:si besoin|si necessaire|au besoin|a la demande|en cas de besoin|as needed|as required|"
-    r"when needed|if needed|if required|when required|if necessary|when necessary|prn)\b"
+    r"when needed|if needed|if required|when required|if necessary|when necessary|prn|"
+    r"(?:quand|si|lorsque) (?:ca|ça) (?:ne )?va pas|quand (?:j'en|on en|vous en) (?:ai|a|avez) besoin|"
+    r"when (?:i|you) need (?:it|them|one))\b"
 )
 _P_PRN_COND = _re(
     r"\b(?:en cas d(?:e |')|si (?:vous avez |vous avez de la |vous avez des |vous avez du |il y a |"
@@ -324,10 +326,10 @@ def unit_of(text: str) -> tuple[str, bool]:
 class _Text:
     """The folded input with numbers replaced by ``§i§`` and an offset map back to the input."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, asr: bool = False) -> None:
         self.original = text
         folded = fold(text)
-        self.numbers: list[NumberSpan] = find_numbers(folded)
+        self.numbers: list[NumberSpan] = find_numbers(folded, asr_homophones=asr)
         parts: list[str] = []
         starts: list[int] = []
         ends: list[int] = []
@@ -381,10 +383,12 @@ def parse_posology(
     text: str,
     *,
     drug_spans: Sequence[tuple[int, int]] = (),
+    asr: bool = False,
 ) -> Posology:
     """Parse the posology said in ``text`` (one sentence or a few). ``drug_spans`` are the drug
-    mentions in ``text``: a quantity right after a drug name is its strength."""
-    t = _Text(text)
+    mentions in ``text``: a quantity right after a drug name is its strength. ``asr``: the text comes
+    from speech recognition (number homophones before units are read, with a low certainty)."""
+    t = _Text(text, asr=asr)
     rw = t.rw
     pos = Posology()
 

@@ -32,7 +32,7 @@ _NEW = re.compile(
 )
 _NEGATION = re.compile(
     r"\b(pas d'|pas de|jamais d[e']|aucun|sans|don't take|do not take|not take|no|never|avoid|evitez|"
-    r"eviter|ne prenez pas|pas pris|not taking|haven't|didn't)\s*(?:\w+\s+){0,2}$"
+    r"eviter|ne prenez pas|pas pris|not taking|haven't|didn't)\s*(?:[\w']+\s*){0,2}$"
 )
 _DECLARATIVE_TAKE = re.compile(r"^(?:vous prenez|you take|you'll take|you will take)\b")
 _UNCHANGED = re.compile(
