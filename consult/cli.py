@@ -318,7 +318,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                               " ".join(s.text for s in rep.segments))}
             rttm = item.rttm_path()
             if rttm is not None:
-                row["der"] = der(read_rttm(rttm), rep.turns, collar=0.5)
+                try:
+                    row["der"] = der(read_rttm(rttm), rep.turns, collar=0.5)
+                except ImportError:
+                    row["der_note"] = "DER needs pyannote.metrics: pip install 'consult[pyannote]'"
             speech.append(row)
         results["audio"] = report(f"through speech recognition ({len(with_audio)} recordings)", audio_preds,
                                   with_audio)
