@@ -248,3 +248,37 @@ def test_vous_prenez_with_posology_is_a_prescription(extractor: RuleBasedExtract
 )
 def test_street_drugs_and_lab_values_are_not_medications(text: str, language: str, expected: set[str]) -> None:
     assert {line.name for line in extract_from_text(text, language)[1]} == expected
+
+
+def test_asr_number_homophones_are_read_and_flagged_only_in_asr_text(extractor: RuleBasedExtractor) -> None:
+    said = "Je vous prescris de la Ventoline sans microgrammes, de bouffées si gêne respiratoire."
+    (line,) = extractor.extract([_segment(0, said, "S0", 0.0)], roles=ROLES, language="fr")
+    assert line.strength == Quantity(value=100, unit="ug", ucum=True)  # "sans" heard for "cent"
+    assert line.dose is not None and (line.dose.value, line.dose.unit) == (2, "bouffée")  # "de" for "deux"
+    assert line.needs_review
+    assert any(r.startswith("strength uncertain") for r in line.review_reasons)
+    assert any(r.startswith("dose uncertain") for r in line.review_reasons)
+    # the same words typed in a transcript (no ASR words): no number is read from "sans" or "de"
+    (typed,) = extract_from_text("DOC: " + said, "fr")[1]
+    assert typed.strength is None and typed.dose is None
+
+
+def test_strength_no_marketed_product_has_is_flagged() -> None:
+    (odd,) = extract_from_text("DOC: Omeprazole 2 mg, one capsule every morning.", "en")[1]
+    assert odd.needs_review and any("not a marketed strength" in r and "20 mg" in r for r in odd.review_reasons)
+    assert odd.strength is not None and odd.strength.value == 2  # kept as heard, for the reviewer to correct
+    (usual,) = extract_from_text("DOC: Omeprazole 20 mg, one capsule every morning.", "en")[1]
+    assert not usual.needs_review
+
+
+def test_person_names_counts_and_doctor_questions() -> None:
+    # "monsieur DIANE": a surname, not the Diane contraceptive
+    assert extract_from_text("DOC: Bonjour monsieur DIANE, je suis le médecin du SAMU.", "fr")[1] == []
+    # a count right before the product name is the dose, in product units
+    (doli,) = extract_from_text("PAT: Aspirine non, j'ai pris deux dolipranes hier.", "fr")[1][1:]
+    assert doli.dose == Quantity(value=2, unit="dose") and doli.status == "mentioned"
+    # the doctor's follow-up question does not give the patient's drug a posology
+    (para,) = extract_from_text(
+        "PAT: Du paracétamol de temps en temps.\nDOC: Vous en prenez tous les jours ou souvent ?\n"
+        "DOC: Et par rapport au repas du soir", "fr")[1]
+    assert para.frequency is None and para.when == []
