@@ -186,7 +186,8 @@ class RuleBasedExtractor:
                 matches = tuple(
                     DrugMatch(m.entry, m.start + sent.start, m.end + sent.start, m.score, m.method)
                     for m in self.lexicon.find(sent.text)
-                    if is_medication_mention(m.entry.name, sent.text) and not _after_title(sent.text, m.start)
+                    if is_medication_mention(m.entry.name, sent.text, m.entry.atc)
+                    and not _after_title(sent.text, m.start)
                 )
                 sentences.append(_Sentence(i, sent.start, sent.end, role, matches))
 
@@ -463,6 +464,8 @@ PHYSIOLOGICAL = frozenset(
     [*"glucose sodium potassium calcium magnesium fer iron cholesterol nicotine zinc phosphore phosphate "
       "oxygene oxygen".split(), "chlorure de sodium", "chlorure de potassium"]
 )
+# Names that usually mean a drug class or a hormone in conversation.
+CLASS_LIKE = frozenset(["penicilline", "adrenaline", "insuline", "cortisone", "hormone", "vitamines"])
 _MEDICATION_CUE = re.compile(
     r"\b(?:tak(?:e|es|ing)|took|prescri\w*|supplements?|suppl[ée]ments?|tablets?|pills?|capsules?|patch(?:es)?|"
     r"gum|gomme|substituts?|replacement|sachets?|comprim[ée]s?|g[ée]lules?|prend\w*|pris|prise|donne\w*|"
@@ -482,12 +485,14 @@ def _after_title(sentence: str, start: int) -> bool:
     return sentence[start : start + 1].isupper() and _TITLE_BEFORE.search(before) is not None
 
 
-def is_medication_mention(name: str, sentence: str) -> bool:
-    """False for street drugs, and for body-chemistry substances said without a medication cue."""
+def is_medication_mention(name: str, sentence: str, atc: str | None = None) -> bool:
+    """False for street drugs and vaccines (FHIR Immunization, not MedicationRequest), and for
+    body-chemistry substances and class-like names said without a medication cue ("allergic to penicillin",
+    "the adrenaline was pumping")."""
     key = key_of(name)
-    if key in RECREATIONAL:
+    if key in RECREATIONAL or (atc or "").startswith("J07"):
         return False
-    if key in PHYSIOLOGICAL:
+    if key in PHYSIOLOGICAL or key in CLASS_LIKE:
         return _MEDICATION_CUE.search(key_of(sentence)) is not None
     return True
 

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from consult.extract.stopwords import STOPWORDS
-from consult.extract.text import Token, tokenize
+from consult.extract.text import Token, key_of, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -306,10 +306,45 @@ def _read_resource(name: str) -> bytes:
         return (Path(__file__).resolve().parents[1] / name).read_bytes()
 
 
+# English dictionary entries whose name is not a substance name: the substance they mean.
+EN_NAME_ALIASES = {
+    "thyroxine": "lévothyroxine",
+    "calcium supplement": "calcium carbonate",
+    "insulin (medication)": "insuline",
+}
+# English INN spellings that the French-first lexicon does not list: name -> substance entry.
+EN_INN = {"acetylsalicylic acid": "acide acétylsalicylique", "levothyroxine sodium": "lévothyroxine"}
+_EN_FORM_SUFFIX = re.compile(
+    r"\s+(?:inhalers?|tablets?|capsules?|cream|gel|ointment|injections?|supplements?|patch(?:es)?|"
+    r"eye drops|drops|syrup|spray)$|\s*\([^)]*\)$"
+)
+
+
+def _normalise_en_names(lex: DrugLexicon) -> DrugLexicon:
+    """English dictionary names such as "salbutamol inhalers" or "insulin (medication)" are resolved to the
+    substance entry ("salbutamol"), so that one drug has one name and one ATC code."""
+    fixed: list[DrugEntry] = []
+    for e in lex.entries:
+        target_name = EN_NAME_ALIASES.get(e.name)
+        if target_name is None and e.kind == "en":
+            stripped = _EN_FORM_SUFFIX.sub("", e.name).strip()
+            target_name = stripped if stripped != e.name else None
+        target = lex.lookup_name(target_name) if target_name else None
+        if target is not None and target.name != e.name:
+            e = replace(e, name=target.name, atc=target.atc or e.atc, substances=target.substances)
+        fixed.append(e)
+    base = {x.key for x in fixed}
+    for alias, name in EN_INN.items():
+        target = lex.lookup_name(name)
+        if target is not None and key_of(alias) not in base:
+            fixed.append(replace(target, surface=alias, key=key_of(alias), kind="en", cis=None))
+    return DrugLexicon(fixed)
+
+
 @lru_cache(maxsize=1)
 def _load_packaged() -> DrugLexicon:
     data = json.loads(gzip.decompress(_read_resource(LEXICON_RESOURCE)).decode("utf-8"))
-    lex = DrugLexicon.from_json(data)
+    lex = _normalise_en_names(DrugLexicon.from_json(data))
     words = gzip.decompress(_read_resource(NOT_DRUGS_RESOURCE)).decode("utf-8").splitlines()
     lex.not_drugs = frozenset(w for w in words if w and not w.startswith("#"))
     logger.debug("drug lexicon loaded: %d entries", len(lex.entries))
