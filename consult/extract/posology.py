@@ -282,7 +282,11 @@ _P_PRN_GENERIC = _re(
     r"\b(?:si besoin|si necessaire|au besoin|a la demande|en cas de besoin|as needed|as required|"
     r"when needed|if needed|if required|when required|if necessary|when necessary|prn|"
     r"(?:quand|si|lorsque) (?:ca|ça) (?:ne )?va pas|quand (?:j'en|on en|vous en) (?:ai|a|avez) besoin|"
-    r"when (?:i|you) need (?:it|them|one))\b"
+    r"when (?:i|you) need (?:it|them|one)|"
+    # occasional use without a schedule (docs/labels.md)
+    r"de temps en temps|de temps a autre|a l'occasion|occasionnellement|au cas ou|"
+    r"on occasion|occasionally|from time to time|every (?:so often|once in a while)|once in a while|"
+    r"just in case|whenever (?:i|you|my|the|it|they)\b[^.;!?]{0,40})\b"
 )
 _P_PRN_COND = _re(
     r"\b(?:en cas d(?:e |')|si (?:vous avez |vous avez de la |vous avez des |vous avez du |il y a |"
