@@ -186,7 +186,7 @@ class RuleBasedExtractor:
                 matches = tuple(
                     DrugMatch(m.entry, m.start + sent.start, m.end + sent.start, m.score, m.method)
                     for m in self.lexicon.find(sent.text)
-                    if is_medication_mention(m.entry.name, sent.text, m.entry.atc)
+                    if is_medication_mention(m.entry.name, sent.text, m.entry.atc, said=m.entry.key)
                     and not _after_title(sent.text, m.start)
                 )
                 sentences.append(_Sentence(i, sent.start, sent.end, role, matches))
@@ -465,7 +465,7 @@ PHYSIOLOGICAL = frozenset(
       "oxygene oxygen".split(), "chlorure de sodium", "chlorure de potassium"]
 )
 # Names that usually mean a drug class or a hormone in conversation.
-CLASS_LIKE = frozenset(["penicilline", "adrenaline", "insuline", "cortisone", "hormone", "vitamines"])
+CLASS_LIKE = frozenset(["penicilline", "penicillin", "adrenaline", "adrenalin", "cortisone", "hormone", "vitamines"])
 _MEDICATION_CUE = re.compile(
     r"\b(?:tak(?:e|es|ing)|took|prescri\w*|supplements?|suppl[ée]ments?|tablets?|pills?|capsules?|patch(?:es)?|"
     r"gum|gomme|substituts?|replacement|sachets?|comprim[ée]s?|g[ée]lules?|prend\w*|pris|prise|donne\w*|"
@@ -485,14 +485,16 @@ def _after_title(sentence: str, start: int) -> bool:
     return sentence[start : start + 1].isupper() and _TITLE_BEFORE.search(before) is not None
 
 
-def is_medication_mention(name: str, sentence: str, atc: str | None = None) -> bool:
+def is_medication_mention(name: str, sentence: str, atc: str | None = None, *, said: str | None = None) -> bool:
     """False for street drugs and vaccines (FHIR Immunization, not MedicationRequest), and for
     body-chemistry substances and class-like names said without a medication cue ("allergic to penicillin",
     "the adrenaline was pumping")."""
     key = key_of(name)
     if key in RECREATIONAL or (atc or "").startswith("J07"):
         return False
-    if key in PHYSIOLOGICAL or key in CLASS_LIKE:
+    # the name as said: "EpiPen" is a medicine even though "adrenaline" alone may be the hormone
+    said_key = key_of(said) if said else key
+    if said_key in PHYSIOLOGICAL or said_key in CLASS_LIKE or said_key.rstrip("s") in CLASS_LIKE:
         return _MEDICATION_CUE.search(key_of(sentence)) is not None
     return True
 
