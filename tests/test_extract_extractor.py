@@ -282,3 +282,13 @@ def test_person_names_counts_and_doctor_questions() -> None:
         "PAT: Du paracétamol de temps en temps.\nDOC: Vous en prenez tous les jours ou souvent ?\n"
         "DOC: Et par rapport au repas du soir", "fr")[1]
     assert para.frequency is None and para.when == []
+
+
+def test_alternatives_share_posology_and_decision() -> None:
+    lines = _by_name(extract_from_text(
+        "Doctor: I'll prescribe either nitrofurantoin, or trimethoprim. It's normally a three day course. "
+        "So, one tablet, twice a day, for three days.", "en")[1])
+    for name in ("nitrofurantoïne", "triméthoprime"):
+        line = lines[name]
+        assert line.status == "new" and line.frequency is not None and line.frequency.count == 2
+        assert line.duration is not None and line.duration.value == 3 and line.dose is not None

@@ -264,3 +264,12 @@ def test_spoken_corrections_keep_the_corrected_number(text: str, dose: float, co
     pos = parse_posology(text)
     assert pos.dose is not None and pos.dose.value.value == dose
     assert pos.frequency is not None and pos.frequency.value.count == count
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [("it's normally a three day course", 3, "d"), ("une cure de 10 jours", 10, "d"), ("a 2-week course", 2, "wk")],
+)
+def test_course_is_a_duration(text: str, value: float, unit: str) -> None:
+    pos = parse_posology(text)
+    assert pos.duration is not None and (pos.duration.value.value, pos.duration.value.unit) == (value, unit)

@@ -208,6 +208,7 @@ class RuleBasedExtractor:
         mentions: list[_Mention] = []
         for k, sent in enumerate(sentences):
             seg = segs[sent.seg_index]
+            first = len(mentions)
             for j, m in enumerate(sent.matches):
                 # a second drug of the sentence takes the posology said after its name only
                 region_start = m.start if j > 0 else sent.start
@@ -237,6 +238,7 @@ class RuleBasedExtractor:
                 if status == "new" and s_cert <= 0.5 and not mention.fields:
                     mention.status, mention.status_certainty = "mentioned", 0.5
                 mentions.append(mention)
+            _share_alternatives(mentions[first:], seg.text)
         lines = self._merge(mentions, segs)
         logger.debug("extracted %d medication lines from %d segments", len(lines), len(segs))
         return lines
@@ -471,6 +473,22 @@ _MEDICATION_CUE = re.compile(
     r"gum|gomme|substituts?|replacement|sachets?|comprim[ée]s?|g[ée]lules?|prend\w*|pris|prise|donne\w*|"
     r"mg|milligram\w*|ampoules?|injection|perfusion|iv|drip|cure|traitement|treatment)\b"
 )
+
+
+_ALTERNATIVE = re.compile(r"\s*,?\s*(?:or|or else|ou|ou bien|ou alors)\s*,?\s*", re.IGNORECASE)
+
+
+def _share_alternatives(sentence_mentions: list[_Mention], text: str) -> None:
+    """"either nitrofurantoin or trimethoprim, one tablet twice a day": the alternatives share the posology
+    and the decision said for the last one."""
+    for j in range(len(sentence_mentions) - 2, -1, -1):
+        cur, nxt = sentence_mentions[j], sentence_mentions[j + 1]
+        if not _ALTERNATIVE.fullmatch(text[cur.match.end : nxt.match.start]):
+            continue
+        for name, f in nxt.fields.items():
+            cur.fields.setdefault(name, f)
+        if cur.status == "mentioned" and nxt.status != "mentioned":
+            cur.status, cur.status_certainty = nxt.status, min(0.6, nxt.status_certainty)
 
 
 _TITLE_BEFORE = re.compile(

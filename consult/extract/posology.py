@@ -273,6 +273,10 @@ _P_DURATION = _re(
     r"(?:pendant|durant|pour|sur|during|for)\s+(?:une duree de\s+|une periode de\s+|the next\s+)?"
     r"(?:" + _N + r"|(a|an))\s*(" + _DUR_UNIT_RE + r")\b"
 )
+_P_COURSE = _re(
+    r"(?:" + _N + r"|(a|an|one))[- ]?(days?|weeks?|months?)[- ]course\b|"
+    r"(?:cure|traitement) de\s+" + _N + r"\s*(jours?|semaines?|mois)\b"
+)
 _P_DURATION_BARE = _re(_N + r"\s*(" + _DUR_UNIT_RE + r")\b(?!\s*(?:ago|plus tot|avant))")
 _NO_BARE_DURATION_BEFORE = re.compile(
     r"(depuis|il y a|ca fait|ça fait|since|past|last|dans|in|within|tous les|toutes les|every|"
@@ -499,6 +503,17 @@ def parse_posology(
         pos.duration = slot(Duration(value=value, unit=unit), m.start(), m.end(), ncert(m.group(1)))  # type: ignore[arg-type]
         t.take(m.start(), m.end())
         break
+    if pos.duration is None:
+        for m in _P_COURSE.finditer(rw):
+            if not t.free(m.start(), m.end()):
+                continue
+            grp, unit_text = (m.group(1), m.group(3)) if m.group(3) else (m.group(4), m.group(5))
+            value = t.num(grp).value if grp else 1.0
+            if value > 0 and unit_text:
+                unit = _DUR_UNITS.get(unit_text, _DUR_UNITS.get(unit_text.rstrip("s"), "d"))
+                pos.duration = slot(Duration(value=value, unit=unit), m.start(), m.end(), ncert(grp))  # type: ignore[arg-type]
+                t.take(m.start(), m.end())
+                break
     if pos.duration is None:
         for m in _P_DURATION_BARE.finditer(rw):
             before = rw[max(0, m.start() - 14) : m.start()]
