@@ -292,3 +292,11 @@ def test_alternatives_share_posology_and_decision() -> None:
         line = lines[name]
         assert line.status == "new" and line.frequency is not None and line.frequency.count == 2
         assert line.duration is not None and line.duration.value == 3 and line.dose is not None
+
+
+def test_uncertain_decision_is_flagged_but_a_dictated_prescription_is_not() -> None:
+    (line,) = extract_from_text("DOC: Vous prenez du tramadol pendant trois jours.", "fr")[1]
+    assert line.status == "new" and line.needs_review
+    assert any(r.startswith("status uncertain") for r in line.review_reasons)
+    (dictated,) = extract_from_text("DOC: Omeprazole 20 mg, one capsule every morning.", "en")[1]
+    assert dictated.status == "new" and not dictated.needs_review

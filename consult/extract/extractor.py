@@ -237,6 +237,9 @@ class RuleBasedExtractor:
                     self._follow(mention, sentences, k, segs, evidence)
                 if status == "new" and s_cert <= 0.5 and not mention.fields:
                     mention.status, mention.status_certainty = "mentioned", 0.5
+                elif status == "new" and s_cert <= 0.5 and {"dose", "frequency"} & set(mention.fields):
+                    # the doctor dictates a drug with its posology ("Omeprazole 20 mg, one capsule a day")
+                    mention.status_certainty = 0.7
                 mentions.append(mention)
             _share_alternatives(mentions[first:], seg.text)
         lines = self._merge(mentions, segs)
@@ -381,6 +384,9 @@ class RuleBasedExtractor:
                 reasons.append(f"{fname} uncertain ({c:.2f})")
         reasons.extend(self._absurd(name, fields))
         reasons.extend(_unmarketed_strength(fields.get("strength"), name, self.lexicon))
+        status_cert = primary.status_certainty
+        if status != "mentioned" and status_cert < thr:
+            reasons.append(f"status uncertain ({status_cert:.2f}): is it really {status}?")
         confidence = drug_conf * (min(field_confs) if field_confs else 1.0)
         if any(r.startswith(("absurd", "unusual")) for r in reasons):
             confidence = min(confidence, thr)
