@@ -1,7 +1,7 @@
 """Build consult/data/not_drugs.txt.gz: ordinary French and English words that the lexicon's approximate
 matching (plural, phonetic key, fuzzy) would otherwise read as a drug ("prochains" -> procaïne,
-"vingtaine" -> vintène). Exact drug names that are also words (calcium, fer), and a drug's own plural or spelling variant
-("aspirines", "adrenalin"), are kept as drugs.
+"vingtaine" -> vintène). Exact drug names that are also words (calcium, fer), and a drug's own plural or
+spelling variant ("aspirines", "adrenalin"), are kept as drugs.
 
     .venv/bin/python scripts/build_not_drugs.py [--words /usr/share/dict/french ...]
 

@@ -273,3 +273,41 @@ def test_spoken_corrections_keep_the_corrected_number(text: str, dose: float, co
 def test_course_is_a_duration(text: str, value: float, unit: str) -> None:
     pos = parse_posology(text)
     assert pos.duration is not None and (pos.duration.value.value, pos.duration.value.unit) == (value, unit)
+
+
+@pytest.mark.parametrize(
+    ("text", "slot", "expected"),
+    [
+        ("un comprimé un jour sur deux", "frequency", (1, 2.0, "d")),
+        ("tous les deux jours", "frequency", (1, 2.0, "d")),
+        ("respectez un intervalle de 4 heures entre deux prises", "min_interval", (4.0, "h")),
+        ("pommade à 5 pour cent", "dose", (5.0, "%")),
+        ("deux gouttes dans l'œil", "route", "ophthalmic"),
+        ("si j'ai mal", "as_needed", "mal"),
+        ("quand j'ai de la fièvre", "as_needed", "fièvre"),
+        ("if you have a fever", "as_needed", "fever"),
+        ("never more than 8 a day", "max_per_day", (8.0, "dose")),
+        ("half a tablet at night", "dose", (0.5, "tablet")),
+        ("pendant une durée de 10 jours", "duration", (10.0, "d")),
+    ],
+)
+def test_phrasings_found_while_generating_tagger_data(text: str, slot: str, expected: object) -> None:
+    value = getattr(parse_posology(text), slot)
+    assert value is not None, slot
+    v = value.value
+    if slot == "frequency":
+        got: object = (v.count, v.period, v.period_unit)
+    elif slot in ("dose", "max_per_day"):
+        got = (v.value, v.unit)
+    elif slot in ("min_interval", "duration"):
+        got = (v.value, v.unit)
+    else:
+        got = v
+    assert got == expected
+
+
+def test_renewal_count_does_not_make_a_new_prescription_renewed() -> None:
+    from consult.extract import extract_from_text
+
+    (line,) = extract_from_text("DOC: Ramipril 5 mg, un comprimé le matin, à renouveler deux fois.", "fr")[1]
+    assert line.status == "new" and line.renewals == 2

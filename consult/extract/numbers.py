@@ -247,6 +247,15 @@ def find_numbers(folded: str, *, asr_homophones: bool = False) -> list[NumberSpa
         if not (t[0].isdigit() or _is_number_word(t)) or t == "-":
             i += 1
             continue
+        if t in ("cent", "cents") and i > 0 and toks[i - 1].text == "pour":
+            i += 1  # "5 pour cent": a percentage, not a hundred
+            continue
+        if t == "half" and i + 2 < len(toks) and toks[i + 1].text in ("a", "an"):
+            # "half a tablet": 0.5, the article belongs to the number
+            out.append(NumberSpan(value=0.5, start=toks[i].start, end=toks[i + 1].end,
+                                  certainty=WORD_CERTAINTY, in_words=True))
+            i += 2
+            continue
         # "un/une" alone before a non-number word is still 1 ("un comprimé"); "a" is never a number.
         first = _parse_one(toks, i, folded)
         if first is None:

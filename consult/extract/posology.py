@@ -130,7 +130,7 @@ _ROUTES: list[tuple[str, str]] = [
     (r"(?:par )?voie orale|par la bouche|per os|oralement|by mouth|orally|a avaler|swallowed?", "oral"),
     (r"(?:en |par )?inhalation|a inhaler|inhaled?|(?:par )?voie inhalee", "inhalation"),
     (r"(?:par )?voie cutanee|sur la peau|application locale|on the skin|topically|to the skin", "cutaneous"),
-    (r"dans (?:l'|les |chaque )(?:oeil|yeux)|in (?:the|each|both|your) eyes?|voie ophtalmique", "ophthalmic"),
+    (r"dans (?:l'|les |chaque )(?:oeil|œil|yeux)|in (?:the|each|both|your) eyes?|voie ophtalmique", "ophthalmic"),
     (
         r"dans (?:le nez|chaque narine|les narines)|in (?:the|each|your) nos(?:e|tril)|(?:par )?voie nasale",
         "nasal",
@@ -206,7 +206,7 @@ def _re(p: str) -> re.Pattern[str]:
 
 _P_MAX = _re(
     r"(?:sans (?:jamais )?depasser|ne (?:jamais )?pas depasser|pas plus de|jamais plus de|au maximum|"
-    r"maximum|max|au plus|no more than|not more than|(?:do not|don't|never) (?:exceed|take more than)|"
+    r"maximum|max|au plus|no more than|not more than|never more than|(?:do not|don't|never) (?:exceed|take more than)|"
     r"maximum of|a maximum of|up to|not to exceed)\s+(?:de |d'|of )?"
     + _N
     + r"(?:\s*("
@@ -227,7 +227,8 @@ _P_MAX_INTAKE = _re(
 )
 _P_MIN_INTERVAL = _re(
     r"(?:(?:au moins|minimum|au minimum|at least|a minimum of|respectez? (?:un )?(?:intervalle|delai) (?:minimum |"
-    r"minimal )?de|(?:attendez|attendre|wait|leave)(?:\s+au moins|\s+at least)?|"
+    r"minimal )?de|respectez? (?:§\d+§ )?(?:intervalle|delai) (?:minimum |minimal )?de|"
+    r"(?:attendez|attendre|wait|leave)(?:\s+au moins|\s+at least)?|"
     r"espace[rz]? (?:les prises|chaque prise) (?:d'au moins|de|d'|d'au minimum))"
     r"\s*" + _N + r"\s*(heures?|h|hours?|hrs|jours?|days?)\b"
     r"(?:\s*(?:minimum|au minimum|at least))?"
@@ -264,20 +265,20 @@ _P_EVERY = _re(
     r"(?:toutes les|tous les|every)\s+(?:" + _N + r"\s*)?(heures?|h|hours?|hrs|jours?|days?|semaines?|weeks?|"
     r"mois|months?)\b"
 )
-_P_EVERY_OTHER = _re(r"\b(?:un jour sur deux|every other day|tous les deux jours)\b")
+_P_EVERY_OTHER = _re(r"(?:§\d+§ jour sur §\d+§|\bevery other day\b|\btous les §\d+§ jours\b)")
 _P_DAILY = _re(
     r"\b(?:tous les jours|chaque jour|par jour|une fois par jour|quotidiennement|every day|daily|"
     r"once daily|a day|per day)\b"
 )
 _P_DURATION = _re(
-    r"(?:pendant|durant|pour|sur|during|for)\s+(?:une duree de\s+|une periode de\s+|the next\s+)?"
+    r"(?:pendant|durant|pour|sur|during|for)\s+(?:§\d+§ duree de\s+|§\d+§ periode de\s+|the next\s+)?"
     r"(?:" + _N + r"|(a|an))\s*(" + _DUR_UNIT_RE + r")\b"
 )
 _P_COURSE = _re(
     r"(?:" + _N + r"|(a|an|one))[- ]?(days?|weeks?|months?)[- ]course\b|"
     r"(?:cure|traitement) de\s+" + _N + r"\s*(jours?|semaines?|mois)\b"
 )
-_P_DURATION_BARE = _re(_N + r"\s*(" + _DUR_UNIT_RE + r")\b(?!\s*(?:ago|plus tot|avant))")
+_P_DURATION_BARE = _re(_N + r"\s*(" + _DUR_UNIT_RE + r")\b(?!\s*(?:ago|plus tot|avant|sur §))")
 _NO_BARE_DURATION_BEFORE = re.compile(
     r"(depuis|il y a|ca fait|ça fait|since|past|last|dans|in|within|tous les|toutes les|every|"
     r"sur|pendant|for|de|d'|les|ces|these|the|a|after|apres|avant|before)\s*$"
@@ -293,11 +294,10 @@ _P_PRN_GENERIC = _re(
     r"just in case|whenever (?:i|you|my|the|it|they)\b[^.;!?]{0,40})\b"
 )
 _P_PRN_COND = _re(
-    r"\b(?:en cas d(?:e |')|si (?:vous avez |vous avez de la |vous avez des |vous avez du |il y a |"
-    r"vous |de la |des |)|(?:quand|lorsque) (?:vous avez |il y a |vous etes |je suis |j'ai |"
-    r"vous vous sentez |je me sens |)|"
-    r"in case of |if (?:you (?:have|get|feel|are) |you're |there is |there's |)|"
-    r"when(?:ever)? (?:you (?:have|get|feel|are) |you're |i'm |i am |i (?:have|get|feel) ))"
+    r"\b(?:en cas d(?:e |')|(?:si|quand|lorsque) (?:vous avez |il y a |vous etes |je suis |j'ai |vous |"
+    r"vous vous sentez |je me sens |)(?:de la |des |du |de l'|§\d+§ |)|"
+    r"in case of |(?:if|when(?:ever)?) (?:(?:you|i|he|she|they) (?:have|get|feel|are|has|gets|feels) |you're |"
+    r"i'm |i am |there is |there's |)(?:a |an |any |some |§\d+§ )?)"
     r"((?:" + _SYMPTOMS + r")(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu)[a-z']+){0,2})"
 )
 _P_PRN_CASE = _re(r"\ben cas d(?:e |')((?:[a-z']+)(?:\s+(?!et\b|sans\b|pendant\b|maximum\b)[a-z']+){0,2})")

@@ -45,6 +45,11 @@ _QUESTION_START = re.compile(
 )
 
 
+_RENEWALS_COUNT = re.compile(
+    r"\b(?:a renouveler|renouvelables?|a renouveller)\s+(?:\d+|une|un|deux|trois|quatre|cinq|six)\s+fois\b"
+)
+
+
 def classify_status(
     sentence: str, *, drug_start: int, role: str, language: str = "fr"
 ) -> tuple[MedicationStatus, float]:
@@ -55,6 +60,8 @@ def classify_status(
     s = fold(sentence)
     before = s[:drug_start]
     stripped = s.strip()
+    # "à renouveler 2 fois" on a new prescription is a number of renewals, not a renewal decision
+    s = _RENEWALS_COUNT.sub(" ", s)
     if role == "patient":
         return "mentioned", 0.9
     if _NEGATION.search(before):

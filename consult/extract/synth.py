@@ -24,7 +24,7 @@ from functools import lru_cache
 from consult.extract.lexicon import DrugEntry, DrugLexicon
 from consult.extract.stopwords import STOPWORDS
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "3"
 """Bump when the templates or vocabularies change: it enters :meth:`SynthConfig.fingerprint`."""
 
 LABELS: tuple[str, ...] = (
@@ -60,8 +60,12 @@ class SynthConfig:
     seed: int = 13
     english: float = 0.4
     """Share of English examples."""
-    no_drug: float = 0.16
+    no_drug: float = 0.3
     """Share of turns without any drug (small talk, history, symptoms, look-alike words)."""
+    chatter: float = 0.35
+    """Chance of everyday-word chatter: a no-drug turn made of it, or words around a drug sentence."""
+    pseudo_words: float = 0.3
+    """Share of the chatter's content words that are made-up everyday-looking words."""
     dialogue: float = 0.12
     """Share of examples taken from short doctor-patient exchanges (answers, follow-up turns)."""
     join: float = 0.1
@@ -154,7 +158,7 @@ _FORM_WEIGHTS = (30, 8, 14, 6, 8, 3, 4, 3, 2, 2, 2)
 
 _ROUTES = {
     "fr": ["par voie orale", "par la bouche", "en inhalation", "sous la langue", "dans chaque narine",
-           "sur la peau", "en intramusculaire", "en sous-cutanée", "par voie rectale", "dans l'œil",
+           "sur la peau", "en intramusculaire", "en sous-cutanée", "par voie rectale",
            "dans les yeux", "par voie nasale", "à avaler"],
     "en": ["by mouth", "orally", "under the tongue", "in each nostril", "on the skin", "inhaled",
            "into the muscle", "under the skin", "rectally", "in each eye", "in both eyes", "topically"],
@@ -175,16 +179,20 @@ _PRN = {
     "fr": ["si besoin", "si nécessaire", "au besoin", "en cas de douleur", "en cas de douleurs", "en cas de fièvre",
            "si douleur", "si fièvre", "si vous avez mal", "en cas de crise", "en cas de toux", "à la demande",
            "en cas de besoin", "si vous avez de la fièvre", "en cas de nausées", "en cas de mal de tête",
-           "quand vous avez mal", "si vous avez des douleurs"],
+           "quand vous avez mal", "si vous avez des douleurs", "de temps en temps", "au cas où",
+           "occasionnellement"],
     "en": ["as needed", "when needed", "if needed", "as required", "if you have pain", "in case of fever",
-           "when you have pain", "if you get headaches", "when you're wheezy", "if necessary", "for pain if needed",
-           "if you have a fever", "when you feel short of breath", "in case of nausea"],
+           "when you have pain", "if you get headaches", "when you're wheezy", "if necessary", "if needed for pain",
+           "if you have fever", "when you feel short of breath", "in case of nausea", "just in case",
+           "occasionally", "from time to time"],
 }
 _PATIENT_PRN = {
-    "fr": ["quand j'ai mal", "si j'ai mal", "quand j'ai de la fièvre", "quand j'en ai besoin", "si besoin",
-           "quand j'ai mal à la tête", "en cas de crise"],
-    "en": ["when I'm wheezy", "when I need it", "when I have pain", "if I get headaches", "as needed",
-           "when I get a headache", "when I'm short of breath"],
+    "fr": ["quand j'ai mal", "en cas de douleur", "quand j'en ai besoin", "si besoin",
+           "quand j'ai mal à la tête", "en cas de crise", "en cas de fièvre", "de temps en temps",
+           "de temps à autre", "à l'occasion", "au cas où"],
+    "en": ["when I'm wheezy", "when I need it", "when I have pain", "as needed", "when I get headaches",
+           "when I'm short of breath", "when I need them", "on occasion", "occasionally", "from time to time",
+           "once in a while", "just in case", "whenever I need it"],
 }
 
 _CONFUSABLE = {
@@ -331,8 +339,11 @@ def _pools(heldout_names: int) -> _Pools:
     from consult.extract.extractor import PHYSIOLOGICAL, RECREATIONAL
     from consult.extract.text import key_of
 
+    ordinary = ordinary_words() | {key_of(w) for ws in _CONFUSABLE.values() for w in ws}
     for e in lex.entries:
         if e.key in seen_keys or e.key in core_keys or not _usable(e) or e.key in lex.not_drugs:
+            continue
+        if e.key in ordinary:  # "levure", "fer": an everyday word first
             continue
         if key_of(e.name) in RECREATIONAL or key_of(e.name) in PHYSIOLOGICAL:
             continue
@@ -534,7 +545,7 @@ _DEFAULT_STRENGTHS = (
 _UNIT_WORDS = {
     "fr": {"mg": ["mg", "milligrammes", "mg", "milligrammes"], "g": ["g", "gramme", "grammes"],
            "µg": ["microgrammes", "µg", "gammas"], "ml": ["ml", "millilitres"], "ui": ["UI", "unités"],
-           "%": ["%", "pour cent"]},
+           "%": ["%"]},
     "en": {"mg": ["mg", "milligrams", "mg"], "g": ["g", "gram", "grams"], "µg": ["micrograms", "mcg"],
            "ml": ["ml", "millilitres", "mL"], "ui": ["units", "IU"], "%": ["%", "percent"]},
 }
@@ -617,7 +628,7 @@ def _freq(ctx: _Ctx) -> str:
     if r < 0.45:
         n = ctx.rng.choices((1, 2, 3, 4), weights=(3, 5, 5, 1))[0]
         if fr:
-            per = ctx.pick(["par jour", "par jour", "/jour", "dans la journée", "par 24 heures"]) if ctx.chance(0.9) \
+            per = ctx.pick(["par jour", "par jour", "/jour", "dans la journée"]) if ctx.chance(0.9) \
                 else ctx.pick(["par semaine", "par mois"])
             return f"{ctx.number(n, feminine=True)} fois {per}".replace(" /", "/")
         if n <= 3 and ctx.chance(0.6):
@@ -683,7 +694,7 @@ def _max(ctx: _Ctx, form: _Form) -> str:
                              "jamais plus de"])
             per = ctx.pick(["par jour", "par 24 heures", "par jour"])
             return f"{lead} {num} {what} {per}"
-        lead = ctx.pick(["no more than", "do not exceed", "up to", "a maximum of", "never more than", "maximum"])
+        lead = ctx.pick(["no more than", "do not exceed", "up to", "a maximum of", "never take more than", "maximum"])
         return f"{lead} {num} {what} {ctx.pick(['a day', 'per day', 'in 24 hours'])}"
     if r < 0.75:  # per intake
         n = ctx.rng.choice((1, 2))
@@ -696,9 +707,8 @@ def _max(ctx: _Ctx, form: _Form) -> str:
     h = ctx.rng.choice((4, 6, 8))  # minimum interval
     num = ctx.number(h, feminine=True)
     if fr:
-        return ctx.pick([f"au moins {num} heures entre deux prises", f"en espaçant les prises d'au moins {num} heures",
-                         f"espacez les prises d'au moins {num} heures",
-                         f"en respectant un intervalle de {num} heures entre les prises"])
+        return ctx.pick([f"au moins {num} heures entre deux prises", f"espacez les prises d'au moins {num} heures",
+                         f"attendez au moins {num} heures entre deux prises"])
     return ctx.pick([f"at least {num} hours between doses", f"leave at least {num} hours between doses",
                      f"wait at least {num} hours between doses"])
 
@@ -715,7 +725,8 @@ def _qsp(ctx: _Ctx) -> str:
                          f"ordonnance pour {num} {word}"])
     word = {"mo": "months", "d": "days", "wk": "weeks"}[unit]
     if n == 1:
-        return ctx.pick([f"a {word[:-1]}'s supply", f"a supply of one {word[:-1]}", f"prescription for one {word[:-1]}"])
+        one = word[:-1]
+        return ctx.pick([f"a {one}'s supply", f"a supply of one {one}", f"prescription for one {one}"])
     num = ctx.number(n)
     return ctx.pick([f"{num} {word} supply", f"a supply of {num} {word}", f"prescription for {num} {word}",
                      f"{num} {word}' supply"])
@@ -762,7 +773,8 @@ _LEADS: dict[str, dict[str, list[tuple[str, str]]]] = {
                       ("Surtout pas", "de"), ("Je ne vais pas vous prescrire", "de"), ("Vous êtes allergique à", "")],
         "patient": [("Je prends", "partitive"), ("J'ai pris", "partitive"), ("Je suis sous", ""),
                     ("Je prenais", "partitive"), ("Le médecin m'a donné", "partitive"), ("J'ai essayé", "definite"),
-                    ("Je prends toujours", "definite"), ("Moi je prends", "partitive"), ("J'ai déjà pris", "partitive")],
+                    ("Je prends toujours", "definite"), ("Moi je prends", "partitive"),
+                    ("J'ai déjà pris", "partitive")],
         "patient_other": [("Je suis allergique à", ""), ("Je ne supporte pas", "definite"),
                           ("Est-ce que je peux prendre", "partitive"), ("J'ai arrêté", "definite"),
                           ("Je n'ai jamais pris", "de"), ("Je ne prends plus", "definite")],
@@ -941,7 +953,8 @@ def _ruled_out(b: _Builder) -> None:
     if ctx.chance(0.5):
         b.add(ctx.pick([", vous êtes allergique", ", ça ne vous réussit pas", "avec votre estomac",
                         ", ce n'est pas indiqué"] if ctx.lang == "fr"
-                       else [", you're allergic", "with your stomach", ", it's not indicated", "because of your kidneys"]))
+                       else [", you're allergic", "with your stomach", ", it's not indicated",
+                             "because of your kidneys"]))
     _end(b)
 
 
@@ -951,7 +964,7 @@ def _patient_taking(b: _Builder) -> None:
     lead, art = ctx.rng.choice(_LEADS[ctx.lang][kind])
     b.filler()
     d = ctx.drug()
-    if kind == "patient" and ctx.chance(0.15):  # "j'ai pris deux Doliprane"
+    if kind == "patient" and ctx.chance(0.3):  # "j'ai pris deux Doliprane"
         b.add(lead.split(" du")[0] if ctx.lang == "fr" else lead)
         n = ctx.rng.choice((1, 2, 3))
         b.add(ctx.number(n), "DOSE")
@@ -1030,6 +1043,171 @@ def _no_drug(b: _Builder) -> None:
         _end(b)
 
 
+# Frequent words of everyday French and English conversation (general frequency lists, consultation
+# vocabulary): ordinary words, never drugs. Chatter built from them keeps the tagger from reading any word
+# it has not seen as a drug name.
+_ORDINARY = {
+    "fr": """
+le la les un une des de du et à au aux en dans sur sous avec sans pour par chez vers entre je tu il elle on nous
+vous ils elles me te se moi toi lui leur eux mon ma mes ton ta tes son sa ses notre votre nos vos ce cet cette ces
+ça cela ceci qui que quoi dont où quand comment pourquoi combien quel quelle oui non ouais si pas plus ne rien
+personne jamais toujours souvent parfois encore déjà aussi très trop peu beaucoup assez bien mal mieux moins
+vraiment peut-être d'accord voilà enfin quand même bah ben bon alors donc mais puis ensuite après avant depuis
+pendant là ici là-bas comme tout tous toute toutes autre autres même chaque quelque quelques chose choses gens
+est suis es sommes êtes sont était étais été être ai as a avons avez ont avait avais eu avoir fait fais faire
+faites vais va vas allez allons aller allé allée viens vient venu venue venir dit dis dire vois voit vu voir sais
+sait savoir peux peut pouvoir veux veut vouloir faut falloir mets met mis mettre passe passé passer reste rester
+sens sent senti sentais sentir pense pensé penser crois croire trouve trouvé trouver parle parler mange mangé
+manger bois bu boire dors dormi dormir travaille travaillé travailler marche marché marcher tombe tombé tomber
+arrive arrivé arriver commence commencé commencer essaie essayé essayer appelle appelé appeler regarde regardé
+regarder attend attendu attendre habite habiter vomi vomir toussé tousser gêne gêné gêner inquiète inquiet
+maison travail bureau école famille enfants enfant mari femme fils fille mère père maman papa frère sœur ami amie
+copain collègue voisin médecin docteur infirmière hôpital urgences pharmacien rendez-vous examen analyse résultats
+radio échographie prise sang tension cœur poitrine poumons respiration souffle toux fièvre douleur douleurs tête
+ventre dos cou épaule genou jambe jambes bras main mains pied pieds peau bouton boutons yeux œil oreille oreilles
+gorge nez bouche dents dent corps poids sommeil fatigue fatigué fatiguée vertiges nausées vomissements diarrhée
+symptômes température fiévreuse fiévreux opérée opéré opération chirurgie accident chute voiture vélo télé
+téléphone temps moment heure minute année an ans hier aujourd'hui demain début fin fois coup côté endroit
+particulier problème problèmes question questions allergie allergies antécédents traitement situation histoire
+idée raison cas genre type truc machin sport cuisine repas café thé eau vin bière cigarette tabac alcool stress
+travail vacances week-end dimanche lundi mardi mercredi jeudi vendredi samedi janvier février mars juin juillet
+août septembre octobre novembre décembre grand grande petit petite gros grosse bon bonne mauvais mauvaise normal
+normale fort forte faible chaud froid rouge gonflé gonflée sec sèche dur difficile facile nouveau nouvelle vieux
+vieille jeune âgé âgée seul seule premier première dernier dernière long longue court courte propre sale
+inquiétant grave léger légère sûr sûre possible important bizarre pareil content contente triste
+""",
+    "en": """
+the a an and or but so if then than that this these those there here what which who whom whose when where why
+how i you he she it we they me him her us them my your his its our their mine yours is am are was were be been
+being have has had having do does did doing done go goes went going gone get gets got getting gotten make made
+making say said saying tell told know knew known think thought see saw seen come came coming take took taken give
+gave given feel felt feeling want wanted need needed try tried look looked seem seemed keep kept start started
+stop stopped happen happened notice noticed live lived work worked use used help helped call called eat ate
+drink drank sleep slept walk walked run ran sit sat stand stood lie lay fall fell hurt hurts wake woke breathe
+cough coughed sneeze vomit vomited throw threw can could will would shall should may might must not no yes yeah
+yep nope okay ok alright right well oh uh um hmm like just really very quite pretty rather too also still
+already again ever never always often sometimes usually maybe probably actually basically definitely exactly
+sure kind sort bit lot little much many more most less least some any every each all both few several other
+another something anything nothing everything someone anyone everyone somebody anybody nobody somewhere anywhere
+everywhere today yesterday tomorrow tonight now soon later ago before after during while until since about
+around over under up down out in on at by for with without from into onto off through between against across
+home house work job office school college family mother father mom dad mum wife husband son daughter kids
+children child brother sister friend friends partner boyfriend girlfriend doctor nurse hospital clinic
+emergency appointment test tests results scan x-ray blood pressure heart chest lungs breathing breath fever
+pain ache aches headache stomach belly back neck shoulder shoulders knee knees leg legs arm arms hand hands foot
+feet skin rash rashes eye eyes ear ears throat nose mouth teeth tooth head body weight sleep tired tiredness
+fatigue dizzy dizziness nausea vomiting diarrhea diarrhoea symptoms symptom better worse bad good fine normal
+sick ill worried concerned concern change changes changed smoke smoking drinking alcohol exercise diet food water
+coffee tea beer wine history medical condition conditions problem problems issue issues question questions
+allergy allergies allergic surgery operation diagnosed diagnosis treatment thing things stuff way time times
+day days week weeks month months year years hour hours minute minutes moment morning afternoon weekend monday
+tuesday wednesday thursday friday saturday sunday january february march april may june july august september
+october november december first second last next new old young big small large long short hot cold warm red
+swollen dry wet hard easy difficult sharp dull constant severe mild great nice terrible awful happy sad
+stressed anxious busy careful important possible different same whole able pretty sore itchy tender stiff
+""",
+}
+
+
+@lru_cache(maxsize=1)
+def ordinary_words() -> frozenset[str]:
+    """Folded keys of the everyday words the generator treats as ordinary (never a drug name)."""
+    from consult.extract.text import key_of
+
+    return frozenset(k for lang in _ORDINARY.values() for w in lang.split() for k in key_of(w).split())
+
+
+@lru_cache(maxsize=2)
+def _ordinary(lang: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_ORDINARY[lang].split()))
+
+
+@lru_cache(maxsize=2)
+def _char_model(lang: str) -> dict[str, list[str]]:
+    """Order-3 letter model of the everyday words of ``lang`` (for pseudo-words)."""
+    model: dict[str, list[str]] = {}
+    for w in _ordinary(lang):
+        if not w.isalpha() or len(w) < 4:
+            continue
+        padded = "^^" + w.lower() + "$"
+        for i in range(len(padded) - 2):
+            model.setdefault(padded[i : i + 2], []).append(padded[i + 2])
+    return model
+
+
+def pseudo_word(rng: random.Random, lang: str) -> str:
+    """A pronounceable made-up word with the letter statistics of everyday ``lang`` words: it stands for
+    the many ordinary words no list holds (the tagger must not read every unseen word as a drug)."""
+    model = _char_model(lang)
+    lexicon = DrugLexicon.load()
+    for _ in range(20):
+        out, ctx2 = "", "^^"
+        while len(out) < 14:
+            c = rng.choice(model.get(ctx2, ["$"]))
+            if c == "$":
+                break
+            out += c
+            ctx2 = ctx2[1] + c
+        if 4 <= len(out) <= 13 and lexicon.get(out) is None and out not in _ordinary(lang):
+            return out
+    return rng.choice(_ordinary(lang))
+
+
+def _chatter(ctx: _Ctx, n_min: int = 3, n_max: int = 14) -> str:
+    """A run of everyday words (loosely ordered: frequent function words between content words), some of
+    them made-up words."""
+    words = _ordinary(ctx.lang)
+    n = ctx.rng.randint(n_min, n_max)
+    out: list[str] = []
+    for i in range(n):
+        if i % 2 == 0 and ctx.chance(0.6):
+            w = ctx.rng.choice(words[:120])
+        elif ctx.chance(ctx.cfg.pseudo_words):
+            w = pseudo_word(ctx.rng, ctx.lang)
+            if ctx.chance(0.15):
+                w = w.capitalize()
+        else:
+            w = ctx.rng.choice(words)
+        out.append(w)
+        if ctx.chance(0.06) and i < n - 1:
+            out[-1] += ","
+    return " ".join(out)
+
+
+_MENTION_LINKS = {
+    "fr": ["du", "de la", "le", "la", "avec le", "c'est", "genre", "un", "des", "pris du", "sous", "j'ai eu du"],
+    "en": ["the", "some", "my", "called", "like", "with", "took", "on", "taking", "had", "it's", "a"],
+}
+
+
+def _mention_in_chatter(b: _Builder) -> None:
+    """A drug named in the middle of everyday talk, with no template around it ("because apparently,
+    Ibuprofen doesn't help me", "it's called tamsulosin")."""
+    ctx = b.ctx
+    b.filler()
+    if ctx.chance(0.7):
+        b.add(_chatter(ctx, 1, 7))
+    if ctx.chance(0.5):
+        b.add(ctx.pick(_MENTION_LINKS[ctx.lang]))
+    d = ctx.drug()
+    if ctx.chance(0.2):
+        n = ctx.rng.choice((1, 2, 2, 3))
+        b.add(ctx.number(n), "DOSE")
+    b.add(ctx.drug_text(d), "DRUG")
+    if ctx.chance(0.15):
+        b.add(_strength(ctx, d), "STRENGTH")
+    if ctx.chance(0.7):
+        b.add(_chatter(ctx, 1, 8))
+    _end(b, question=ctx.chance(0.2))
+
+
+def _chatter_sentence(b: _Builder) -> None:
+    ctx = b.ctx
+    b.filler()
+    b.add(_chatter(ctx))
+    _end(b, question=ctx.chance(0.2))
+
+
 @lru_cache(maxsize=1)
 def _not_drug_words() -> tuple[str, ...]:
     words = sorted(DrugLexicon.load().not_drugs)
@@ -1071,8 +1249,8 @@ def _dialogue(ctx: _Ctx) -> list[tuple[str, Example]]:
         turns.append(("doctor", _example(f, ctx, "doctor", "dialogue")))
     if ctx.chance(0.5):
         ok = _Builder(ctx)
-        ok.add(ctx.pick(["D'accord.", "Très bien.", "Merci docteur.", "Ok, matin et soir alors ?"] if fr
-                        else ["Okay.", "Alright.", "Thank you.", "So twice a day then?"]))
+        ok.add(ctx.pick(["D'accord.", "Très bien.", "Merci docteur.", "Ok, merci."] if fr
+                        else ["Okay.", "Alright.", "Thank you.", "Okay, thanks."]))
         turns.append(("patient", _example(ok, ctx, "patient", "dialogue")))
     return turns
 
@@ -1088,15 +1266,23 @@ def _example(b: _Builder, ctx: _Ctx, role: str, kind: str) -> Example:
 
 _KINDS: tuple[tuple[str, float], ...] = (
     ("new", 30), ("renewed", 8), ("changed", 4), ("stopped", 5), ("question", 6), ("ruled_out", 4),
-    ("follow", 6), ("patient", 12),
+    ("follow", 6), ("patient", 12), ("mention", 10),
 )
 
 
 def _one(ctx: _Ctx) -> Example:
     b = _Builder(ctx)
     if ctx.chance(ctx.cfg.no_drug):
-        _no_drug(b)
+        if ctx.chance(ctx.cfg.chatter):
+            _chatter_sentence(b)
+        else:
+            _no_drug(b)
+        if ctx.chance(ctx.cfg.chatter):
+            _chatter_sentence(b)
         return _example(b, ctx, ctx.pick(["doctor", "patient"]), "no_drug")
+    if ctx.chance(ctx.cfg.chatter):  # everyday words before the drug sentence
+        b.add(_chatter(ctx, 1, 8))
+        b.add(ctx.pick([",", ".", "", ""]))
     kind = ctx.rng.choices([k for k, _ in _KINDS], weights=[w for _, w in _KINDS])[0]
     if kind in ("new", "renewed", "changed", "stopped"):
         _doctor_prescription(b, kind)
@@ -1110,9 +1296,20 @@ def _one(ctx: _Ctx) -> Example:
     elif kind == "follow":
         _follow_only(b)
         role = "doctor"
+    elif kind == "mention":
+        _mention_in_chatter(b)
+        role = ctx.pick(["doctor", "patient"])
     else:
         _patient_taking(b)
         role = "patient"
+    if ctx.chance(ctx.cfg.chatter):  # and after it
+        if b.text and b.text[-1] in ".?!":
+            _chatter_sentence(b)
+        else:
+            b.add(ctx.pick(["mais", "et", "parce que", "enfin"] if ctx.lang == "fr"
+                           else ["but", "and", "because", "so"]))
+            b.add(_chatter(ctx, 2, 10))
+            _end(b)
     return _example(b, ctx, role, kind)
 
 
@@ -1183,4 +1380,5 @@ def lexicon_names() -> list[str]:
     return sorted(names)
 
 
-__all__ = ["GENERATOR_VERSION", "LABELS", "Example", "Span", "SynthConfig", "example", "generate", "misspell"]
+__all__ = ["GENERATOR_VERSION", "LABELS", "Example", "Span", "SynthConfig", "example", "generate", "misspell",
+           "ordinary_words", "pseudo_word"]
