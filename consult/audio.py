@@ -2,6 +2,9 @@
 
 WAV/FLAC/OGG are read with soundfile (libsndfile); MP3/M4A/WebM and anything libsndfile refuses are decoded
 with PyAV (FFmpeg), which faster-whisper already depends on.
+
+Two-channel files read by soundfile can keep their channels (``load_audio(keep_channels=True)``) for
+channel-based diarisation; :func:`channels_separated` tells whether each channel carries its own speaker.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ SUPPORTED_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", 
 
 @dataclass(frozen=True)
 class Audio:
-    """Decoded audio: ``samples`` is mono float32 in [-1, 1] at 16 kHz."""
+    """Decoded audio: ``samples`` is mono float32 in [-1, 1] at 16 kHz; ``channels``, when kept, is the
+    (2, n) stereo signal at 16 kHz (``samples`` is its mean)."""
 
     samples: np.ndarray
     info: AudioInfo
+    channels: np.ndarray | None = None
 
     @property
     def duration(self) -> float:
@@ -55,6 +60,7 @@ def _resample(x: np.ndarray, sr: int) -> np.ndarray:
 
 
 def _read_soundfile(path: Path, max_duration: float) -> tuple[np.ndarray, int, int] | None:
+    """(frames x channels float32, sample rate, channels), or None when libsndfile cannot read it."""
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
@@ -68,7 +74,7 @@ def _read_soundfile(path: Path, max_duration: float) -> tuple[np.ndarray, int, i
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{path.name}: the audio data is corrupt or truncated ({exc}).") from exc
-    return data.mean(axis=1), int(sr), int(info.channels)
+    return data, int(sr), int(info.channels)
 
 
 def _read_av(path: Path, max_duration: float) -> tuple[np.ndarray, int, int]:
@@ -114,8 +120,9 @@ def _read_av(path: Path, max_duration: float) -> tuple[np.ndarray, int, int]:
     return samples, src_rate or SAMPLE_RATE, channels
 
 
-def load_audio(path: str | Path, *, max_duration: float = 4 * 3600.0) -> Audio:
-    """Load ``path`` as 16 kHz mono float32.
+def load_audio(path: str | Path, *, max_duration: float = 4 * 3600.0, keep_channels: bool = False) -> Audio:
+    """Load ``path`` as 16 kHz mono float32 (with ``keep_channels``, a 2-channel file read by soundfile also
+    keeps its two channels in ``Audio.channels``).
 
     Raises:
         AudioError: missing, empty, not audio, corrupt, silent-length (no samples) or too long.
@@ -129,11 +136,15 @@ def load_audio(path: str | Path, *, max_duration: float = 4 * 3600.0) -> Audio:
     if size == 0:
         raise AudioError(f"{p.name}: the file is empty (0 bytes).")
     got = _read_soundfile(p, max_duration)
+    stereo: np.ndarray | None = None
     if got is None:
         samples, src_rate, channels = _read_av(p, max_duration)
     else:
         raw, src_rate, channels = got
-        samples = _resample(raw, src_rate)
+        samples = _resample(raw.mean(axis=1), src_rate)
+        if keep_channels and channels == 2 and raw.shape[0] > 0:
+            stereo = np.stack([_resample(np.ascontiguousarray(raw[:, c]), src_rate) for c in range(2)])
+            stereo = np.clip(np.nan_to_num(stereo), -1.0, 1.0).astype(np.float32, copy=False)
     if samples.size == 0:
         raise AudioError(f"{p.name}: the file holds no audio samples.")
     if not np.isfinite(samples).all():
@@ -147,4 +158,36 @@ def load_audio(path: str | Path, *, max_duration: float = 4 * 3600.0) -> Audio:
         channels=channels,
     )
     log.debug("loaded audio: %.1f s, %d Hz, %d ch", info.duration, src_rate, channels)
-    return Audio(samples=samples, info=info)
+    return Audio(samples=samples, info=info, channels=stereo)
+
+
+def _frame_db(x: np.ndarray, frame: int) -> np.ndarray:
+    n = len(x) // frame
+    e = np.square(x[: n * frame].astype(np.float64)).reshape(n, frame).mean(axis=1)
+    return 10.0 * np.log10(e + 1e-12)
+
+
+def channels_separated(channels: np.ndarray, *, dominance_db: float = 10.0, min_share: float = 0.1,
+                       max_correlation: float = 0.5) -> bool:
+    """True when the two channels of ``channels`` (2, n) carry different speakers.
+
+    On 50 ms frames with sound (within 40 dB of the loudest frames), each channel must be the louder by
+    ``dominance_db`` in at least ``min_share`` of them (dominance alternates between the channels), and the
+    correlation of the two signals must stay below ``max_correlation`` (not the same sound on both)."""
+    if channels.ndim != 2 or channels.shape[0] != 2 or channels.shape[1] < SAMPLE_RATE:
+        return False
+    frame = SAMPLE_RATE // 20
+    left, right = _frame_db(channels[0], frame), _frame_db(channels[1], frame)
+    loud = np.maximum(left, right)
+    top = float(np.percentile(loud, 95))
+    active = loud > max(top - 40.0, -70.0)
+    if active.sum() < 20:
+        return False
+    diff = (left - right)[active]
+    share_left = float(np.mean(diff > dominance_db))
+    share_right = float(np.mean(diff < -dominance_db))
+    a, b = channels[0].astype(np.float64), channels[1].astype(np.float64)
+    denom = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    corr = abs(float(np.dot(a, b)) / denom) if denom > 0 else 1.0
+    log.debug("stereo: left-dominant %.2f, right-dominant %.2f, correlation %.2f", share_left, share_right, corr)
+    return share_left >= min_share and share_right >= min_share and corr < max_correlation

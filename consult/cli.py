@@ -1,4 +1,4 @@
-"""Command line: ``consult run | extract | eval | schema | serve``.
+"""Command line: ``consult run | extract | eval | bench | schema | serve``.
 
 The CLI only fills in ``Settings``; all behaviour lives in the library. Exit codes: 0 all inputs succeeded,
 1 at least one input failed (the others are still written), 2 usage or set-up error.
@@ -69,6 +69,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--doctor-speaker", metavar="SPEAKER_ID",
                    help="which speaker (e.g. SPEAKER_01) is the doctor; default: decided from the speech.")
     _add_extraction_args(p)
+    p.add_argument("--stereo-channels", default="auto", choices=["auto", "mix", "split"],
+                   help="stereo recordings: auto = one speaker per channel when the channels are separated "
+                        "(e.g. a phone line), else mixed; split = always; mix = always downmix (default auto).")
     p.add_argument("--max-duration", type=float, default=4 * 3600.0,
                    help="refuse inputs longer than this many seconds (default 4 h).")
 
@@ -100,7 +103,7 @@ def _extraction_settings(args: argparse.Namespace) -> dict[str, Any]:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     compute = args.compute_type or ("float16" if args.device == "cuda" else "int8")
     return Settings(
-        audio={"max_duration_s": args.max_duration},
+        audio={"max_duration_s": args.max_duration, "stereo_channels": args.stereo_channels},
         asr={
             "model": args.asr_model, "language": args.language, "device": args.device,
             "compute_type": compute, "beam_size": args.beam_size, "batch_size": args.batch_size,
@@ -162,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--errors", action="store_true", help="print each consultation's misses and field errors.")
     e.add_argument("--by-language", action="store_true", help="also print one table per language.")
     _add_model_args(e)
+
+    b = sub.add_parser("bench", help="speed and memory benchmark (stages, RTF, peak RSS, vs bare faster-whisper)",
+                       description="Benchmark one recording in one process: model load time; wall time, real-time "
+                                   "factor and peak RSS of every stage; our transcription against bare "
+                                   "faster-whisper (same model folder, compute type, beam size, language, VAD, word "
+                                   "timestamps), sequential and, with --batch-size N, batched. Without AUDIO, a "
+                                   "--minutes long consultation is generated from the bundled fixtures of "
+                                   "--language (French by default) in a temporary file.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("audio", nargs="?", type=Path, default=None,
+                   help="audio file to benchmark (default: a generated consultation, see --minutes).")
+    b.add_argument("--minutes", type=float, default=10.0,
+                   help="length of the generated consultation when no AUDIO is given (default 10).")
+    b.add_argument("--fixtures", type=Path, default=None,
+                   help="folder of the <lang>_*.flac fixtures to build it from (default: audio_fixtures/).")
+    b.add_argument("--json", type=Path, default=None, help="also write every measurement as JSON here.")
+    _add_model_args(b)
 
     s = sub.add_parser("schema", help="print the JSON Schema of report.json")
     s.add_argument("--out", "-o", type=Path, default=None, help="write to this file instead of stdout.")
@@ -338,6 +358,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from consult.bench import DEFAULT_FIXTURES, bench_audio, format_bench, run_bench
+
+    settings = settings_from_args(args)
+    with bench_audio(args.audio, minutes=args.minutes, language=args.language,
+                     fixtures_dir=args.fixtures or DEFAULT_FIXTURES) as (path, sources):
+        result = run_bench(path, settings, generated_from=sources)
+    sys.stdout.write(format_bench(result))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from consult.pipeline import dump_schema
 
@@ -377,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "serve":
             return cmd_serve(extra)
+        if args.command == "bench":
+            return cmd_bench(args)
     except ConsultError as exc:
         print(f"consult: error: {exc}", file=sys.stderr)
         return 2

@@ -33,6 +33,15 @@ class AudioOptions(_Options):
     max_duration_s: float = Field(
         default=4 * 3600.0, gt=0, description="Longer inputs are refused (AudioError)."
     )
+    stereo_channels: Literal["auto", "mix", "split"] = Field(
+        default="auto",
+        description=(
+            "Two-channel recordings: 'mix' downmixes and diarises by voice; 'split' takes each channel as one "
+            "speaker (left SPEAKER_00, right SPEAKER_01; turns from per-channel VAD and energy); 'auto' splits "
+            "only when the channels clearly carry different speakers (energy dominance alternating between "
+            "them, low correlation). Transcription always runs on the mix."
+        ),
+    )
 
 
 class AsrOptions(_Options):
@@ -53,6 +62,44 @@ class AsrOptions(_Options):
     batch_size: int = Field(default=0, ge=0, description="0: sequential; >0: batched pipeline.")
     hotwords: bool = Field(default=True, description="Pass drug names heard as hotwords/prompt.")
     allow_download: bool = Field(default=False, description="Allow a hub download of a named model.")
+    # hallucination guards (see consult/backends/whisper.py)
+    no_speech_threshold: float | None = Field(
+        default=0.6, ge=0, le=1,
+        description="Drop a segment whose no_speech_prob is above this while its avg_logprob is below "
+                    "log_prob_threshold (Whisper's silence rule). None: off.",
+    )
+    log_prob_threshold: float | None = Field(
+        default=-1.0, description="avg_logprob below this triggers temperature fallback; see no_speech_threshold."
+    )
+    compression_ratio_threshold: float | None = Field(
+        default=2.4, gt=0, description="Segments whose gzip compression ratio stays above this are dropped."
+    )
+    hallucination_silence_threshold: float | None = Field(
+        default=None, gt=0,
+        description="faster-whisper: skip silences longer than this (s) around a likely hallucination. "
+                    "None: off (the VAD already removes silences).",
+    )
+    max_ngram_repeats: int = Field(
+        default=4, ge=2,
+        description="Drop a segment where one 1-4 word phrase is repeated back to back more than this many times.",
+    )
+    max_segment_repeats: int = Field(
+        default=2, ge=1,
+        description="Drop a segment whose text (2+ words) already appeared this many times in a row just before it.",
+    )
+    silence_dbfs: float | None = Field(
+        default=-60.0, le=0, description="Drop a segment whose audio RMS is below this level (dBFS). None: off."
+    )
+    condition_on_previous_text: bool = Field(
+        default=False, description="Feed the previous window's text as prompt (off: loops do not propagate)."
+    )
+    language_detection_segments: int = Field(
+        default=2, ge=1,
+        description="With language 'auto': 30 s windows of speech (after VAD) used to detect the language.",
+    )
+    language_detection_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Stop detecting at the first window whose top language is above this."
+    )
 
 
 class DiarisationOptions(_Options):

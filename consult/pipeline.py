@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from consult.align import assign_speakers, turns_from_segments
-from consult.audio import load_audio
+from consult.audio import channels_separated, load_audio
 from consult.config import Settings
 from consult.errors import ConsultError, ExtractionError, StageError
 from consult.interfaces import Diariser, MedicationExtractor, ProgressHook, Transcriber
@@ -135,15 +135,23 @@ class Pipeline:
         s = self.settings
         timer = _Timer()
         with timer.stage("audio"):
-            audio = load_audio(audio_path, max_duration=s.audio.max_duration_s)
+            audio = load_audio(audio_path, max_duration=s.audio.max_duration_s,
+                               keep_channels=s.audio.stereo_channels != "mix")
         if hook:
             hook("audio", 1.0)
         with timer.stage("diarisation"):
             d = s.diarisation
-            turns = self.diariser.diarise(
-                audio.samples, num_speakers=d.num_speakers, min_speakers=d.min_speakers,
-                max_speakers=d.max_speakers, hook=hook,
-            )
+            if audio.channels is not None and (
+                s.audio.stereo_channels == "split" or channels_separated(audio.channels)
+            ):
+                from consult.backends.offline_diar import channel_turns
+
+                turns = channel_turns(audio.channels)
+            else:
+                turns = self.diariser.diarise(
+                    audio.samples, num_speakers=d.num_speakers, min_speakers=d.min_speakers,
+                    max_speakers=d.max_speakers, hook=hook,
+                )
         with timer.stage("transcription"):
             wanted = language or s.asr.language
             language = None if wanted == "auto" else wanted
@@ -153,6 +161,10 @@ class Pipeline:
         warnings: list[str] = []
         if not asr.segments:
             warnings.append("no speech was recognised in the recording")
+        dropped = sum(getattr(asr, "dropped", {}).values())
+        if dropped:
+            warnings.append(f"{dropped} transcript segment(s) dropped as likely hallucinations "
+                            "(silence, noise or repetition)")
         with timer.stage("alignment"):
             segments = assign_speakers(asr.segments, turns)
         with timer.stage("roles"):

@@ -7,6 +7,26 @@ Model resolution (``AsrOptions.model``):
 - a local folder holding a CTranslate2 Whisper model (``model.bin`` + ``config.json`` + tokenizer).
 - a faster-whisper model name (``large-v3-turbo``, ``medium``...): loaded from the local Hugging Face cache,
   downloaded only when ``allow_download`` is true (``--allow-download``). Never at import time.
+
+Hallucination guards (silence, noise and music must yield no text), options in ``AsrOptions``:
+- Silero VAD stays on (``vad_filter``): non-speech is cut before Whisper sees it.
+- faster-whisper's own rules, passed as its ``transcribe()`` parameters: a 30 s window is skipped when
+  ``no_speech_prob > no_speech_threshold`` (0.6) and ``avg_logprob < log_prob_threshold`` (-1.0); a
+  window whose compression ratio is above ``compression_ratio_threshold`` (2.4) or whose logprob is
+  too low is decoded again at a higher temperature; ``hallucination_silence_threshold`` (off by default).
+  ``condition_on_previous_text`` is off, so a loop cannot feed the next window.
+- Our post-filter, for what the library keeps: the library applies the silence rule per window and
+  keeps the last fallback result even when it still fails, so each segment is checked again: dropped
+  when it meets the silence rule, when its compression ratio stays above the threshold, when one 1-4 word
+  phrase repeats back to back more than ``max_ngram_repeats`` times, or when its text repeats the
+  previous segments' more than ``max_segment_repeats`` times in a row, or when the audio under it is
+  quieter than ``silence_dbfs`` (Whisper's confident "Sous-titres..." on digital silence, seen with the
+  VAD off). The counts per reason are
+  returned in ``FilteredAsrResult.dropped`` (the pipeline adds a report warning; no text is logged).
+
+Language: with ``language='auto'`` the language is detected on the audio left after the VAD (faster-whisper
+runs detection on the VAD-concatenated speech), on up to ``language_detection_segments`` 30 s windows, so
+a leading minute of silence does not decide it. A fixed language ('fr', the default) is never detected.
 """
 
 from __future__ import annotations
@@ -15,6 +35,8 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -74,6 +96,57 @@ def bundled_base_model(cache_dir: Path) -> Path:
     log.info("joined the bundled Whisper base model into %s", target)
     return target
 
+
+@dataclass(frozen=True)
+class FilteredAsrResult(AsrResult):
+    """``AsrResult`` plus the number of segments the hallucination guards dropped, per reason."""
+
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def _norm_words(text: str) -> list[str]:
+    return [w for w in (t.strip(".,;:!?\"'()[]«»-…").lower() for t in text.split()) if w]
+
+
+def max_phrase_repeats(words: list[str], max_n: int = 4) -> int:
+    """Longest run of one 1..``max_n`` word phrase repeated back to back (1 when nothing repeats)."""
+    best = 1 if words else 0
+    for n in range(1, max_n + 1):
+        for start in range(n):
+            run = 1
+            i = start
+            while i + 2 * n <= len(words):
+                if words[i:i + n] == words[i + n:i + 2 * n]:
+                    run += 1
+                    best = max(best, run)
+                else:
+                    run = 1
+                i += n
+    return best
+
+
+def hallucination_reason(seg: Any, previous: list[str], o: AsrOptions) -> str | None:
+    """Why ``seg`` (a faster-whisper segment) looks like a hallucination, or None to keep it.
+
+    ``previous``: the normalised texts of the segments kept just before it (most recent last)."""
+    if (o.no_speech_threshold is not None and o.log_prob_threshold is not None
+            and seg.no_speech_prob > o.no_speech_threshold and seg.avg_logprob < o.log_prob_threshold):
+        return "no_speech"
+    if o.compression_ratio_threshold is not None and seg.compression_ratio > o.compression_ratio_threshold:
+        return "compression_ratio"
+    words = _norm_words(seg.text)
+    if max_phrase_repeats(words) > o.max_ngram_repeats:
+        return "repeated_phrase"
+    if len(words) >= 2:
+        key = " ".join(words)
+        run = 0
+        for prev in reversed(previous):
+            if prev != key:
+                break
+            run += 1
+        if run >= o.max_segment_repeats:
+            return "repeated_segment"
+    return None
 
 
 def merge_subwords(raw: Any) -> list[Word]:
@@ -165,20 +238,39 @@ class FasterWhisperTranscriber:
             word_timestamps=True,
             vad_filter=o.vad_filter,
             hotwords=hotwords or None,
+            condition_on_previous_text=o.condition_on_previous_text,
+            no_speech_threshold=o.no_speech_threshold,
+            log_prob_threshold=o.log_prob_threshold,
+            compression_ratio_threshold=o.compression_ratio_threshold,
+            language_detection_segments=o.language_detection_segments,
+            language_detection_threshold=o.language_detection_threshold,
         )
         duration = len(audio) / 16000.0
+        dropped: Counter[str] = Counter()
         try:
             if self._batched is not None:
                 segments_iter, info = self._batched.transcribe(audio, batch_size=o.batch_size, **kwargs)
             else:
                 segments_iter, info = self._model.transcribe(
-                    audio, condition_on_previous_text=False, **kwargs
+                    audio, hallucination_silence_threshold=o.hallucination_silence_threshold, **kwargs
                 )
             out: list[Segment] = []
+            kept_texts: list[str] = []
             for seg in segments_iter:
                 words = merge_subwords(seg.words or [])
                 if not words:
                     continue
+                reason = hallucination_reason(seg, kept_texts, o)
+                if reason is None and o.silence_dbfs is not None:
+                    span = audio[int(float(seg.start) * 16000): int(float(seg.end) * 16000) + 1]
+                    rms = float(np.sqrt(np.mean(np.square(span, dtype=np.float64)))) if span.size else 0.0
+                    if 20.0 * np.log10(rms + 1e-12) < o.silence_dbfs:
+                        reason = "silent_audio"
+                if reason is not None:
+                    dropped[reason] += 1
+                    log.debug("dropped a %.1f s segment (%s)", float(seg.end) - float(seg.start), reason)
+                    continue
+                kept_texts.append(" ".join(_norm_words(seg.text)))
                 out.append(
                     Segment(
                         id=len(out),
@@ -194,9 +286,12 @@ class FasterWhisperTranscriber:
                     hook("transcription", min(1.0, float(seg.end) / duration))
         except Exception as exc:
             raise StageError("transcription", f"{type(exc).__name__}: {exc}") from exc
-        return AsrResult(
+        if dropped:
+            log.info("hallucination guards dropped %d segment(s): %s", sum(dropped.values()), dict(dropped))
+        return FilteredAsrResult(
             segments=out,
             language=info.language,
             language_probability=float(info.language_probability),
             duration=float(info.duration),
+            dropped=dict(dropped),
         )
