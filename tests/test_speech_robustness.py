@@ -200,3 +200,31 @@ def test_guards_drop_whisper_text_on_silence_without_vad():
     asr = tr.transcribe(np.zeros(30 * SR, np.float32), language="fr")
     assert asr.segments == []
     assert sum(asr.dropped.values()) >= 1
+
+
+def test_three_voices_are_three_speakers(pipeline):
+    """Turns of three different synthetic voices (pico fr-FR, MBROLA fr1, MBROLA fr4) interleaved."""
+    from schemas import SpeakerTurn
+
+    sources = [("fr_consult_1", "doctor"), ("fr_consult_1", "patient"), ("fr_consult_3", "doctor")]
+    pieces: list[list[np.ndarray]] = []
+    for name, role in sources:
+        x = _fixture(name)
+        ref = read_rttm(FIXTURES / f"{name}.rttm")
+        truth = load_truth(name)
+        # the RTTM speaker of this role is the one of the first turn spoken by that role in the truth
+        order = [t.speaker for t in ref]
+        first_role = truth["turns"][0]["speaker"]
+        spk = order[0] if role == first_role else next(s for s in order if s != order[0])
+        pieces.append([x[int(t.start * SR): int(t.end * SR)] for t in ref if t.speaker == spk][:4])
+    gap = np.zeros(int(0.5 * SR), np.float32)
+    audio, turns, t = [], [], 0.0
+    for k in range(4):
+        for i, voice in enumerate(pieces):
+            if k < len(voice):
+                audio += [voice[k], gap]
+                turns.append(SpeakerTurn(speaker=f"V{i}", start=t, end=t + len(voice[k]) / SR))
+                t += (len(voice[k]) + len(gap)) / SR
+    hyp = pipeline.diariser.diarise(np.concatenate(audio), max_speakers=4)
+    assert len({h.speaker for h in hyp}) == 3
+    assert der(turns, hyp, collar=0.5) < 0.15

@@ -34,8 +34,9 @@ class OfflineDiarOptions:
     """Turns shorter than this (s) are merged into a neighbour."""
     one_speaker_similarity: float = 0.80
     """If the two cluster centroids are more similar than this (cosine), there is one speaker."""
-    two_speaker_prior: float = 0.05
-    """Silhouette bonus given to the two-speaker solution."""
+    two_speaker_prior: float = 0.0
+    """Silhouette bonus given to the two-speaker solution. 0: with 0.05, three interleaved voices were merged
+    into two (DER 39 % vs 6.7 %); the generated consultations and AMI score the same either way."""
     smoothing: int = 5
     """Median filter width over window labels (odd)."""
     vad_threshold: float = 0.25
