@@ -228,3 +228,29 @@ def test_three_voices_are_three_speakers(pipeline):
     hyp = pipeline.diariser.diarise(np.concatenate(audio), max_speakers=4)
     assert len({h.speaker for h in hyp}) == 3
     assert der(turns, hyp, collar=0.5) < 0.15
+
+
+FLEURS = FIXTURES.parent.parent / "shared" / "data" / "speech" / "fleurs"
+
+
+@pytest.mark.slow
+def test_quiet_real_speech_is_kept(pipeline, tmp_path):
+    """A quiet recording (RMS about -62 dBFS, as a FLEURS clip measured) is speech, not silence."""
+    x = _fixture("en_consult_2")
+    rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
+    quiet = (x * (10 ** (-62 / 20) / rms)).astype(np.float32)
+    report = pipeline.process(_write(tmp_path / "quiet.wav", quiet), language="en")
+    assert len(report.segments) >= 5
+    assert {"sertraline", "oméprazole", "salbutamol"} <= {m.name for m in report.medications}
+
+
+@pytest.mark.slow
+def test_drug_hotwords_never_silence_ordinary_speech(pipeline):
+    """FLEURS fr-004 (a news sentence): with the drug hotwords the base model returns nothing; the transcriber
+    retries without them."""
+    clip = FLEURS / "fleurs-fr-004.ogg"
+    assert clip.exists(), f"{clip} (../shared/data is beside the repository in development and CI)"
+    report = pipeline.process(clip, language="fr")
+    ref = (FLEURS / "fleurs-fr-004.txt").read_text(encoding="utf-8")
+    hyp = " ".join(s.text for s in report.segments)
+    assert fuzz.token_set_ratio(strip_accents(ref.lower()), strip_accents(hyp.lower())) > 60

@@ -230,6 +230,24 @@ class FasterWhisperTranscriber:
         hook: ProgressHook | None = None,
         hotwords: str | None = None,
     ) -> AsrResult:
+        result = self._transcribe_once(audio, language=language, hook=hook, hotwords=hotwords)
+        if hotwords and not result.segments:
+            # A long hotword prompt can make the base model return nothing on speech that has no drug names
+            # (measured on FLEURS French): try once more without it before concluding there is no speech.
+            retry = self._transcribe_once(audio, language=language, hook=hook, hotwords=None)
+            if retry.segments:
+                log.info("no text with the drug hotwords; transcribed without them")
+                return retry
+        return result
+
+    def _transcribe_once(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hook: ProgressHook | None = None,
+        hotwords: str | None = None,
+    ) -> FilteredAsrResult:
         o = self.options
         lang = None if language in (None, "auto") else language
         kwargs: dict[str, Any] = dict(
