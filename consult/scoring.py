@@ -21,26 +21,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from consult.errors import ConsultError
+from consult.extract.posology import FIELDS as POSOLOGY_FIELDS
 from consult.extract.text import strip_accents
 from schemas import MedicationLine
 from schemas.medication import DurationUnit, MedicationStatus, PeriodUnit, WhenCode
 
-SCORED_FIELDS = (
-    "strength",
-    "dose",
-    "route",
-    "frequency",
-    "when",
-    "duration",
-    "as_needed",
-    "max_per_day",
-    "max_per_intake",
-    "min_interval",
-    "quantity_for",
-    "renewals",
-    "status",
-)
-"""Fields scored, in the order printed. ``drug`` is scored separately (line matching)."""
+SCORED_FIELDS = (*(f for f in POSOLOGY_FIELDS if f != "form"), "status")
+"""Fields scored, in the order printed: every posology slot the parser fills (the form is judged through
+the dose unit and the route), and the status. ``drug`` is scored separately (line matching)."""
 
 MAIN_FIELDS = ("strength", "dose", "route", "frequency", "duration", "as_needed", "status")
 """The fields the extraction issue targets (per-field F1 >= 0.93); the others are reported too."""

@@ -25,12 +25,13 @@ from consult.backends import package_version
 from consult.config import ExtractionOptions
 from consult.errors import ModelLoadError, StageError
 from consult.extract.extractor import (
-    NUMERIC_FIELDS,
-    ROUTE_OF_FORM,
     ExtractorOptions,
     RuleBasedExtractor,
     _Field,
     _word_spans,
+    infer_route,
+    line_fields,
+    score_fields,
 )
 from consult.extract.lexicon import DrugEntry, DrugLexicon, DrugMatch
 from consult.extract.numbers import find_numbers
@@ -876,36 +877,18 @@ class OpenAICompatibleExtractor:
         reasons = [r for r in reasons if not any(r.startswith(f"{f} not") for f in fields)]
         thr = self.review_threshold
         drug_ev = primary.evidence
-        drug_conf = primary.score * (drug_ev.asr_probability if drug_ev.asr_probability is not None else 1.0)
-        if drug_conf < thr:
-            reasons.append(f"drug match uncertain ({drug_conf:.2f})")
-        field_confs: list[float] = []
-        for fname in NUMERIC_FIELDS:
-            f = fields.get(fname)
-            if f is None:
-                continue
-            asr = f.evidence.asr_probability
-            c = f.certainty * (asr if asr is not None else 1.0)
-            field_confs.append(c)
-            if c < thr:
-                reasons.append(f"{fname} uncertain ({c:.2f})")
+        confidence, field_reasons = score_fields(primary.score, drug_ev, fields, thr)
+        reasons += field_reasons
         reasons.extend(self._rules._absurd(primary.name, fields))
-        confidence = drug_conf * (min(field_confs) if field_confs else 1.0)
         if primary.entry is None or any(r.startswith(("absurd", "unusual")) for r in reasons):
             confidence = min(confidence, thr)
-        if "route" not in fields and "form" in fields:
-            form = fields["form"]
-            route = ROUTE_OF_FORM.get(str(form.value))
-            if route is not None:
-                fields["route"] = _Field(route, form.evidence, form.certainty)
+        infer_route(fields)
         sig_parts: list[str] = []
         for j, a, b in sorted(spans):
             text = tr.segs[j].text[a:b].strip()
             if text and not any(text in s for s in sig_parts):
                 sig_parts = [s for s in sig_parts if s not in text] + [text]
         entry = primary.entry
-        as_needed = fields.get("as_needed")
-        when = fields.get("when")
         evidence = {k: f.evidence for k, f in fields.items()}
         status_field = next((g.fields["status"] for g in reversed(group) if "status" in g.fields), None)
         if status_field is not None and status_field.value == status:
@@ -916,20 +899,7 @@ class OpenAICompatibleExtractor:
             name=primary.name,
             atc=entry.atc if entry is not None else None,
             cis=entry.cis if entry is not None else None,
-            strength=_val(fields, "strength"),  # type: ignore[arg-type]
-            dose=_val(fields, "dose"),  # type: ignore[arg-type]
-            form=_val(fields, "form"),  # type: ignore[arg-type]
-            route=_val(fields, "route"),  # type: ignore[arg-type]
-            frequency=_val(fields, "frequency"),  # type: ignore[arg-type]
-            when=list(when.value) if when is not None else [],  # type: ignore[call-overload]
-            duration=_val(fields, "duration"),  # type: ignore[arg-type]
-            as_needed=as_needed is not None,
-            as_needed_condition=(as_needed.value or None) if as_needed is not None else None,  # type: ignore[arg-type]
-            max_per_day=_val(fields, "max_per_day"),  # type: ignore[arg-type]
-            max_per_intake=_val(fields, "max_per_intake"),  # type: ignore[arg-type]
-            min_interval=_val(fields, "min_interval"),  # type: ignore[arg-type]
-            quantity_for=_val(fields, "quantity_for"),  # type: ignore[arg-type]
-            renewals=_val(fields, "renewals"),  # type: ignore[arg-type]
+            **line_fields(fields),
             status=status,
             sig=" ".join(sig_parts),
             confidence=max(0.0, min(1.0, round(confidence, 3))),
@@ -938,11 +908,6 @@ class OpenAICompatibleExtractor:
             evidence=drug_ev,
             field_evidence=evidence,
         )
-
-
-def _val(fields: dict[str, _Field], name: str) -> object:
-    f = fields.get(name)
-    return f.value if f is not None else None
 
 
 def _http_message(status: int, host: str, key_env: str) -> str:

@@ -367,56 +367,23 @@ class RuleBasedExtractor:
                     sig_parts.append(text)
         entry = primary.match.entry
         drug_ev = primary.evidence
-        drug_conf = primary.match.score * (drug_ev.asr_probability if drug_ev.asr_probability is not None else 1.0)
-        reasons: list[str] = []
         thr = self.options.review_threshold
-        if drug_conf < thr:
-            reasons.append(f"drug match uncertain ({drug_conf:.2f})")
-        field_confs: list[float] = []
-        for fname in NUMERIC_FIELDS:
-            f = fields.get(fname)
-            if f is None:
-                continue
-            asr = f.evidence.asr_probability
-            c = f.certainty * (asr if asr is not None else 1.0)
-            field_confs.append(c)
-            if c < thr:
-                reasons.append(f"{fname} uncertain ({c:.2f})")
+        confidence, reasons = score_fields(primary.match.score, drug_ev, fields, thr)
         reasons.extend(self._absurd(name, fields))
         reasons.extend(_unmarketed_strength(fields.get("strength"), name, self.lexicon))
         status_cert = primary.status_certainty
         if status != "mentioned" and status_cert < thr:
             reasons.append(f"status uncertain ({status_cert:.2f}): is it really {status}?")
-        confidence = drug_conf * (min(field_confs) if field_confs else 1.0)
         if any(r.startswith(("absurd", "unusual")) for r in reasons):
             confidence = min(confidence, thr)
-        if "route" not in fields and "form" in fields:
-            form = fields["form"]
-            route = ROUTE_OF_FORM.get(str(form.value))
-            if route is not None:
-                fields["route"] = _Field(route, form.evidence, form.certainty)
-        as_needed = fields.get("as_needed")
-        when = fields.get("when")
+        infer_route(fields)
         return MedicationLine(
             id=line_id,
             drug_text=drug_ev.text,
             name=name,
             atc=entry.atc,
             cis=entry.cis,
-            strength=_val(fields, "strength"),  # type: ignore[arg-type]
-            dose=_val(fields, "dose"),  # type: ignore[arg-type]
-            form=_val(fields, "form"),  # type: ignore[arg-type]
-            route=_val(fields, "route"),  # type: ignore[arg-type]
-            frequency=_val(fields, "frequency"),  # type: ignore[arg-type]
-            when=list(when.value) if when is not None else [],  # type: ignore[call-overload]
-            duration=_val(fields, "duration"),  # type: ignore[arg-type]
-            as_needed=as_needed is not None,
-            as_needed_condition=as_needed.value if as_needed is not None else None,  # type: ignore[arg-type]
-            max_per_day=_val(fields, "max_per_day"),  # type: ignore[arg-type]
-            max_per_intake=_val(fields, "max_per_intake"),  # type: ignore[arg-type]
-            min_interval=_val(fields, "min_interval"),  # type: ignore[arg-type]
-            quantity_for=_val(fields, "quantity_for"),  # type: ignore[arg-type]
-            renewals=_val(fields, "renewals"),  # type: ignore[arg-type]
+            **line_fields(fields),
             status=status,
             sig=" ".join(sig_parts),
             confidence=max(0.0, min(1.0, round(confidence, 3))),
@@ -576,7 +543,53 @@ def _bare_strength(
     return None
 
 
-def _val(fields: dict[str, _Field], name: str) -> object:
+def score_fields(
+    drug_score: float, drug_ev: Evidence, fields: Mapping[str, _Field], threshold: float
+) -> tuple[float, list[str]]:
+    """Line confidence (drug match score x its ASR probability x the weakest numeric field's certainty x its
+    ASR probability) and the review reasons for the drug and the numeric fields below ``threshold``."""
+    drug_conf = drug_score * (drug_ev.asr_probability if drug_ev.asr_probability is not None else 1.0)
+    reasons: list[str] = []
+    if drug_conf < threshold:
+        reasons.append(f"drug match uncertain ({drug_conf:.2f})")
+    field_confs: list[float] = []
+    for fname in NUMERIC_FIELDS:
+        f = fields.get(fname)
+        if f is None:
+            continue
+        asr = f.evidence.asr_probability
+        c = f.certainty * (asr if asr is not None else 1.0)
+        field_confs.append(c)
+        if c < threshold:
+            reasons.append(f"{fname} uncertain ({c:.2f})")
+    return drug_conf * (min(field_confs) if field_confs else 1.0), reasons
+
+
+def infer_route(fields: dict[str, _Field]) -> None:
+    """The route implied by the form said (:data:`ROUTE_OF_FORM`), when no route was said."""
+    if "route" not in fields and "form" in fields:
+        form = fields["form"]
+        route = ROUTE_OF_FORM.get(str(form.value))
+        if route is not None:
+            fields["route"] = _Field(route, form.evidence, form.certainty)
+
+
+def line_fields(fields: Mapping[str, _Field]) -> dict[str, object]:
+    """The posology keyword arguments of a :class:`MedicationLine` from the merged fields."""
+    as_needed = fields.get("as_needed")
+    when = fields.get("when")
+    out: dict[str, object] = {
+        name: _val(fields, name)
+        for name in ("strength", "dose", "form", "route", "frequency", "duration", "max_per_day",
+                     "max_per_intake", "min_interval", "quantity_for", "renewals")
+    }
+    out["when"] = list(when.value) if when is not None else []  # type: ignore[call-overload]
+    out["as_needed"] = as_needed is not None
+    out["as_needed_condition"] = (as_needed.value or None) if as_needed is not None else None
+    return out
+
+
+def _val(fields: Mapping[str, _Field], name: str) -> object:
     f = fields.get(name)
     return f.value if f is not None else None
 
