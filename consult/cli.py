@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "unknown); lines starting with # are comments. Writes the same report.json "
                                    "and bundle.json as `consult run`, in OUT/<transcript stem>/.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    x.add_argument("transcript", nargs="+", type=Path, help="text transcript files (UTF-8).")
+    x.add_argument("transcript", nargs="+", type=Path, help="text transcript files (UTF-8, or UTF-16 with a BOM).")
     x.add_argument("--out", "-o", type=Path, required=True, help="output folder (one sub-folder per input).")
     x.add_argument("--language", choices=["fr", "en"], default=None,
                    help="language of the transcript (default: guessed from its words, French when unsure).")
