@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh test
+# The report store's PostgreSQL tests start a throw-away server (tests/pg_server.py): Debian's postgresql.
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null;
+  else echo "PostgreSQL server programs missing: sudo apt-get install postgresql" >&2; exit 1; fi
+fi
 export HF_HUB_OFFLINE=1 PYANNOTE_METRICS_ENABLED=0 RAY_USAGE_STATS_ENABLED=0 GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/python -m ruff check consult schemas workers demo tests audio_fixtures scripts benchmarks
 .venv/bin/python -m pytest "$@"
