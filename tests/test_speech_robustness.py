@@ -254,3 +254,60 @@ def test_drug_hotwords_never_silence_ordinary_speech(pipeline):
     ref = (FLEURS / "fleurs-fr-004.txt").read_text(encoding="utf-8")
     hyp = " ".join(s.text for s in report.segments)
     assert fuzz.token_set_ratio(strip_accents(ref.lower()), strip_accents(hyp.lower())) > 60
+
+
+# -- long recordings: windowed transcription ----------------------------------------------------------------
+
+def test_window_bounds_cut_in_pauses():
+    from consult.backends.whisper import window_bounds
+
+    rng = np.random.default_rng(3)
+    x = (0.1 * rng.standard_normal(200 * SR)).astype(np.float32)
+    pauses = [(55.0, 55.6), (118.0, 118.5), (170.0, 170.4)]
+    for a, b in pauses:
+        x[int(a * SR):int(b * SR)] = 0.0
+    bounds = window_bounds(x, 60.0)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(x)
+    assert all(b1 == a2 for (_, b1), (a2, _) in zip(bounds[:-1], bounds[1:], strict=True))
+    cuts = [b / SR for _, b in bounds[:-1]]
+    assert len(cuts) == 3
+    for cut, (a, b) in zip(cuts, pauses, strict=True):
+        assert a <= cut <= b, (cut, a, b)
+    assert window_bounds(x[: 70 * SR], 60.0) == [(0, 70 * SR)]  # under 1.25 windows: one pass
+    assert window_bounds(x, 0.0) == [(0, len(x))]
+
+
+@pytest.mark.slow
+def test_long_file_in_windows_loses_no_prescription(pipeline, tmp_path):
+    """A generated 2.7-minute recording (three consultations back to back) transcribed in 60 s windows: every
+    drug of every part is found, in its part's time span, with time stamps that only go forward."""
+    from consult.backends.whisper import FasterWhisperTranscriber, window_bounds
+    from consult.pipeline import Pipeline
+
+    names = ["fr_consult_1", "fr_consult_2", "fr_consult_3"]
+    gap = np.zeros(2 * SR, np.float32)
+    parts, spans, t = [], [], 0.0
+    for name in names:
+        x = _fixture(name)
+        parts += [x, gap]
+        spans.append((t, t + len(x) / SR))
+        t += (len(x) + len(gap)) / SR
+    audio = np.concatenate(parts)
+    assert len(window_bounds(audio, 60.0)) >= 2
+    settings = pipeline.settings.model_copy(update={"asr": pipeline.settings.asr.model_copy(update={"window_s": 60.0})})
+    windowed = Pipeline(settings, transcriber=FasterWhisperTranscriber(settings.asr, cache_dir=settings.cache_dir),
+                        diariser=pipeline.diariser, extractor=pipeline.extractor)
+    progress: list[float] = []
+    report = windowed.process(_write(tmp_path / "long.flac", audio),
+                              hook=lambda stage, f: progress.append(f) if stage == "transcription" else None)
+    assert progress and progress[-1] == 1.0 and progress == sorted(progress)
+    starts = [w.start for s in report.segments for w in s.words]
+    assert starts == sorted(starts) and starts[-1] <= len(audio) / SR
+    assert len({sp.id for sp in report.speakers}) == 2
+    drugs = {name: {_strip(m["drug"]) for m in load_truth(name)["medications"]} for name in names}
+    for name, (a, b) in zip(names, spans, strict=True):
+        for want in drugs[name]:
+            hits = [m for m in report.medications if fuzz.partial_ratio(want, _strip(m.name)) >= 85]
+            assert hits, f"{name}: {want} not found"
+            if sum(want in d for d in drugs.values()) == 1:  # a drug of two parts is one line of the recording
+                assert any(a - 1 <= (h.evidence.start or -9) <= b + 1 for h in hits), f"{want} out of {name}"

@@ -96,6 +96,48 @@ def bundled_base_model(cache_dir: Path) -> Path:
     log.info("joined the bundled Whisper base model into %s", target)
     return target
 
+SR = 16_000
+
+
+def window_bounds(audio: np.ndarray, window_s: float, *, search_s: float = 30.0,
+                  frame_s: float = 0.2) -> list[tuple[int, int]]:
+    """Sample ranges of about ``window_s`` seconds covering ``audio``, each cut at the quietest ``frame_s``
+    frame within ``search_s`` of the nominal boundary (a pause, not a word). One range when the audio is
+    shorter than 1.25 windows or ``window_s`` is 0. The ranges are contiguous and cover every sample."""
+    n = len(audio)
+    w = int(window_s * SR)
+    if w <= 0 or n <= int(w * 1.25):
+        return [(0, n)]
+    frame = max(1, int(frame_s * SR))
+    search = int(search_s * SR)
+    cuts = [0]
+    while n - cuts[-1] > int(w * 1.25):
+        target = cuts[-1] + w
+        lo = max(cuts[-1] + w // 2, target - search)
+        hi = min(n - w // 4, target + search)
+        region = audio[lo:hi]
+        k = len(region) // frame
+        if k < 1:
+            cut = target
+        else:
+            energy = np.square(region[: k * frame].astype(np.float32)).reshape(k, frame).mean(axis=1)
+            # the quietest frame; among near-equal ones (digital silence), the one closest to the target
+            quiet = np.flatnonzero(energy <= energy.min() * 1.5 + 1e-12)
+            centre = (target - lo) / frame
+            best = int(quiet[np.argmin(np.abs(quiet - centre))])
+            cut = lo + best * frame + frame // 2
+        cuts.append(cut)
+    cuts.append(n)
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _shifted(seg: Segment, offset: float, new_id: int) -> Segment:
+    if offset == 0.0 and seg.id == new_id:
+        return seg
+    words = [w.model_copy(update={"start": w.start + offset, "end": w.end + offset}) for w in seg.words]
+    return seg.model_copy(update={"id": new_id, "start": seg.start + offset, "end": seg.end + offset,
+                                  "words": words})
+
 
 @dataclass(frozen=True)
 class FilteredAsrResult(AsrResult):
@@ -230,13 +272,60 @@ class FasterWhisperTranscriber:
         hook: ProgressHook | None = None,
         hotwords: str | None = None,
     ) -> AsrResult:
+        """Transcribe ``audio`` (16 kHz mono float32), window by window when it is long (``window_s``).
+
+        The language: fixed when given; else detected on the first window with speech and kept for the
+        following windows (a consultation does not change language half-way; a window of silence or noise
+        must not decide it)."""
+        total = len(audio) / SR
+        bounds = window_bounds(audio, self.options.window_s)
+        segments: list[Segment] = []
+        dropped: Counter[str] = Counter()
+        lang = None if language in (None, "auto") else language
+        detected: tuple[str, float] | None = None
+        for a, b in bounds:
+            offset = a / SR
+
+            def sub_hook(stage: str, fraction: float, _a: int = a, _b: int = b) -> None:
+                if hook and total > 0:
+                    hook(stage, min(1.0, (_a + fraction * (_b - _a)) / SR / total))
+
+            part = self._transcribe_window(audio[a:b], language=lang, hook=sub_hook if hook else None,
+                                           hotwords=hotwords)
+            dropped.update(part.dropped)
+            if part.segments and lang is None:
+                lang = part.language
+                detected = (part.language, part.language_probability or 0.0)
+            elif detected is None and lang is None:
+                detected = (part.language, part.language_probability or 0.0)
+            for seg in part.segments:
+                segments.append(_shifted(seg, offset, len(segments)))
+        if len(bounds) > 1:
+            log.info("transcribed %.0f s in %d windows", total, len(bounds))
+        if language not in (None, "auto"):
+            out_lang, prob = language, 1.0
+        else:
+            out_lang, prob = detected or ("fr", 0.0)
+        if hook:
+            hook("transcription", 1.0)
+        return FilteredAsrResult(segments=segments, language=out_lang, language_probability=float(prob),
+                                 duration=total, dropped=dict(dropped))
+
+    def _transcribe_window(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hook: ProgressHook | None = None,
+        hotwords: str | None = None,
+    ) -> FilteredAsrResult:
         result = self._transcribe_once(audio, language=language, hook=hook, hotwords=hotwords)
         if hotwords and not result.segments:
             # A long hotword prompt can make the base model return nothing on speech that has no drug names
             # (measured on FLEURS French): try once more without it before concluding there is no speech.
             retry = self._transcribe_once(audio, language=language, hook=hook, hotwords=None)
             if retry.segments:
-                log.info("no text with the drug hotwords; transcribed without them")
+                log.info("no text with the drug hotwords in a window; transcribed it without them")
                 return retry
         return result
 
