@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from consult.align import assign_speakers, turns_from_segments
-from consult.audio import channels_separated, load_audio
+from consult.audio import Audio, channels_separated, load_audio
 from consult.config import Settings
 from consult.errors import ConsultError, ExtractionError, StageError
-from consult.interfaces import Diariser, MedicationExtractor, ProgressHook, Transcriber
+from consult.interfaces import AsrResult, Diariser, MedicationExtractor, ProgressHook, Transcriber
 from consult.roles import assign_roles, role_map
-from schemas import ConsultationReport, ModelInfo, StageTiming
-from schemas.report import Speaker, TextSource
+from schemas import ConsultationReport, ModelInfo, SpeakerTurn, StageTiming
+from schemas.report import AudioInfo, Speaker, TextSource
 
 log = logging.getLogger(__name__)
 
@@ -131,73 +131,119 @@ class Pipeline:
 
     def process(self, audio_path: str | Path, *, hook: ProgressHook | None = None,
                 language: str | None = None) -> ConsultationReport:
-        """Run the whole pipeline on one file. ``language`` overrides ``settings.asr.language``."""
-        s = self.settings
+        """Run the whole pipeline on one file. ``language`` overrides ``settings.asr.language``.
+
+        With ``settings.concurrent_stages`` diarisation runs in a second thread while the transcriber runs
+        (both release the GIL in their native code), else one after the other."""
         timer = _Timer()
         with timer.stage("audio"):
-            audio = load_audio(audio_path, max_duration=s.audio.max_duration_s,
-                               keep_channels=s.audio.stereo_channels != "mix")
+            audio = load_for(self.settings, audio_path)
         if hook:
             hook("audio", 1.0)
-        with timer.stage("diarisation"):
-            d = s.diarisation
-            if audio.channels is not None and (
-                s.audio.stereo_channels == "split" or channels_separated(audio.channels)
-            ):
-                from consult.backends.offline_diar import channel_turns
+        if self.settings.concurrent_stages:
+            from concurrent.futures import ThreadPoolExecutor
 
-                turns = channel_turns(audio.channels)
-            else:
-                turns = self.diariser.diarise(
-                    audio.samples, num_speakers=d.num_speakers, min_speakers=d.min_speakers,
-                    max_speakers=d.max_speakers, hook=hook,
-                )
-        with timer.stage("transcription"):
-            wanted = language or s.asr.language
-            language = None if wanted == "auto" else wanted
-            hotwords = drug_hotwords(language) if s.asr.hotwords else None
-            asr = self.transcriber.transcribe(audio.samples, language=language, hook=hook,
-                                              hotwords=hotwords)
-        warnings: list[str] = []
-        if not asr.segments:
-            warnings.append("no speech was recognised in the recording")
-        dropped = sum(getattr(asr, "dropped", {}).values())
-        if dropped:
-            warnings.append(f"{dropped} transcript segment(s) dropped as likely hallucinations "
-                            "(silence, noise or repetition)")
-        with timer.stage("alignment"):
-            segments = assign_speakers(asr.segments, turns)
-        with timer.stage("roles"):
-            speaker_ids = list(dict.fromkeys([t.speaker for t in turns]))
-            try:
-                speakers = assign_roles(segments, speaker_ids, doctor_speaker=s.doctor_speaker)
-            except ValueError as exc:
-                raise StageError("roles", str(exc)) from exc
-            if len([sp for sp in speakers if sp.role == "doctor"]) == 0 and speakers:
-                warnings.append("the doctor could not be identified; pass --doctor-speaker")
-        if hook:
-            hook("extraction", 0.0)
-        with timer.stage("extraction"):
-            meds = self.extractor.extract(segments, roles=role_map(speakers), language=asr.language)
-        if hook:
-            hook("extraction", 1.0)
-        if any(m.needs_review for m in meds):
-            warnings.append(f"{sum(m.needs_review for m in meds)} medication line(s) need review")
-        return ConsultationReport(
-            id=job_id(audio.info.sha256, s),
-            created_at=datetime.now(timezone.utc),
-            audio=audio.info,
-            language=asr.language,
-            language_probability=asr.language_probability,
-            speakers=speakers,
-            turns=turns,
-            segments=segments,
-            medications=meds,
-            timings=timer.timings,
-            models=self.model_info(),
-            settings=s.model_dump(mode="json", exclude={"cache_dir"}),
-            warnings=warnings,
-        )
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarisation") as pool:
+                t0 = time.perf_counter()
+                future = pool.submit(diarise_stage, self.diariser, self.settings, audio, hook)
+                with timer.stage("transcription"):
+                    asr = transcribe_stage(self.transcriber, self.settings, audio, hook, language)
+                turns = future.result()
+                timer.timings.insert(1, StageTiming(stage="diarisation",
+                                                    seconds=round(time.perf_counter() - t0, 3)))
+        else:
+            with timer.stage("diarisation"):
+                turns = diarise_stage(self.diariser, self.settings, audio, hook)
+            with timer.stage("transcription"):
+                asr = transcribe_stage(self.transcriber, self.settings, audio, hook, language)
+        return assemble_report(self.settings, audio.info, turns, asr, self.extractor, timer=timer, hook=hook,
+                               models=self.model_info())
+
+
+# -- stages (shared by Pipeline.process and the Ray workers) ---------------------------------------------
+
+def load_for(settings: Settings, audio_path: str | Path) -> Audio:
+    """Decode ``audio_path`` as the settings ask (duration limit, stereo channels kept unless 'mix')."""
+    return load_audio(audio_path, max_duration=settings.audio.max_duration_s,
+                      keep_channels=settings.audio.stereo_channels != "mix")
+
+
+def diarise_stage(diariser: Diariser, settings: Settings, audio: Audio,
+                  hook: ProgressHook | None = None) -> list[SpeakerTurn]:
+    """Speaker turns: from the two channels when they carry one speaker each, else from the diariser."""
+    s = settings
+    d = s.diarisation
+    if audio.channels is not None and (s.audio.stereo_channels == "split" or channels_separated(audio.channels)):
+        from consult.backends.offline_diar import channel_turns
+
+        return channel_turns(audio.channels)
+    return diariser.diarise(audio.samples, num_speakers=d.num_speakers, min_speakers=d.min_speakers,
+                            max_speakers=d.max_speakers, hook=hook)
+
+
+def transcribe_stage(transcriber: Transcriber, settings: Settings, audio: Audio,
+                     hook: ProgressHook | None = None, language: str | None = None) -> AsrResult:
+    """Transcription with the drug hotwords of the language (``language`` overrides the settings')."""
+    wanted = language or settings.asr.language
+    lang = None if wanted == "auto" else wanted
+    hotwords = drug_hotwords(lang) if settings.asr.hotwords else None
+    return transcriber.transcribe(audio.samples, language=lang, hook=hook, hotwords=hotwords)
+
+
+def assemble_report(
+    settings: Settings,
+    info: AudioInfo,
+    turns: list[SpeakerTurn],
+    asr: AsrResult,
+    extractor: MedicationExtractor,
+    *,
+    timer: _Timer | None = None,
+    hook: ProgressHook | None = None,
+    models: list[ModelInfo] | None = None,
+) -> ConsultationReport:
+    """Words to speakers, roles, medications and warnings: the report of one recording."""
+    s = settings
+    timer = timer or _Timer()
+    warnings: list[str] = []
+    if not asr.segments:
+        warnings.append("no speech was recognised in the recording")
+    dropped = sum(getattr(asr, "dropped", {}).values())
+    if dropped:
+        warnings.append(f"{dropped} transcript segment(s) dropped as likely hallucinations "
+                        "(silence, noise or repetition)")
+    with timer.stage("alignment"):
+        segments = assign_speakers(asr.segments, turns)
+    with timer.stage("roles"):
+        speaker_ids = list(dict.fromkeys([t.speaker for t in turns]))
+        try:
+            speakers = assign_roles(segments, speaker_ids, doctor_speaker=s.doctor_speaker)
+        except ValueError as exc:
+            raise StageError("roles", str(exc)) from exc
+        if len([sp for sp in speakers if sp.role == "doctor"]) == 0 and speakers:
+            warnings.append("the doctor could not be identified; pass --doctor-speaker")
+    if hook:
+        hook("extraction", 0.0)
+    with timer.stage("extraction"):
+        meds = extractor.extract(segments, roles=role_map(speakers), language=asr.language)
+    if hook:
+        hook("extraction", 1.0)
+    if any(m.needs_review for m in meds):
+        warnings.append(f"{sum(m.needs_review for m in meds)} medication line(s) need review")
+    return ConsultationReport(
+        id=job_id(info.sha256, s),
+        created_at=datetime.now(timezone.utc),
+        audio=info,
+        language=asr.language,
+        language_probability=asr.language_probability,
+        speakers=speakers,
+        turns=turns,
+        segments=segments,
+        medications=meds,
+        timings=timer.timings,
+        models=models if models is not None else list(extractor.model_info()),
+        settings=s.model_dump(mode="json", exclude={"cache_dir"}),
+        warnings=warnings,
+    )
 
 
 # -- outputs ------------------------------------------------------------------------------------------
