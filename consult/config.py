@@ -117,7 +117,15 @@ class DiarisationOptions(_Options):
         description="'offline': Silero VAD + resemblyzer + clustering (bundled); 'pyannote': a local pipeline.",
     )
     pyannote_pipeline: str | None = Field(
-        default=None, description="Folder or config.yaml of a local pyannote pipeline (backend=pyannote)."
+        default=None,
+        description="Folder or config.yaml of a local pyannote pipeline (backend=pyannote), or a hub id such as "
+                    "'pyannote/speaker-diarization-community-1' downloaded once when allow_download is true.",
+    )
+    allow_download: bool = Field(
+        default=False, description="Allow downloading a hub pyannote pipeline (with the token in hf_token_env)."
+    )
+    hf_token_env: str = Field(
+        default="HF_TOKEN", description="Environment variable holding the Hugging Face token (never stored)."
     )
     num_speakers: int | None = Field(default=None, ge=1, description="Force the number of speakers.")
     min_speakers: int = Field(default=1, ge=1)

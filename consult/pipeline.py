@@ -52,7 +52,19 @@ def build_diariser(settings: Settings) -> Diariser:
                 "the pyannote back-end needs a local pipeline: download e.g. "
                 "pyannote/speaker-diarization-community-1 to a folder and pass --pyannote-pipeline FOLDER."
             )
-        return PyannoteDiariser(d.pyannote_pipeline, device=d.device)
+        from consult.backends.pyannote_backend import download_pipeline, is_hub_id
+
+        source: str | Path = d.pyannote_pipeline
+        if is_hub_id(d.pyannote_pipeline):
+            if not d.allow_download:
+                from consult.errors import ModelLoadError
+
+                raise ModelLoadError(
+                    f"{d.pyannote_pipeline} is a hub id and downloads are off: pass --allow-download (with "
+                    f"{d.hf_token_env} set) to fetch it once, or a local folder to --pyannote-pipeline."
+                )
+            source = download_pipeline(d.pyannote_pipeline, settings.cache_dir, token_env=d.hf_token_env)
+        return PyannoteDiariser(source, device=d.device)
     from consult.backends.offline_diar import OfflineDiariser
 
     return OfflineDiariser(device=d.device)

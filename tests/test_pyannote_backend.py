@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -295,3 +296,61 @@ def test_module_import_is_light() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+# -- opt-in download of a hub pipeline ----------------------------------------------------------------------
+
+def test_hub_id_needs_allow_download(tmp_path: Path) -> None:
+    from consult.config import DiarisationOptions, Settings
+    from consult.pipeline import build_diariser
+
+    settings = Settings(cache_dir=tmp_path, diarisation=DiarisationOptions(
+        backend="pyannote", pyannote_pipeline="pyannote/speaker-diarization-community-1"))
+    with pytest.raises(ModelLoadError, match="--allow-download"):
+        build_diariser(settings)
+
+
+def test_download_needs_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from consult.backends.pyannote_backend import download_pipeline
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    calls: list[dict[str, Any]] = []
+    with pytest.raises(ModelLoadError, match="HF_TOKEN"):
+        download_pipeline("pyannote/speaker-diarization-community-1", tmp_path,
+                          snapshot_download=lambda **kw: calls.append(kw) or "")
+    assert calls == []
+
+
+def test_download_once_then_load_offline(tiny_pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         no_hub: None) -> None:
+    """The hub client is replaced by a copy of the tiny pipeline: the folder layout, the token hand-over, the
+    reuse of the downloaded folder and the loading through build_diariser are ours and are checked."""
+    import consult.backends.pyannote_backend as backend
+    from consult.config import DiarisationOptions, Settings
+    from consult.pipeline import build_diariser
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_snapshot(**kw: Any) -> str:
+        calls.append(kw)
+        shutil.copytree(tiny_pipeline, kw["local_dir"], dirs_exist_ok=True)
+        return kw["local_dir"]
+
+    real = backend.download_pipeline
+    monkeypatch.setattr(backend, "download_pipeline",
+                        lambda repo, cache, token_env: real(repo, cache, token_env=token_env,
+                                                            snapshot_download=fake_snapshot))
+    monkeypatch.setenv("MY_HF_TOKEN", "hf_secret")
+    settings = Settings(cache_dir=tmp_path, diarisation=DiarisationOptions(
+        backend="pyannote", pyannote_pipeline="pyannote/speaker-diarization-community-1", allow_download=True,
+        hf_token_env="MY_HF_TOKEN"))
+    first = build_diariser(settings)
+    assert calls == [{"repo_id": "pyannote/speaker-diarization-community-1",
+                      "local_dir": str(tmp_path / "pyannote" / "pyannote--speaker-diarization-community-1"),
+                      "token": "hf_secret"}]
+    assert "hf_secret" not in json.dumps(settings.model_dump(mode="json"))
+    second = build_diariser(settings)  # already there: no second download
+    assert len(calls) == 1
+    turns = second.diarise(_clip(), num_speakers=2)
+    _assert_well_formed(turns, len(_clip()) / SAMPLE_RATE)
+    assert first.model_info() == second.model_info()

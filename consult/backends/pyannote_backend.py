@@ -25,7 +25,7 @@ from consult.errors import AudioError, ModelLoadError, StageError
 from consult.interfaces import ProgressHook
 from schemas import ModelInfo, SpeakerTurn
 
-__all__ = ["PyannoteDiariser", "annotation_to_turns", "SAMPLE_RATE"]
+__all__ = ["PyannoteDiariser", "annotation_to_turns", "download_pipeline", "is_hub_id", "SAMPLE_RATE"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,48 @@ _STEP_SPAN: dict[str, tuple[float, float]] = {
     "embeddings": (0.45, 0.9),
     "discrete_diarization": (0.9, 0.95),
 }
+
+
+def is_hub_id(name: str) -> bool:
+    """``owner/name`` that is not an existing path: a Hugging Face repository id."""
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not Path(name).expanduser().exists() and not name.startswith(".")
+
+
+def download_pipeline(repo_id: str, cache_dir: Path, *, token_env: str = "HF_TOKEN",
+                      snapshot_download: Callable[..., str] | None = None) -> Path:
+    """Download a gated pyannote pipeline (e.g. ``pyannote/speaker-diarization-community-1``) into
+    ``cache_dir/pyannote/<owner>--<name>`` with the token in ``$token_env``; return the folder.
+
+    Only called when the user allowed downloads (``--allow-download``). The folder is reused when it already
+    holds a config.yaml, so the download happens once; later runs are offline. The token is read from the
+    environment at call time and is never stored or logged."""
+    target = Path(cache_dir) / "pyannote" / repo_id.replace("/", "--")
+    if (target / CONFIG_NAME).is_file():
+        return target
+    token = os.environ.get(token_env)
+    if not token:
+        raise ModelLoadError(
+            f"downloading {repo_id} needs a Hugging Face token: accept the model's conditions on its hub page, "
+            f"then export {token_env}=hf_... (or {_DOWNLOAD_HINT})."
+        )
+    if snapshot_download is None:
+        from huggingface_hub import snapshot_download as _snapshot
+
+        snapshot_download = _snapshot
+    target.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("downloading the pyannote pipeline %s into %s", repo_id, target)
+    try:
+        snapshot_download(repo_id=repo_id, local_dir=str(target), token=token)
+    except Exception as exc:  # network, 401/403 (conditions not accepted), offline mode
+        raise ModelLoadError(
+            f"could not download {repo_id} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            f"Check the network, that {token_env} holds a valid token and that the model's conditions were "
+            f"accepted on its hub page; or {_DOWNLOAD_HINT}."
+        ) from exc
+    if not (target / CONFIG_NAME).is_file():
+        raise ModelLoadError(f"the download of {repo_id} holds no {CONFIG_NAME}: not a pyannote pipeline.")
+    return target
 
 
 class _Segment(Protocol):
