@@ -85,6 +85,7 @@ def assign_speakers(segments: Sequence[Segment], turns: Sequence[SpeakerTurn],
         ]
         if not labelled:
             continue
+        labelled = snap_to_sentences(labelled)
         run: list[Word] = [labelled[0]]
         for w in labelled[1:]:
             if w.speaker != run[-1].speaker:
@@ -94,6 +95,47 @@ def assign_speakers(segments: Sequence[Segment], turns: Sequence[SpeakerTurn],
                 run.append(w)
         out.append(_segment_of(run, seg))
     return [s.model_copy(update={"id": i}) for i, s in enumerate(out)]
+
+
+_SENTENCE_END = (".", "?", "!", "…")
+
+
+def snap_to_sentences(words: list[Word], *, max_shift: int = 2, max_seconds: float = 1.0) -> list[Word]:
+    """Move a speaker change that falls one or two words away from a sentence end onto it.
+
+    Diarisation turn edges are often late or early by a word ("... pour trois mois. Et | pour le
+    cholestérol"): when the words between the change and the nearest sentence end (., ?, !) within
+    ``max_shift`` words last less than ``max_seconds``, they take the speaker of the sentence they belong
+    to. A change with no sentence end nearby is left where the timing put it."""
+    out = list(words)
+    i = 1
+    while i < len(out):
+        if out[i].speaker == out[i - 1].speaker or out[i].speaker is None or out[i - 1].speaker is None:
+            i += 1
+            continue
+        if out[i - 1].text.endswith(_SENTENCE_END):
+            i += 1
+            continue
+        best: int | None = None
+        for shift in range(1, max_shift + 1):
+            for j in (i - shift, i + shift):  # new change position: words[j - 1] ends a sentence
+                if 1 <= j < len(out) and out[j - 1].text.endswith(_SENTENCE_END):
+                    lo, hi = min(i, j), max(i, j)
+                    if out[hi - 1].end - out[lo].start <= max_seconds and best is None:
+                        best = j
+            if best is not None:
+                break
+        if best is None:
+            i += 1
+            continue
+        if best < i:  # words best..i-1 belong to the next sentence: the new speaker's
+            for k in range(best, i):
+                out[k] = out[k].model_copy(update={"speaker": out[i].speaker})
+        else:  # words i..best-1 end the previous speaker's sentence
+            for k in range(i, best):
+                out[k] = out[k].model_copy(update={"speaker": out[i - 1].speaker})
+        i = max(best, i) + 1
+    return out
 
 
 def _segment_of(words: list[Word], parent: Segment) -> Segment:

@@ -52,3 +52,28 @@ def test_segments_keep_time_order_and_renumber():
     b = _seg([("deux", 2.5, 2.8)])
     out = assign_speakers([a, b], TURNS)
     assert [(s.id, s.speaker) for s in out] == [(0, "A"), (1, "B")]
+
+
+def test_late_turn_edge_is_snapped_to_the_sentence_end():
+    # the diariser's change point falls one word late: "Et" opens B's sentence but lies in A's turn
+    turns = [SpeakerTurn(speaker="A", start=0.0, end=3.2), SpeakerTurn(speaker="B", start=3.3, end=6.0)]
+    seg = _seg([("pour", 1.0, 1.3), ("trois", 1.4, 1.8), ("mois.", 1.9, 2.6), ("Et", 2.8, 3.1),
+                ("pour", 3.4, 3.6), ("le", 3.7, 3.8), ("cholestérol,", 3.9, 4.6)])
+    out = assign_speakers([seg], turns)
+    assert [(s.speaker, s.text) for s in out] == [("A", "pour trois mois."), ("B", "Et pour le cholestérol,")]
+
+
+def test_early_turn_edge_is_snapped_forward():
+    turns = [SpeakerTurn(speaker="A", start=0.0, end=1.5), SpeakerTurn(speaker="B", start=1.6, end=6.0)]
+    seg = _seg([("Un", 0.2, 0.5), ("comprimé", 0.6, 1.4), ("le", 1.65, 1.8), ("soir.", 1.9, 2.3),
+                ("Entendu", 2.8, 3.3), ("docteur.", 3.4, 4.0)])
+    out = assign_speakers([seg], turns)
+    assert [(s.speaker, s.text) for s in out] == [("A", "Un comprimé le soir."), ("B", "Entendu docteur.")]
+
+
+def test_change_far_from_any_sentence_end_stays():
+    turns = [SpeakerTurn(speaker="A", start=0.0, end=1.5), SpeakerTurn(speaker="B", start=1.6, end=6.0)]
+    seg = _seg([("un", 0.2, 0.5), ("comprimé", 0.6, 1.4), ("oui", 1.7, 2.0), ("matin", 2.1, 2.5),
+                ("et", 2.6, 2.8), ("soir", 2.9, 3.4), ("merci.", 3.5, 4.0)])
+    out = assign_speakers([seg], turns)
+    assert [(s.speaker, s.text) for s in out] == [("A", "un comprimé"), ("B", "oui matin et soir merci.")]
