@@ -48,19 +48,33 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _resample(x: np.ndarray, sr: int) -> np.ndarray:
-    if sr == SAMPLE_RATE:
-        return x
-    from math import gcd
+class _Sink:
+    """Growable float32 buffer of (channels, n) written block by block (no full-file temporaries)."""
 
-    from scipy.signal import resample_poly
+    def __init__(self, channels: int, expected: int) -> None:
+        self.data = np.empty((channels, max(expected, 1)), np.float32)
+        self.n = 0
 
-    g = gcd(sr, SAMPLE_RATE)
-    return resample_poly(x, SAMPLE_RATE // g, sr // g).astype(np.float32)
+    def write(self, block: np.ndarray) -> None:  # block: (frames, channels)
+        k = block.shape[0]
+        if self.n + k > self.data.shape[1]:
+            grown = np.empty((self.data.shape[0], max(self.n + k, int(self.data.shape[1] * 1.25))), np.float32)
+            grown[:, : self.n] = self.data[:, : self.n]
+            self.data = grown
+        self.data[:, self.n:self.n + k] = block.T
+        self.n += k
+
+    def array(self) -> np.ndarray:
+        return self.data[:, : self.n]
 
 
-def _read_soundfile(path: Path, max_duration: float) -> tuple[np.ndarray, int, int] | None:
-    """(frames x channels float32, sample rate, channels), or None when libsndfile cannot read it."""
+def _read_soundfile(path: Path, max_duration: float,
+                    keep_channels: bool) -> tuple[np.ndarray, np.ndarray | None, int, int] | None:
+    """(mono 16 kHz, stereo 16 kHz or None, source rate, channels), or None when libsndfile cannot read it.
+
+    Read in blocks of about 16 s, down-mixed and resampled (soxr, streaming) as they come, into one
+    preallocated buffer: memory is the 16 kHz float32 result (230 MB an hour), not the source at its own
+    rate and channel count plus copies."""
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
@@ -70,11 +84,30 @@ def _read_soundfile(path: Path, max_duration: float) -> tuple[np.ndarray, int, i
             f"{path.name}: {info.frames / info.samplerate:.0f} s is longer than the limit of "
             f"{max_duration:.0f} s; split the file or raise the limit (--max-duration)."
         )
+    sr, channels = int(info.samplerate), int(info.channels)
+    stereo = keep_channels and channels == 2
+    width = 3 if stereo else 1  # mono mix (+ the two channels)
+    expected = int(np.ceil(info.frames * SAMPLE_RATE / sr)) + 64 if sr else 0
+    sink = _Sink(width, expected)
+    resampler = None
+    if sr != SAMPLE_RATE:
+        import soxr
+
+        resampler = soxr.ResampleStream(sr, SAMPLE_RATE, width, dtype="float32", quality="HQ")
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        for block in sf.blocks(str(path), blocksize=1 << 18, dtype="float32", always_2d=True):
+            out = block.mean(axis=1, keepdims=True, dtype=np.float32)
+            if stereo:
+                out = np.concatenate([out, block[:, :2]], axis=1)
+            if resampler is not None:
+                out = resampler.resample_chunk(np.ascontiguousarray(out))
+            sink.write(out)
+        if resampler is not None:
+            sink.write(resampler.resample_chunk(np.zeros((0, width), np.float32), last=True))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(f"{path.name}: the audio data is corrupt or truncated ({exc}).") from exc
-    return data, int(sr), int(info.channels)
+    data = sink.array()
+    return data[0], (data[1:3] if stereo and data.shape[1] > 0 else None), sr, channels
 
 
 def _read_av(path: Path, max_duration: float) -> tuple[np.ndarray, int, int]:
@@ -135,21 +168,19 @@ def load_audio(path: str | Path, *, max_duration: float = 4 * 3600.0, keep_chann
     size = p.stat().st_size
     if size == 0:
         raise AudioError(f"{p.name}: the file is empty (0 bytes).")
-    got = _read_soundfile(p, max_duration)
+    got = _read_soundfile(p, max_duration, keep_channels)
     stereo: np.ndarray | None = None
     if got is None:
         samples, src_rate, channels = _read_av(p, max_duration)
     else:
-        raw, src_rate, channels = got
-        samples = _resample(raw.mean(axis=1), src_rate)
-        if keep_channels and channels == 2 and raw.shape[0] > 0:
-            stereo = np.stack([_resample(np.ascontiguousarray(raw[:, c]), src_rate) for c in range(2)])
-            stereo = np.clip(np.nan_to_num(stereo), -1.0, 1.0).astype(np.float32, copy=False)
+        samples, stereo, src_rate, channels = got
     if samples.size == 0:
         raise AudioError(f"{p.name}: the file holds no audio samples.")
     if not np.isfinite(samples).all():
         raise AudioError(f"{p.name}: the audio holds NaN or infinite samples (corrupt file).")
-    samples = np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False)
+    samples = np.clip(samples, -1.0, 1.0, out=samples if samples.flags.writeable else None)
+    if stereo is not None:
+        stereo = np.clip(np.nan_to_num(stereo), -1.0, 1.0)
     info = AudioInfo(
         name=p.name,
         sha256=sha256_file(p),
