@@ -1,8 +1,12 @@
-"""``python -m demo [--host 127.0.0.1] [--port 7860] [--lang fr|en] [--auth user:password]``.
+"""``python -m demo [--host 127.0.0.1] [--port 7860] [--lang fr|en] [--auth user:password] [--store URL]
+[--audio-dir DIR]``.
 
 Privacy: the page listens on the loopback interface by default, never creates a public share link, and runs
 with gradio's analytics off. Listening on any other interface is refused unless a login is set with
-``--auth user:password`` or the ``CONSULT_UI_AUTH`` environment variable (same format).
+``--auth user:password`` or the ``CONSULT_UI_AUTH`` environment variable (same format); the login is then the
+reviewer's name recorded in the store. Reports go to the report store (``--store``, ``$CONSULT_STORE``, default
+``consult.store.default_store_url()``), recordings processed on the page to ``--audio-dir`` (default: an
+``audio`` folder next to a SQLite store).
 """
 
 from __future__ import annotations
@@ -54,6 +58,18 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"login user:password; required to listen on a non-loopback host (or set {AUTH_ENV})",
     )
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="report store: a SQLite path, sqlite:///path or postgresql://... "
+        "(default: $CONSULT_STORE, else ~/.local/share/consult/consult.db)",
+    )
+    parser.add_argument(
+        "--audio-dir",
+        default=None,
+        help="where recordings processed on the page are kept for later listening "
+        "(default: $CONSULT_AUDIO_DIR, else an 'audio' folder next to a SQLite store)",
+    )
     return parser
 
 
@@ -82,9 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not is_loopback(args.host):
         logger.warning("serving on %s with a login but without TLS: put it behind a TLS proxy", args.host)
 
+    from consult.store import default_store_url
     from demo.app import build_app
 
-    app = build_app(language=args.lang)
+    app = build_app(language=args.lang, store=args.store or default_store_url(), audio_dir=args.audio_dir)
     app.launch(
         server_name=args.host,
         server_port=args.port,

@@ -1,6 +1,7 @@
 """Label strings of the review page, French first, English too.
 
-Only this module holds user-facing words; ``demo.app`` looks them up with :func:`texts`.
+Only this module holds the page's own words; ``demo`` looks them up with :func:`texts`. Flag messages come from
+:mod:`consult.review` and the patient plan from :mod:`consult.plan`, both in the same two languages.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 
 LANGUAGES: tuple[str, ...] = ("fr", "en")
 
-# Column keys of the medication table, in display order. ``demo.app`` relies on this order.
+# Column keys of the medication table, in display order. ``demo.table`` relies on this order.
 COLUMNS: tuple[str, ...] = (
     "id",
     "drug_text",
@@ -24,65 +25,178 @@ COLUMNS: tuple[str, ...] = (
     "as_needed",
     "status",
     "confidence",
-    "needs_review",
     "decision",
 )
+
+# Columns of the pharmacist's queue, in display order.
+QUEUE_COLUMNS: tuple[str, ...] = ("received", "file", "language", "duration", "medications", "to_check", "status",
+                                  "last_review")
+
+# Filters of the queue: review statuses of consult.store, and "all".
+QUEUE_FILTERS: tuple[str, ...] = ("to_review", "partly_approved", "approved", "rejected", "all")
 
 _TEXTS: dict[str, dict[str, str]] = {
     "fr": {
         "title": "consult — relecture de consultation",
         "header": (
-            "## consult — relecture d'une consultation\n"
-            "> ⚠️ **BROUILLON PRODUIT PAR UNE IA.** La transcription et les lignes de prescription ci-dessous "
-            "sont générées automatiquement et peuvent contenir des erreurs (mots mal reconnus, doses, "
-            "locuteurs). **Un médecin doit vérifier chaque ligne** avant tout usage clinique "
-            "(recommandations HAS 2025 sur l'IA générative en santé). Rien n'est transmis : tout reste "
-            "sur cette machine.\n\n"
-            "Les mots <mark>surlignés</mark> ont été reconnus avec une faible probabilité (< 0,6) ; "
-            "la colonne « à vérifier » signale les lignes de faible confiance."
+            "<h1>consult — relecture des consultations</h1>"
+            "<p class='ai-warning'>⚠️ <b>Brouillon produit par une IA.</b> La transcription et les lignes de "
+            "prescription sont générées automatiquement et peuvent contenir des erreurs (mots mal reconnus, "
+            "doses, locuteurs). <b>Un médecin ou un pharmacien doit vérifier chaque ligne</b> avant tout usage "
+            "clinique (recommandations HAS 2025 sur l'IA générative en santé). Rien ne quitte cette machine.</p>"
+        ),
+        # --- tabs
+        "tab_doctor": "Nouvelle consultation (médecin)",
+        "tab_queue": "File de relecture (pharmacien)",
+        "doctor_help": (
+            "Déposez l'enregistrement de la consultation ou enregistrez-la avec le micro, puis cliquez sur "
+            "**Transcrire et extraire**. Le rapport s'ouvre plus bas et rejoint la file de relecture."
         ),
         "audio_in": "Enregistrement de la consultation (fichier ou micro)",
         "run": "Transcrire et extraire",
-        "player": "Écouter l'enregistrement",
-        "summary": "Résumé",
-        "transcript": "Transcription par tour de parole",
-        "table": "Médicaments (brouillon, modifiable)",
-        "approve_all": "Tout approuver",
-        "reset": "Réinitialiser",
-        "bundle_btn": "Télécharger le bundle FHIR",
-        "report_btn": "Télécharger le rapport (report.json)",
-        "bundle_file": "Bundle FHIR (bundle.json)",
-        "report_file": "Rapport (report.json)",
-        "decision_help": (
-            "Colonne « décision » : **approuvé**, **rejeté** ou **en attente**. Formats des cellules : "
-            "dosage/dose « 500 mg », « 1 comprimé », « 1-2 comprimé » ; fréquence « 3/d » (3 par jour), "
-            "« 1/8h » (toutes les 8 h), « 2/wk » ; durée « 7 d », « 2 wk », « 3 mo » ; "
-            "moments « matin, soir » ; si besoin « oui »/« non ». Une cellule vide efface la valeur."
+        "queue_help": (
+            "Les consultations traitées (sur cette page ou par lot) attendent ici leur relecture. "
+            "Cliquez sur une ligne, ou choisissez-la dans la liste, pour l'ouvrir."
         ),
-        "no_audio": "Aucun enregistrement : déposez un fichier audio ou enregistrez avec le micro.",
-        "no_report": "Aucun rapport : lancez d'abord « Transcrire et extraire ».",
-        "pipeline_error": "Échec du traitement : {error}",
-        "table_error": "Le tableau contient des valeurs non reconnues ; rien n'a été exporté :\n{errors}",
-        "cell_error": "ligne {line}, colonne « {column} » : « {value} » non reconnu ({expected})",
-        "unknown_line": "ligne « {line} » inconnue (ajout de ligne non pris en charge ici)",
-        "duplicate_line": "ligne « {line} » présente deux fois",
-        "bad_row": "ligne {index} : {count} colonnes au lieu de {expected}",
-        "empty_name": "le nom normalisé ne peut pas être vide",
-        "expect_quantity": "attendu : « 500 mg », « 1 comprimé », « 1-2 comprimé » ou vide",
-        "expect_frequency": "attendu : « 3/d », « 1-2/d », « 1/8h », « 2/wk » ou vide",
-        "expect_duration": "attendu : « 7 d », « 2 wk », « 3 mo » ou vide",
-        "expect_when": "attendu : moments séparés par des virgules (matin, midi, soir...) ou codes FHIR",
-        "expect_bool": "attendu : oui ou non",
-        "expect_status": "attendu : nouveau, renouvelé, modifié, arrêté ou mentionné",
-        "expect_decision": "attendu : approuvé, rejeté ou en attente",
-        "expect_atc": "attendu : un code ATC (ex. J01CA04) ou vide",
+        "filter_label": "Afficher",
+        "refresh": "Actualiser",
+        "queue_label": "Consultations",
+        "open_label": "Consultation à ouvrir",
+        "open_btn": "Ouvrir",
+        "queue_empty": "Aucune consultation dans cette catégorie.",
+        "q_received": "reçue le",
+        "q_file": "enregistrement",
+        "q_language": "langue",
+        "q_duration": "durée",
+        "q_medications": "médicaments",
+        "q_to_check": "à vérifier",
+        "q_status": "statut",
+        "q_last_review": "dernière relecture",
+        "f_to_review": "à relire",
+        "f_partly_approved": "approuvées en partie",
+        "f_approved": "approuvées",
+        "f_rejected": "rejetées",
+        "f_all": "toutes",
+        # --- review statuses (consult.store) and history events
+        "rs_to_review": "à relire",
+        "rs_approved": "approuvé",
+        "rs_rejected": "rejeté",
+        "rs_partly_approved": "approuvé en partie",
+        "ev_signed": "signé",
+        "ev_reviewed": "relu",
+        "ev_edited": "modifié",
+        "ev_approved": "approuvé",
+        "ev_rejected": "rejeté",
+        "by_on": "{action} par {actor} le {date}",
+        "never_reviewed": "pas encore relu",
+        # --- progress
+        "stage_models": "Chargement des modèles (première utilisation)",
+        "stage_audio": "Lecture de l'enregistrement",
+        "stage_diarisation": "Séparation des voix",
+        "stage_transcription": "Transcription",
+        "stage_extraction": "Extraction des médicaments",
+        "stage_store": "Enregistrement dans la file",
+        "already_done": "Cet enregistrement avait déjà été traité : le rapport est rouvert depuis la file.",
+        # --- report header
+        "received": "Reçue le",
         "duration_label": "Durée",
         "language_label": "Langue",
         "speakers_label": "Locuteurs",
         "medications_label": "Médicaments",
         "to_review_label": "à vérifier",
         "warnings_label": "Avertissements",
-        "empty_transcript": "_Aucune parole reconnue._",
+        "last_review": "Dernière relecture",
+        "job_label": "Dossier",
+        "no_report_open": "Aucun rapport ouvert : traitez un enregistrement ou ouvrez une consultation de la file.",
+        # --- medication lines
+        "lines_title": "Médicaments — décision ligne par ligne",
+        "lines_help": (
+            "Pour chaque ligne : écoutez le passage (▶), lisez les alertes, puis choisissez **approuvé** ou "
+            "**rejeté**. Corrigez une valeur dans le tableau plus bas : la ligne se met à jour."
+        ),
+        "no_lines": "Aucun médicament n'a été détecté dans cette consultation.",
+        "decision_label": "Décision pour {line}",
+        "approve_all": "Tout approuver",
+        "reset": "Revenir à l'extraction",
+        "edited_badge": "✎ corrigé",
+        "heard": "entendu",
+        "confidence": "confiance {pct} %",
+        "listen": "Écouter ce passage",
+        "no_flags": "Aucune alerte.",
+        "stop_schedule": "à arrêter",
+        "sev_critical": "Critique",
+        "sev_warning": "Attention",
+        "sev_info": "À noter",
+        "table_problems": "Le tableau contient des valeurs non reconnues :",
+        "too_many_lines": "Seules les {n} premières lignes ont une carte : décidez les suivantes dans la colonne "
+        "« décision » du tableau.",
+        # --- transcript and player
+        "player": "Enregistrement",
+        "player_help": "Cliquez sur un horodatage ▶ ou sur une phrase pour l'écouter.",
+        "audio_missing": "L'enregistrement n'est pas disponible sur cette machine.",
+        "transcript": "Transcription par tour de parole",
+        "transcript_help": "<mark class='low'>Surligné</mark> : mot reconnu avec une faible probabilité "
+        "(< 0,6) ; <b class='num'>gras</b> : nombre.",
+        "empty_transcript": "Aucune parole reconnue.",
+        # --- table
+        "table": "Corriger les champs (tableau modifiable)",
+        "decision_help": (
+            "Double-cliquez sur une cellule pour la corriger, Entrée pour valider. Formats : dosage/dose "
+            "« 500 mg », « 1 comprimé », « 1-2 comprimé » ; fréquence « 3/j » (3 par jour), « 1/8h » (toutes "
+            "les 8 h), « 2/sem » ; durée « 7 j », « 2 sem », « 3 mois » ; moments « matin, soir » ; si besoin "
+            "« oui »/« non » ; décision « approuvé », « rejeté » ou « en attente ». Une cellule vide efface la "
+            "valeur."
+        ),
+        # --- sign-off
+        "signoff_title": "Signature",
+        "signoff_help": (
+            "La signature enregistre votre nom et l'heure dans la file, écrit le bundle FHIR relu (lignes "
+            "approuvées actives, lignes rejetées retirées) et le plan de prise du patient. Chaque ligne doit être "
+            "approuvée ou rejetée. « Enregistrer sans signer » garde votre travail pour plus tard."
+        ),
+        "reviewer_label": "Relecteur (nom et fonction)",
+        "reviewer_placeholder": "ex. Dr Martin, médecin — ou M. Durand, pharmacien",
+        "reviewer_auth": "Connecté en tant que {user}",
+        "sign_btn": "Signer et enregistrer",
+        "save_btn": "Enregistrer sans signer",
+        "no_reviewer": "Indiquez votre nom de relecteur avant d'enregistrer.",
+        "pending_lines": "Chaque ligne doit être approuvée ou rejetée avant la signature. En attente : {lines}.",
+        "signed_ok": "✓ Signé par {actor} le {date} — statut : {status}.",
+        "saved_ok": "Relecture enregistrée par {actor} le {date} (non signée) — statut : {status}.",
+        "store_error": "Enregistrement impossible : {error}",
+        # --- exports
+        "exports_title": "Exports",
+        "bundle_btn": "Bundle FHIR (R4B)",
+        "report_btn": "Rapport (report.json)",
+        "plan_btn": "Plan de prise du patient",
+        "pseudo_btn": "Transcription pseudonymisée",
+        "bundle_file": "Bundle FHIR (bundle.json)",
+        "report_file": "Rapport (report.json)",
+        "plan_file": "Plan de prise à imprimer (plan.html)",
+        "pseudo_file": "Transcription pseudonymisée (noms, dates, téléphones remplacés)",
+        "plan_title": "Plan de prise du patient (lignes approuvées, dans la langue de la consultation)",
+        "pseudo_name": "transcription-pseudonymisee.txt",
+        # --- errors
+        "no_audio": "Aucun enregistrement : déposez un fichier audio ou enregistrez avec le micro.",
+        "no_report": "Aucun rapport ouvert : traitez un enregistrement ou ouvrez une consultation de la file.",
+        "no_job": "Choisissez une consultation dans la file.",
+        "unknown_job": "Consultation introuvable dans la file : {job}.",
+        "pipeline_error": "Échec du traitement : {error}",
+        "table_error": "Le tableau contient des valeurs non reconnues ; rien n'a été enregistré :\n{errors}",
+        "cell_error": "ligne {line}, colonne « {column} » : « {value} » non reconnu ({expected})",
+        "unknown_line": "ligne « {line} » inconnue (ajout de ligne non pris en charge ici)",
+        "duplicate_line": "ligne « {line} » présente deux fois",
+        "bad_row": "ligne {index} : {count} colonnes au lieu de {expected}",
+        "empty_name": "le nom normalisé ne peut pas être vide",
+        "expect_quantity": "attendu : « 500 mg », « 1 comprimé », « 1-2 comprimé » ou vide",
+        "expect_frequency": "attendu : « 3/j », « 1-2/j », « 1/8h », « 2/sem » ou vide",
+        "expect_duration": "attendu : « 7 j », « 2 sem », « 3 mois » ou vide",
+        "expect_when": "attendu : moments séparés par des virgules (matin, midi, soir...) ou codes FHIR",
+        "expect_bool": "attendu : oui ou non",
+        "expect_status": "attendu : nouveau, renouvelé, modifié, arrêté ou mentionné",
+        "expect_decision": "attendu : approuvé, rejeté ou en attente",
+        "expect_atc": "attendu : un code ATC (ex. J01CA04) ou vide",
+        # --- words
         "yes": "oui",
         "no": "non",
         "doctor": "Médecin",
@@ -109,43 +223,144 @@ _TEXTS: dict[str, dict[str, str]] = {
         "col_as_needed": "si besoin",
         "col_status": "statut",
         "col_confidence": "confiance",
-        "col_needs_review": "à vérifier",
         "col_decision": "décision",
     },
     "en": {
         "title": "consult — consultation review",
         "header": (
-            "## consult — consultation review\n"
-            "> ⚠️ **DRAFT PRODUCED BY AI.** The transcript and the prescription lines below are generated "
-            "automatically and may contain errors (misheard words, doses, speakers). "
-            "**A clinician must check every line** before any clinical use "
-            "(HAS 2025 guidance on generative AI in healthcare). Nothing "
-            "is sent anywhere: everything stays on this machine.\n\n"
-            "<mark>Highlighted</mark> words were recognised with a low probability (< 0.6); the "
-            '"to check" column flags low-confidence lines.'
+            "<h1>consult — consultation review</h1>"
+            "<p class='ai-warning'>⚠️ <b>Draft produced by AI.</b> The transcript and the prescription lines are "
+            "generated automatically and may contain errors (misheard words, doses, speakers). <b>A doctor or "
+            "pharmacist must check every line</b> before any clinical use (HAS 2025 guidance on generative AI "
+            "in healthcare). Nothing leaves this machine.</p>"
+        ),
+        "tab_doctor": "New consultation (doctor)",
+        "tab_queue": "Review queue (pharmacist)",
+        "doctor_help": (
+            "Upload the consultation recording or record it with the microphone, then click **Transcribe and "
+            "extract**. The report opens below and joins the review queue."
         ),
         "audio_in": "Consultation recording (file or microphone)",
         "run": "Transcribe and extract",
-        "player": "Play the recording",
-        "summary": "Summary",
-        "transcript": "Transcript by speaker turn",
-        "table": "Medications (draft, editable)",
+        "queue_help": (
+            "Consultations processed (on this page or in a batch) wait here for review. Click a row, or pick it "
+            "in the list, to open it."
+        ),
+        "filter_label": "Show",
+        "refresh": "Refresh",
+        "queue_label": "Consultations",
+        "open_label": "Consultation to open",
+        "open_btn": "Open",
+        "queue_empty": "No consultation in this category.",
+        "q_received": "received",
+        "q_file": "recording",
+        "q_language": "language",
+        "q_duration": "duration",
+        "q_medications": "medications",
+        "q_to_check": "to check",
+        "q_status": "status",
+        "q_last_review": "last review",
+        "f_to_review": "to review",
+        "f_partly_approved": "partly approved",
+        "f_approved": "approved",
+        "f_rejected": "rejected",
+        "f_all": "all",
+        "rs_to_review": "to review",
+        "rs_approved": "approved",
+        "rs_rejected": "rejected",
+        "rs_partly_approved": "partly approved",
+        "ev_signed": "signed",
+        "ev_reviewed": "reviewed",
+        "ev_edited": "edited",
+        "ev_approved": "approved",
+        "ev_rejected": "rejected",
+        "by_on": "{action} by {actor} on {date}",
+        "never_reviewed": "not reviewed yet",
+        "stage_models": "Loading the models (first use)",
+        "stage_audio": "Reading the recording",
+        "stage_diarisation": "Separating the voices",
+        "stage_transcription": "Transcribing",
+        "stage_extraction": "Extracting the medications",
+        "stage_store": "Saving to the queue",
+        "already_done": "This recording was already processed: the report is reopened from the queue.",
+        "received": "Received",
+        "duration_label": "Duration",
+        "language_label": "Language",
+        "speakers_label": "Speakers",
+        "medications_label": "Medications",
+        "to_review_label": "to check",
+        "warnings_label": "Warnings",
+        "last_review": "Last review",
+        "job_label": "Record",
+        "no_report_open": "No report open: process a recording or open a consultation from the queue.",
+        "lines_title": "Medications — decide line by line",
+        "lines_help": (
+            "For each line: listen to the passage (▶), read the alerts, then choose **approved** or **rejected**. "
+            "Correct a value in the table below: the line updates."
+        ),
+        "no_lines": "No medication was detected in this consultation.",
+        "decision_label": "Decision for {line}",
         "approve_all": "Approve all",
-        "reset": "Reset",
-        "bundle_btn": "Download the FHIR bundle",
-        "report_btn": "Download the report (report.json)",
+        "reset": "Back to the extraction",
+        "edited_badge": "✎ corrected",
+        "heard": "heard",
+        "confidence": "confidence {pct} %",
+        "listen": "Listen to this passage",
+        "no_flags": "No alert.",
+        "stop_schedule": "to stop",
+        "sev_critical": "Critical",
+        "sev_warning": "Warning",
+        "sev_info": "Note",
+        "table_problems": "The table holds values that cannot be read:",
+        "too_many_lines": 'Only the first {n} lines have a card: decide the others in the table\'s "decision" '
+        "column.",
+        "player": "Recording",
+        "player_help": "Click a ▶ time stamp or a sentence to hear it.",
+        "audio_missing": "The recording is not available on this machine.",
+        "transcript": "Transcript by speaker turn",
+        "transcript_help": "<mark class='low'>Highlighted</mark>: word recognised with a low probability "
+        "(< 0.6); <b class='num'>bold</b>: number.",
+        "empty_transcript": "No speech recognised.",
+        "table": "Correct the fields (editable table)",
+        "decision_help": (
+            'Double-click a cell to correct it, Enter to confirm. Formats: strength/dose "500 mg", "1 tablet", '
+            '"1-2 tablet"; frequency "3/d" (3 a day), "1/8h" (every 8 h), "2/wk"; duration "7 d", "2 wk", '
+            '"3 mo"; times "morning, evening"; as needed "yes"/"no"; decision "approved", "rejected" or '
+            '"pending". An empty cell clears the value.'
+        ),
+        "signoff_title": "Sign-off",
+        "signoff_help": (
+            "Signing records your name and the time in the queue, writes the reviewed FHIR bundle (approved "
+            "lines active, rejected lines removed) and the patient's plan. Every line must be approved or "
+            'rejected. "Save without signing" keeps your work for later.'
+        ),
+        "reviewer_label": "Reviewer (name and role)",
+        "reviewer_placeholder": "e.g. Dr Martin, GP — or Mr Durand, pharmacist",
+        "reviewer_auth": "Logged in as {user}",
+        "sign_btn": "Sign and save",
+        "save_btn": "Save without signing",
+        "no_reviewer": "Enter your reviewer name before saving.",
+        "pending_lines": "Every line must be approved or rejected before signing. Pending: {lines}.",
+        "signed_ok": "✓ Signed by {actor} on {date} — status: {status}.",
+        "saved_ok": "Review saved by {actor} on {date} (not signed) — status: {status}.",
+        "store_error": "Could not save: {error}",
+        "exports_title": "Exports",
+        "bundle_btn": "FHIR bundle (R4B)",
+        "report_btn": "Report (report.json)",
+        "plan_btn": "Patient's medication plan",
+        "pseudo_btn": "Pseudonymised transcript",
         "bundle_file": "FHIR bundle (bundle.json)",
         "report_file": "Report (report.json)",
-        "decision_help": (
-            '"decision" column: **approved**, **rejected** or **pending**. Cell formats: strength/dose '
-            '"500 mg", "1 tablet", "1-2 tablet"; frequency "3/d" (3 a day), "1/8h" (every 8 h), '
-            '"2/wk"; duration "7 d", "2 wk", "3 mo"; times "morning, evening"; as needed '
-            '"yes"/"no". An empty cell clears the value.'
-        ),
+        "plan_file": "Printable plan (plan.html)",
+        "pseudo_file": "Pseudonymised transcript (names, dates, phone numbers replaced)",
+        "plan_title": "Patient's medication plan (approved lines, in the consultation's language)",
+        "pseudo_name": "transcript-pseudonymised.txt",
         "no_audio": "No recording: upload an audio file or record with the microphone.",
-        "no_report": 'No report: run "Transcribe and extract" first.',
+        "no_report": "No report open: process a recording or open a consultation from the queue.",
+        "no_job": "Pick a consultation in the queue.",
+        "unknown_job": "Consultation not found in the queue: {job}.",
         "pipeline_error": "Processing failed: {error}",
-        "table_error": "The table holds values that cannot be read; nothing was exported:\n{errors}",
+        "table_error": "The table holds values that cannot be read; nothing was saved:\n{errors}",
         "cell_error": 'line {line}, column "{column}": "{value}" not understood ({expected})',
         "unknown_line": 'unknown line "{line}" (adding lines is not supported here)',
         "duplicate_line": 'line "{line}" appears twice',
@@ -159,13 +374,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "expect_status": "expected: new, renewed, changed, stopped or mentioned",
         "expect_decision": "expected: approved, rejected or pending",
         "expect_atc": "expected: an ATC code (e.g. J01CA04) or empty",
-        "duration_label": "Duration",
-        "language_label": "Language",
-        "speakers_label": "Speakers",
-        "medications_label": "Medications",
-        "to_review_label": "to check",
-        "warnings_label": "Warnings",
-        "empty_transcript": "_No speech recognised._",
         "yes": "yes",
         "no": "no",
         "doctor": "Doctor",
@@ -192,7 +400,6 @@ _TEXTS: dict[str, dict[str, str]] = {
         "col_as_needed": "as needed",
         "col_status": "status",
         "col_confidence": "confidence",
-        "col_needs_review": "to check",
         "col_decision": "decision",
     },
 }
@@ -225,6 +432,17 @@ WHEN_LABELS: dict[str, dict[str, str]] = {
     },
 }
 
+# Period and duration units as written in the table cells (the parser reads both languages).
+UNIT_LABELS: dict[str, dict[str, str]] = {
+    "fr": {"h": "h", "d": "j", "wk": "sem", "mo": "mois"},
+    "en": {"h": "h", "d": "d", "wk": "wk", "mo": "mo"},
+}
+
+_MONTHS_SHORT = {
+    "fr": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
+    "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+}
+
 
 def check_language(language: str) -> str:
     """Return ``language`` if the page has labels for it, else raise ValueError listing the valid ones."""
@@ -242,3 +460,14 @@ def headers(language: str) -> list[str]:
     """Localised headers of the medication table, in :data:`COLUMNS` order."""
     t = texts(language)
     return [t[f"col_{key}"] for key in COLUMNS]
+
+
+def queue_headers(language: str) -> list[str]:
+    """Localised headers of the queue table, in :data:`QUEUE_COLUMNS` order."""
+    t = texts(language)
+    return [t[f"q_{key}"] for key in QUEUE_COLUMNS]
+
+
+def month_short(month: int, language: str) -> str:
+    """Abbreviated month name (1-12): ``mars`` / ``Mar``."""
+    return _MONTHS_SHORT[check_language(language)][month - 1]

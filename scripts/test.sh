@@ -8,6 +8,11 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null;
   else echo "PostgreSQL server programs missing: sudo apt-get install postgresql" >&2; exit 1; fi
 fi
+# The browser tests drive Debian's Chromium with Playwright (never `playwright install`: no download).
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null;
+  else echo "Chromium missing: sudo apt-get install chromium" >&2; exit 1; fi
+fi
 export HF_HUB_OFFLINE=1 PYANNOTE_METRICS_ENABLED=0 RAY_USAGE_STATS_ENABLED=0 GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/python -m ruff check consult schemas workers demo tests audio_fixtures scripts benchmarks
 .venv/bin/python -m pytest "$@"

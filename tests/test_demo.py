@@ -1,4 +1,7 @@
-"""Tests of the review page: pure callbacks on real reports, CLI guard rails, a real launch."""
+"""Tests of the review page without a browser: table, HTML, store work, CLI guard rails, a real launch.
+
+The browser tests (tests/test_browser.py) drive the same page in headless Chromium.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 from fhir.resources.R4B.bundle import Bundle  # noqa: E402
 
+from consult.store import ReportStore  # noqa: E402
 from demo.__main__ import is_loopback, main, parse_auth  # noqa: E402
 from demo.app import (  # noqa: E402
     COL,
@@ -26,18 +30,34 @@ from demo.app import (  # noqa: E402
     format_duration,
     format_frequency,
     format_quantity,
+    lines_view,
     make_bundle_file,
     make_report_file,
     parse_duration,
     parse_frequency,
     parse_quantity,
+    queue_rows,
     report_to_rows,
     rows_to_decisions,
     set_all_decisions,
-    summary_markdown,
-    transcript_markdown,
+    set_decision,
 )
 from demo.i18n import COLUMNS, headers  # noqa: E402
+from demo.service import (  # noqa: E402
+    ReviewError,
+    ReviewService,
+    default_audio_dir,
+    make_plan_files,
+    make_pseudonymised_transcript,
+)
+from demo.table import (  # noqa: E402
+    decision_records,
+    decisions_from_records,
+    edited_fields,
+    review_status,
+    reviewed_report,
+)
+from demo.views import report_header_html, transcript_html, transcript_text, translate_warning  # noqa: E402
 from schemas import (  # noqa: E402
     AudioInfo,
     ConsultationReport,
@@ -46,6 +66,7 @@ from schemas import (  # noqa: E402
     Frequency,
     MedicationLine,
     Quantity,
+    ReviewDecision,
     Segment,
     Speaker,
     Word,
@@ -248,21 +269,44 @@ def _review_and_check(report: ConsultationReport, tmp_path: Path) -> None:
         assert (requests[line.id].status, requests[line.id].intent) == ("draft", "proposal")
 
 
+class _ReportPipeline:
+    """Stands in at the Pipeline interface: returns a fixed report and reports progress through the hook."""
+
+    def __init__(self, result: ConsultationReport, settings: Any = None) -> None:
+        self.result = result
+        self.calls = 0
+        if settings is not None:
+            self.settings = settings
+
+    def process(self, audio: Any, *, hook: Any = None) -> ConsultationReport:
+        self.calls += 1
+        if hook is not None:
+            hook("transcription", 0.5)
+            hook("extraction", 1.0)
+        return self.result
+
+
+@pytest.fixture()
+def service(tmp_path: Path, report: ConsultationReport) -> ReviewService:
+    return ReviewService(tmp_path / "consult.db", lambda: _ReportPipeline(report), audio_dir=tmp_path / "audio")
+
+
 # ------------------------------------------------------------------------------------------- the page
 
 
-def test_build_app_does_not_load_models() -> None:
+def test_build_app_does_not_load_models_or_open_the_store(tmp_path: Path) -> None:
     calls: list[int] = []
 
     def factory() -> Any:
         calls.append(1)
         raise AssertionError("the pipeline must not be created at build time")
 
+    store = tmp_path / "never" / "consult.db"
     for lang in ("fr", "en"):
-        app = build_app(factory, language=lang)
+        app = build_app(factory, language=lang, store=store)
         assert isinstance(app, gr.Blocks)
-    assert calls == []
-    assert build_app().analytics_enabled is False
+    assert calls == [] and not store.parent.exists()
+    assert build_app(store=store).analytics_enabled is False
 
 
 def test_build_app_rejects_unknown_language() -> None:
@@ -270,32 +314,42 @@ def test_build_app_rejects_unknown_language() -> None:
         build_app(language="de")
 
 
-# ------------------------------------------------------------------------------------- pure callbacks
+# ------------------------------------------------------------------------------------------- the table
 
 
-def test_report_to_rows_formats_cells(report: ConsultationReport) -> None:
+def test_report_to_rows_formats_cells_in_the_page_language(report: ConsultationReport) -> None:
     rows = report_to_rows(report, "fr")
     assert len(rows) == 4 and all(len(r) == len(COLUMNS) == len(headers("fr")) for r in rows)
     amox = dict(zip(COLUMNS, _row(rows, "med-3"), strict=True))
-    assert amox["strength"] == "1000 mg"
-    assert amox["dose"] == "1 comprimé"
-    assert amox["frequency"] == "2/d"
-    assert amox["when"] == "matin, soir"
-    assert amox["duration"] == "6 d"
-    assert amox["status"] == "nouveau"
-    assert amox["decision"] == "en attente"
-    assert amox["needs_review"].startswith("⚠ oui")
-    assert amox["confidence"] == "0.55"
+    assert (amox["strength"], amox["dose"], amox["frequency"]) == ("1000 mg", "1 comprimé", "2/j")
+    assert (amox["when"], amox["duration"], amox["status"]) == ("matin, soir", "6 j", "nouveau")
+    assert (amox["decision"], amox["confidence"]) == ("en attente", "0,55")
     para = dict(zip(COLUMNS, _row(rows, "med-4"), strict=True))
     assert (para["frequency"], para["as_needed"]) == ("1/6h", "oui")
     en = dict(zip(COLUMNS, _row(report_to_rows(report, "en"), "med-3"), strict=True))
     assert (en["when"], en["decision"], en["status"]) == ("morning, evening", "pending", "new")
+    assert (en["frequency"], en["duration"], en["confidence"]) == ("2/d", "6 d", "0.55")
+
+
+def test_rows_show_a_saved_review(report: ConsultationReport) -> None:
+    edited = report.medications[2].model_copy(update={"dose": Quantity(value=2, unit="comprimé")})
+    decisions = [
+        ReviewDecision(line_id="med-3", decision="approved", line=edited),
+        ReviewDecision(line_id="med-4", decision="rejected"),
+    ]
+    rows = report_to_rows(report, "fr", decisions)
+    assert (_row(rows, "med-3")[COL["dose"]], _row(rows, "med-3")[COL["decision"]]) == ("2 comprimé", "approuvé")
+    assert _row(rows, "med-4")[COL["decision"]] == "rejeté"
+    assert _row(rows, "med-1")[COL["decision"]] == "en attente"
+    back = {d.line_id: d for d in rows_to_decisions(report, rows)}
+    assert back["med-3"].line == edited and back["med-4"].decision == "rejected"
 
 
 def test_unedited_rows_give_pending_decisions_without_edits(report: ConsultationReport) -> None:
-    decisions = rows_to_decisions(report, report_to_rows(report, "en"), lang="en")
-    assert [d.line_id for d in decisions] == ["med-1", "med-2", "med-3", "med-4"]
-    assert all(d.decision == "pending" and d.line is None for d in decisions)
+    for lang in ("fr", "en"):
+        decisions = rows_to_decisions(report, report_to_rows(report, lang), lang=lang)
+        assert [d.line_id for d in decisions] == ["med-1", "med-2", "med-3", "med-4"]
+        assert all(d.decision == "pending" and d.line is None for d in decisions)
 
 
 @pytest.mark.parametrize(
@@ -307,8 +361,9 @@ def test_unedited_rows_give_pending_decisions_without_edits(report: Consultation
         Quantity(value=2.5, unit="mL", ucum=True),
     ],
 )
-def test_quantity_round_trip(quantity: Quantity) -> None:
-    assert parse_quantity(format_quantity(quantity), quantity) == quantity
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_quantity_round_trip(quantity: Quantity, lang: str) -> None:
+    assert parse_quantity(format_quantity(quantity, lang), quantity) == quantity
 
 
 @pytest.mark.parametrize(
@@ -318,15 +373,29 @@ def test_quantity_round_trip(quantity: Quantity) -> None:
         Frequency(count=1, period=8, period_unit="h"),
         Frequency(count=1, count_max=2, period=1, period_unit="d"),
         Frequency(count=2, period=1, period_unit="wk"),
+        Frequency(count=1, period=1, period_unit="mo"),
+        Frequency(count=1, period=1.5, period_unit="d"),
     ],
 )
-def test_frequency_round_trip(frequency: Frequency) -> None:
-    assert parse_frequency(format_frequency(frequency)) == frequency
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_frequency_round_trip(frequency: Frequency, lang: str) -> None:
+    assert parse_frequency(format_frequency(frequency, lang)) == frequency
 
 
-@pytest.mark.parametrize("duration", [Duration(value=7, unit="d"), Duration(value=3, unit="mo")])
-def test_duration_round_trip(duration: Duration) -> None:
-    assert parse_duration(format_duration(duration)) == duration
+@pytest.mark.parametrize(
+    "duration", [Duration(value=7, unit="d"), Duration(value=2, unit="wk"), Duration(value=3, unit="mo")]
+)
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_duration_round_trip(duration: Duration, lang: str) -> None:
+    assert parse_duration(format_duration(duration, lang)) == duration
+
+
+def test_units_are_written_in_the_page_language() -> None:
+    assert format_frequency(Frequency(count=2, period=1, period_unit="wk"), "fr") == "2/sem"
+    assert format_frequency(Frequency(count=2, period=1, period_unit="wk"), "en") == "2/wk"
+    assert format_duration(Duration(value=3, unit="mo"), "fr") == "3 mois"
+    assert format_quantity(Quantity(value=0.5, unit="g", ucum=True), "fr") == "0,5 g"
+    assert format_quantity(Quantity(value=0.5, unit="g", ucum=True), "en") == "0.5 g"
 
 
 def test_parsers_read_what_a_clinician_types() -> None:
@@ -401,7 +470,7 @@ def test_bad_decision_unknown_line_and_empty_name_are_errors(report: Consultatio
     assert len(err.value.problems) == 3
 
 
-def test_approve_all_then_reset(report: ConsultationReport) -> None:
+def test_approve_all_set_one_line_and_reset(report: ConsultationReport) -> None:
     rows = report_to_rows(report, "fr")
     _row(rows, "med-2")[COL["dose"]] = "20 mg"
     approved = set_all_decisions(rows, "approved", "fr")
@@ -409,48 +478,284 @@ def test_approve_all_then_reset(report: ConsultationReport) -> None:
     assert _row(approved, "med-2")[COL["dose"]] == "20 mg"  # edits kept
     decisions = rows_to_decisions(report, approved)
     assert all(d.decision == "approved" for d in decisions)
-    assert next(d for d in decisions if d.line_id == "med-2").line.dose == Quantity(
-        value=20, unit="mg", ucum=True
-    )
+    assert next(d for d in decisions if d.line_id == "med-2").line.dose == Quantity(value=20, unit="mg", ucum=True)
+    one = set_decision(approved, "med-4", "rejected", "fr")
+    assert [r[COL["decision"]] for r in one] == ["approuvé", "approuvé", "approuvé", "rejeté"]
+    assert _row(one, "med-2")[COL["dose"]] == "20 mg"
 
 
-def test_transcript_markdown_by_turn_with_low_probability_marks(report: ConsultationReport) -> None:
-    md = transcript_markdown(report, "fr")
-    turns = md.split("\n\n")
-    assert turns[0].startswith("**[00:00] Médecin :** Bonjour madame")
-    assert turns[1].startswith("**[00:04] Patient :** Bonjour docteur")
-    # segments 4 and 5 are consecutive doctor segments: one turn
-    assert sum(t.startswith("**[00:19] Médecin :**") for t in turns) == 1 and len(turns) == 7
-    assert '<mark title="p=0.42">l\'amoxicilline</mark>' in md
-    assert "<mark" not in turns[0]
-    assert "\\*max\\*" in md  # transcript text is never taken as markup
-    en = transcript_markdown(report, "en")
-    assert en.startswith("**[00:00] Doctor:** ") and "**[00:04] Patient:**" in en
+def test_decision_records_round_trip_and_review_status(report: ConsultationReport) -> None:
+    edited = report.medications[2].model_copy(update={"dose": Quantity(value=2, unit="comprimé"),
+                                                      "duration": Duration(value=10, unit="d")})
+    at = datetime(2025, 3, 1, 11, 0, tzinfo=timezone.utc)
+    decisions = [
+        ReviewDecision(line_id="med-1", decision="approved", reviewer="dr", at=at),
+        ReviewDecision(line_id="med-2", decision="approved", reviewer="dr", at=at),
+        ReviewDecision(line_id="med-3", decision="approved", line=edited, reviewer="dr", at=at),
+        ReviewDecision(line_id="med-4", decision="rejected", reviewer="dr", at=at),
+    ]
+    records = decision_records(report, decisions)
+    assert json.loads(json.dumps(records)) == records  # what the store keeps is plain JSON
+    assert records[2]["edited"] == ["dose", "duration"] and records[0]["edited"] == []
+    assert decisions_from_records(report, [*records, {"line_id": "med-99", "decision": "approved"}]) == decisions
+    assert edited_fields(report.medications[0], None) == []
+    assert review_status(decisions) == "partly_approved"
+    assert review_status(decisions[:3]) == "approved" and review_status([]) == "approved"
+    assert review_status([decisions[3]]) == "rejected"
+    assert review_status([*decisions, ReviewDecision(line_id="x", decision="pending")]) == "to_review"
+    assert reviewed_report(report, decisions).medications[2] == edited
+    assert reviewed_report(report, decisions).medications[3] == report.medications[3]
+
+
+# --------------------------------------------------------------------------------------------- the HTML
+
+
+def test_transcript_html_by_turn_with_roles_times_and_highlights(report: ConsultationReport) -> None:
+    html = transcript_html(report, "fr")
+    assert html.count('class="turn ') == 7  # segments 4 and 5 are consecutive doctor segments: one turn
+    assert '<button type="button" class="ts" data-seek="0.50"' in html and "▶ 00:00</button>" in html
+    assert '<span class="who">Médecin</span>' in html and '<span class="who">Patient</span>' in html
+    assert html.count('class="seg"') == len(report.segments)
+    assert 'data-seek="30.23"' in html  # the second segment of a turn plays from its own start
+    assert '<mark class="low" title="p = 0.42">l&#x27;amoxicilline</mark>' in html
+    assert '<b class="num">1000</b>' in html and '<b class="num">six</b>' in html
+    assert "*max*" in html and "<script" not in html
+    en = transcript_html(report, "en")
+    assert '<span class="who">Doctor</span>' in en
     empty = report.model_copy(update={"segments": []})
-    assert transcript_markdown(empty, "fr") == "_Aucune parole reconnue._"
+    assert "Aucune parole reconnue." in transcript_html(empty, "fr")
 
 
-def test_summary_and_report_file(report: ConsultationReport, tmp_path: Path) -> None:
-    summary = summary_markdown(report, "fr")
-    assert "00:54" in summary and "SPEAKER_00 (Médecin)" in summary and "4 (1 à vérifier)" in summary
-    path = make_report_file(report, tmp_path)
-    assert ConsultationReport.model_validate_json(path.read_text(encoding="utf-8")) == report
+def test_transcript_escapes_what_was_said(report: ConsultationReport) -> None:
+    seg = Segment(id=0, start=1.0, end=2.0, text="<script>alert(1)</script> & co", speaker="SPEAKER_00")
+    html = transcript_html(report.model_copy(update={"segments": [seg]}), "fr")
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
+
+
+def test_line_cards_show_schedule_evidence_flags_and_decision(report: ConsultationReport) -> None:
+    rows = set_decision(report_to_rows(report, "fr"), "med-4", "rejected", "fr")
+    problems, cards = lines_view(report, rows, "fr")
+    assert problems == [] and [c[0] for c in cards] == ["med-1", "med-2", "med-3", "med-4"]
+    amox = dict((c[0], c[1]) for c in cards)["med-3"]
+    assert "Amoxicilline 1000 mg" in amox and "1 comprimé, 2 fois par jour, le matin et le soir" in amox
+    assert 'data-seek="30.23"' in amox and "▶ 00:30" in amox  # the evidence plays its sentence
+    assert "<b>amoxicilline</b>" in amox and "Médecin" in amox
+    assert "sev-warning" in amox and "lecture incertaine" in amox  # consult.review's low-confidence flag
+    assert "dec-pending" in amox
+    para = dict((c[0], c[1]) for c in cards)["med-4"]
+    assert "dec-rejected" in para and dict((c[0], c[2]) for c in cards)["med-4"] == "rejected"
+    en = dict((c[0], c[1]) for c in lines_view(report, report_to_rows(report, "en"), "en")[1])["med-3"]
+    assert "uncertain reading" in en and "twice a day" in en
+
+
+def test_line_cards_list_unreadable_cells_and_keep_decisions(report: ConsultationReport) -> None:
+    rows = set_decision(report_to_rows(report, "fr"), "med-3", "approved", "fr")
+    _row(rows, "med-3")[COL["dose"]] = "deux cachets"
+    problems, cards = lines_view(report, rows, "fr")
+    assert len(problems) == 1 and "deux cachets" in problems[0]
+    assert dict((c[0], c[2]) for c in cards)["med-3"] == "approved"
+
+
+def test_edited_line_card_shows_the_correction(report: ConsultationReport) -> None:
+    rows = report_to_rows(report, "fr")
+    _row(rows, "med-3")[COL["dose"]] = "2 comprimé"
+    amox = dict((c[0], c[1]) for c in lines_view(report, rows, "fr")[1])["med-3"]
+    assert "2 comprimés, 2 fois par jour" in amox and "✎ corrigé" in amox
+
+
+def test_interaction_flag_is_shown_on_both_lines() -> None:
+    seg = Segment(id=0, start=0.0, end=6.0, speaker="SPEAKER_00",
+                  text="Je vous prescris de la clarithromycine et vous continuez la simvastatine.")
+
+    def line(i: int, name: str, atc: str) -> MedicationLine:
+        start = seg.text.index(name)
+        return MedicationLine(id=f"med-{i}", drug_text=name, name=name, atc=atc, status="new", confidence=0.9,
+                              evidence=Evidence(segment_id=0, char_start=start, char_end=start + len(name),
+                                                text=name, start=0.0, end=6.0, speaker="SPEAKER_00"))
+
+    report = ConsultationReport(
+        id="0" * 24, created_at=datetime(2025, 3, 1, tzinfo=timezone.utc), language="fr",
+        speakers=[Speaker(id="SPEAKER_00", role="doctor")], segments=[seg],
+        medications=[line(1, "clarithromycine", "J01FA09"), line(2, "simvastatine", "C10AA01")],
+    )
+    cards = dict((c[0], c[1]) for c in lines_view(report, report_to_rows(report, "fr"), "fr")[1])
+    for card in cards.values():
+        assert "Interaction" in card and "sev-critical" in card and "thésaurus ANSM" in card
+
+
+def test_report_header_shows_facts_status_and_last_review(report: ConsultationReport) -> None:
+    from consult.store import Event
+
+    warned = report.model_copy(update={"warnings": ["2 medication line(s) need review",
+                                                    "the doctor could not be identified; pass --doctor-speaker"]})
+    event = Event(job_id=report.id, kind="signed", actor="Dr Martin",
+                  at=datetime(2025, 3, 1, 10, 5, tzinfo=timezone.utc))
+    html = report_header_html(warned, "fr", review_status="partly_approved", last_review=event)
+    assert "fr_consult_1.flac" in html and "approuvé en partie" in html and "00:54" in html
+    assert "signé par Dr Martin le 1er mars 2025 à" in html
+    assert "Médecin (SPEAKER_00)" in html and "4 (1 à vérifier)" in html
+    assert "le médecin n&#x27;a pas été identifié" in html and "need review" not in html
+    assert "pas encore relu" in report_header_html(report, "fr")
+    assert translate_warning("3 medication line(s) need review", "en") is None
+
+
+# --------------------------------------------------------------------------------------- store and files
+
+
+def test_processing_stores_the_report_and_keeps_the_audio(service: ReviewService, report: ConsultationReport) -> None:
+    progress: list[tuple[float, str]] = []
+    job_id, reused = service.process(FIXTURE, progress=lambda f, d: progress.append((f, d)), actor="Dr A")
+    assert (job_id, reused) == (report.id, False)
+    assert progress[0][1].startswith("Chargement des modèles") and progress[-1][1] == "Enregistrement dans la file"
+    assert [f for f, _ in progress] == sorted(f for f, _ in progress)
+    job = service.store.get(job_id)
+    assert (job.status, job.review_status, job.medications, job.needs_review) == ("done", "to_review", 4, 1)
+    assert job.input_name == FIXTURE.name and Path(job.input_path).parent == service.audio_dir
+    assert Path(job.input_path).read_bytes() == FIXTURE.read_bytes()
+    assert [e.kind for e in service.store.history(job_id)] == ["created", "done"]
+    assert service.store.history(job_id)[0].actor == "Dr A"
+    opened = service.open(job_id)
+    assert opened.report == report and opened.decisions == [] and opened.last_review is None
+    assert opened.audio_path == Path(job.input_path)
+
+
+def test_a_processed_recording_is_reopened_not_run_again(tmp_path: Path, report: ConsultationReport) -> None:
+    import hashlib
+
+    from consult.config import Settings
+    from consult.pipeline import job_id
+
+    settings = Settings()
+    known = report.model_copy(update={"id": job_id(hashlib.sha256(FIXTURE.read_bytes()).hexdigest(), settings)})
+    fake = _ReportPipeline(known, settings)
+    service = ReviewService(tmp_path / "consult.db", lambda: fake, audio_dir=tmp_path / "audio")
+    assert service.process(FIXTURE) == (known.id, False)
+    assert service.process(FIXTURE) == (known.id, True)
+    assert fake.calls == 1
+
+
+def test_pipeline_errors_are_shown_in_the_page_language(tmp_path: Path) -> None:
+    from consult.errors import AudioError
+
+    class Broken:
+        def process(self, audio: Any, *, hook: Any = None) -> ConsultationReport:
+            raise AudioError("cannot decode")
+
+    service = ReviewService(tmp_path / "consult.db", Broken, audio_dir=tmp_path / "audio")
+    with pytest.raises(ReviewError, match="Échec du traitement : cannot decode"):
+        service.process(FIXTURE)
+    assert service.store.list() == []
+
+
+def test_sign_off_saves_who_when_decisions_and_the_reviewed_bundle(service: ReviewService,
+                                                                   report: ConsultationReport) -> None:
+    job_id, _ = service.process(FIXTURE)
+    rows = report_to_rows(report, "fr")
+    _row(rows, "med-3")[COL["dose"]] = "2 comprimé"
+    rows = set_decision(set_decision(rows, "med-3", "approved", "fr"), "med-4", "rejected", "fr")
+
+    with pytest.raises(ReviewError, match="nom de relecteur"):
+        service.save(report, rows, "  ", sign=True)
+    with pytest.raises(ReviewError, match="En attente : med-1, med-2"):
+        service.save(report, rows, "Dr B", sign=True)
+    draft = service.save(report, rows, "Dr B", sign=False)  # work kept for later, not signed
+    assert (draft.action, draft.status) == ("edited", "to_review")
+
+    rows = set_decision(set_decision(rows, "med-1", "approved", "fr"), "med-2", "rejected", "fr")
+    saved = service.save(report, rows, "Dr B", sign=True)
+    assert (saved.action, saved.actor, saved.status) == ("signed", "Dr B", "partly_approved")
+    events = service.store.history(job_id)
+    assert [e.kind for e in events][-2:] == ["edited", "signed"]
+    assert events[-1].actor == "Dr B" and events[-1].at == saved.at
+    assert events[-1].details["review_status"] == "partly_approved"
+    assert service.store.get(job_id).review_status == "partly_approved"
+
+    requests = _requests(Bundle.model_validate_json(service.store.bundle_json(job_id)))
+    assert set(requests) == {"med-1", "med-3"}
+    assert (requests["med-3"].status, requests["med-3"].intent) == ("active", "order")
+    dose = requests["med-3"].dosageInstruction[0].doseAndRate[0].doseQuantity
+    assert (float(dose.value), dose.unit) == (2.0, "comprimé")
+    assert saved.bundle_path.read_text(encoding="utf-8") == service.store.bundle_json(job_id)
+    reviewed = ConsultationReport.model_validate_json(service.store.report_json(job_id))
+    assert reviewed.medications[2].dose == Quantity(value=2, unit="comprimé")
+    assert service.store.report_json(job_id, draft=True) == report.model_dump_json()
+    plan_html = saved.plan_path.read_text(encoding="utf-8")
+    assert "Amoxicilline" in plan_html and "Paracétamol" not in plan_html and '<html lang="fr">' in plan_html
+    assert "Amoxicilline" in saved.plan_markdown
+
+    opened = service.open(job_id)  # a pharmacist reopens it: the review comes back
+    assert opened.last_review.kind == "signed" and opened.last_review.actor == "Dr B"
+    back = report_to_rows(opened.report, "fr", opened.decisions)
+    assert _row(back, "med-3")[COL["dose"]] == "2 comprimé"
+    assert [r[COL["decision"]] for r in back] == ["approuvé", "rejeté", "approuvé", "rejeté"]
+
+
+def test_queue_filters_by_review_status(service: ReviewService, report: ConsultationReport) -> None:
+    job_id, _ = service.process(FIXTURE)
+    assert [j.id for j, _e in service.queue("to_review")] == [job_id]
+    assert service.queue("approved") == []
+    service.save(report, set_all_decisions(report_to_rows(report, "fr"), "approved", "fr"), "Pharmacien C",
+                 sign=True)
+    assert service.queue("to_review") == []
+    ((job, event),) = service.queue("approved")
+    assert (job.id, event.actor) == (job_id, "Pharmacien C")
+    (row,) = queue_rows(service.queue("all"), "fr")
+    assert row[1:7] == ["fr_consult_1.flac", "fr", "00:54", "4", "1", "approuvé"]
+    assert row[7].startswith("signé par Pharmacien C le ")
+    with pytest.raises(ReviewError, match="introuvable"):
+        service.open("f" * 24)
+
+
+def test_default_audio_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONSULT_AUDIO_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_audio_dir(tmp_path / "s" / "consult.db") == tmp_path / "s" / "audio"
+    assert default_audio_dir(f"sqlite://{tmp_path}/t/consult.db") == tmp_path / "t" / "audio"
+    assert default_audio_dir("postgresql://u@db/consult") == tmp_path / "xdg" / "consult" / "audio"
+    monkeypatch.setenv("CONSULT_AUDIO_DIR", str(tmp_path / "elsewhere"))
+    assert default_audio_dir(tmp_path / "s" / "consult.db") == tmp_path / "elsewhere"
+
+
+def test_pseudonymised_transcript_replaces_names_and_phone_numbers(report: ConsultationReport,
+                                                                   tmp_path: Path) -> None:
+    seg = Segment(id=len(report.segments), start=60.0, end=64.0, speaker="SPEAKER_01",
+                  text="Je suis Madame Dupont, mon numéro est le 06 12 34 56 78.")
+    shared = report.model_copy(update={"segments": [*report.segments, seg]})
+    path = make_pseudonymised_transcript(shared, tmp_path, "fr")
+    text = path.read_text(encoding="utf-8")
+    assert path.name == "transcription-pseudonymisee.txt"
+    assert "Dupont" not in text and "06 12 34 56 78" not in text and "[NOM_1]" in text and "[TEL_1]" in text
+    assert text.startswith("[00:00] Médecin : Bonjour madame")
+    assert "[01:00] Patient : Je suis" in text
+    assert transcript_text(report, "en").startswith("[00:00] Doctor: Bonjour madame")
+
+
+def test_plan_of_the_approved_lines_in_the_consultation_language(report: ConsultationReport, tmp_path: Path) -> None:
+    decisions = [ReviewDecision(line_id="med-3", decision="approved"),
+                 ReviewDecision(line_id="med-4", decision="rejected")]
+    path, markdown = make_plan_files(report.model_copy(update={"language": "en"}), decisions, tmp_path)
+    html = path.read_text(encoding="utf-8")
+    assert '<html lang="en">' in html and "Your medicines" in html and "Amoxicilline" in html
+    assert "aracétamol" not in html and "Amoxicilline" in markdown
 
 
 @pytest.mark.slow
-def test_review_on_a_real_pipeline_report(tmp_path: Path) -> None:
-    from consult.pipeline import Pipeline
-
-    real = Pipeline().process(FIXTURE)
-    md = transcript_markdown(real, "fr")
-    assert "Médecin :**" in md and "Patient :**" in md
+def test_review_on_a_real_pipeline_report(tmp_path: Path, pipeline: Any) -> None:
+    real = pipeline.process(FIXTURE)
+    html = transcript_html(real, "fr")
+    assert '<span class="who">Médecin</span>' in html and '<span class="who">Patient</span>' in html
     rows = report_to_rows(real, "fr")
     assert len(rows) == len(real.medications) >= 2
+    at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    fr = rows_to_decisions(real, rows, at=at)
+    assert fr == rows_to_decisions(real, report_to_rows(real, "en"), lang="en", at=at)
+    assert all(d.decision == "pending" and d.line is None for d in fr)  # the formats read back unchanged
     _review_and_check(real, tmp_path)
 
 
 def test_review_on_the_constructed_report(report: ConsultationReport, tmp_path: Path) -> None:
     _review_and_check(report, tmp_path)
+    assert make_report_file(report, tmp_path).read_text(encoding="utf-8") == report.model_dump_json(indent=2)
 
 
 # ------------------------------------------------------------------------------------------- the CLI
@@ -479,6 +784,31 @@ def test_loopback_and_auth_helpers() -> None:
         parse_auth(":x")
 
 
+def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import demo.app
+
+    seen: dict[str, Any] = {}
+
+    class FakeApp:
+        def launch(self, **kwargs: Any) -> None:
+            seen["launch"] = kwargs
+
+    def fake_build(**kwargs: Any) -> FakeApp:
+        seen["build"] = kwargs
+        return FakeApp()
+
+    monkeypatch.setattr(demo.app, "build_app", fake_build)
+    monkeypatch.delenv("CONSULT_UI_AUTH", raising=False)
+    store = str(tmp_path / "s.db")
+    assert main(["--store", store, "--audio-dir", str(tmp_path / "a"), "--lang", "en"]) == 0
+    assert seen["build"] == {"language": "en", "store": store, "audio_dir": str(tmp_path / "a")}
+    launch = seen["launch"]
+    assert (launch["server_name"], launch["share"], launch["auth"]) == ("127.0.0.1", False, None)
+    monkeypatch.setenv("CONSULT_STORE", store + "2")
+    assert main(["--host", "0.0.0.0", "--auth", "doc:pw"]) == 0
+    assert seen["build"]["store"] == store + "2" and seen["launch"]["auth"] == ("doc", "pw")
+
+
 # ------------------------------------------------------------------------------------- a real launch
 
 
@@ -488,45 +818,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_launch_serves_the_page_on_loopback() -> None:
-    app = build_app(lambda: pytest.fail("no model load on page load"))
+@pytest.mark.parametrize(
+    ("lang", "labels"),
+    [
+        ("fr", ["Transcrire et extraire", "File de relecture (pharmacien)", "Signer et enregistrer"]),
+        ("en", ["Transcribe and extract", "Review queue (pharmacist)", "Sign and save"]),
+    ],
+)
+def test_launch_serves_the_page_on_loopback(tmp_path: Path, lang: str, labels: list[str]) -> None:
+    app = build_app(lambda: pytest.fail("no model load on page load"), language=lang, store=tmp_path / "s.db")
     port = _free_port()
-    app.launch(
-        server_name="127.0.0.1",
-        server_port=port,
-        prevent_thread_lock=True,
-        share=False,
-        ssr_mode=False,
-        quiet=True,
-    )
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, ssr_mode=False,
+               quiet=True)
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as resp:
             assert resp.status == 200
             assert "consult" in resp.read().decode("utf-8", "replace")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as resp:
-            config = json.loads(resp.read())
-        labels = json.dumps(config, ensure_ascii=False)
-        assert "Transcrire et extraire" in labels and "Télécharger le bundle FHIR" in labels
+            config = json.dumps(json.loads(resp.read()), ensure_ascii=False)
+        assert all(label in config for label in labels)
     finally:
         app.close()
 
 
-class _ReportPipeline:
-    """Stands in at the Pipeline interface: returns a fixed report and reports progress through the hook."""
-
-    def __init__(self, result: ConsultationReport) -> None:
-        self.result = result
-        self.calls = 0
-
-    def process(self, audio: Any, *, hook: Any = None) -> ConsultationReport:
-        self.calls += 1
-        if hook is not None:
-            hook("asr", 0.5)
-            hook("extract", 1.0)
-        return self.result
-
-
-def test_page_wiring_through_the_api(report: ConsultationReport) -> None:
+def test_page_wiring_through_the_api(report: ConsultationReport, tmp_path: Path) -> None:
     from gradio_client import Client, handle_file
 
     fake = _ReportPipeline(report)
@@ -536,26 +851,71 @@ def test_page_wiring_through_the_api(report: ConsultationReport) -> None:
         created.append(1)
         return fake
 
-    app = build_app(factory)
+    app = build_app(factory, store=tmp_path / "consult.db", audio_dir=tmp_path / "audio")
     port = _free_port()
-    app.launch(
-        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True
-    )
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        out = client.predict(handle_file(str(FIXTURE)), api_name="/transcribe")
-        client.predict(handle_file(str(FIXTURE)), api_name="/transcribe")
+        out = client.predict(handle_file(str(FIXTURE)), "Dr API", api_name="/transcribe")
+        client.predict(handle_file(str(FIXTURE)), "Dr API", api_name="/transcribe")
         assert created == [1] and fake.calls == 2  # created once, lazily
-        _player, summary, transcript, table, report_path, _bundle = out  # gr.State is not sent
-        assert "Médecin" in transcript and "<mark" in transcript and "SPEAKER_00" in summary
-        assert ConsultationReport.model_validate_json(Path(report_path).read_text(encoding="utf-8")) == report
+        header, player, transcript, table = out[:4]  # gr.State is not sent
+        assert "fr_consult_1.flac" in header and "à relire" in header
+        assert "<audio" in player and "gradio_api/file=" in player
+        assert "Médecin" in transcript and '<mark class="low"' in transcript
         rows = table["data"]
-        _row(rows, "med-3")[COL["decision"]] = "approuvé"
-        bundle_path = client.predict({"headers": table["headers"], "data": rows}, api_name="/bundle")
-        requests = _requests(Bundle.model_validate_json(Path(bundle_path).read_text(encoding="utf-8")))
-        assert (requests["med-3"].status, requests["med-4"].status) == ("active", "draft")
-        _row(rows, "med-4")[COL["dose"]] = "deux cachets"
-        with pytest.raises(Exception, match="deux cachets"):  # shown to the reviewer, no bundle made
-            client.predict({"headers": table["headers"], "data": rows}, api_name="/bundle")
+        rows = set_decision(set_all_decisions(rows, "approved", "fr"), "med-4", "rejected", "fr")
+        status = client.predict({"headers": table["headers"], "data": rows}, "Dr API", "all", api_name="/sign")[0]
+        assert status.startswith("✓ Signé par Dr API")
+        with ReportStore.open(tmp_path / "consult.db") as store:
+            assert store.get(report.id).review_status == "partly_approved"
+            assert [e.actor for e in store.history(report.id) if e.kind == "signed"] == ["Dr API"]
+        _row(rows, "med-3")[COL["dose"]] = "deux cachets"
+        with pytest.raises(Exception, match="deux cachets"):  # shown to the reviewer, nothing saved
+            client.predict({"headers": table["headers"], "data": rows}, "Dr API", api_name="/bundle")
     finally:
         app.close()
+
+
+def test_the_login_is_the_reviewer(report: ConsultationReport, tmp_path: Path) -> None:
+    from gradio_client import Client, handle_file
+
+    app = build_app(lambda: _ReportPipeline(report), store=tmp_path / "consult.db", audio_dir=tmp_path / "audio")
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
+               auth=("dr-login", "pw"))
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - no page, no API without the login
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(handle_file(str(FIXTURE)), "x",
+                                                                       api_name="/transcribe")
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, auth=("dr-login", "pw"))
+        table = client.predict(handle_file(str(FIXTURE)), "", api_name="/transcribe")[3]
+        rows = set_all_decisions(table["data"], "approved", "fr")
+        status = client.predict({"headers": table["headers"], "data": rows}, "someone else", "all",
+                                api_name="/sign")[0]
+        assert "Signé par dr-login" in status
+        with ReportStore.open(tmp_path / "consult.db") as store:
+            assert [e.actor for e in store.history(report.id) if e.kind == "signed"] == ["dr-login"]
+    finally:
+        app.close()
+
+
+def test_download_folders_are_removed_after_an_hour(tmp_path: Path) -> None:
+    from demo.service import WorkDir
+
+    work = WorkDir(tmp_path, keep_seconds=3600)
+    old, recent = work.fresh(), work.fresh()
+    (old / "bundle.json").write_text("{}")
+    os.utime(old, (0, 0))
+    newest = work.fresh()
+    assert not old.exists() and recent.is_dir() and newest.is_dir()
+
+
+def test_both_languages_have_every_label() -> None:
+    from demo.i18n import LANGUAGES, QUEUE_FILTERS, texts
+
+    fr, en = (set(texts(lang)) for lang in LANGUAGES)
+    assert fr == en
+    assert all(f"f_{f}" in fr for f in QUEUE_FILTERS)
+    assert all(f"rs_{s}" in fr for s in ("to_review", "approved", "rejected", "partly_approved"))
+    assert all(f"ev_{k}" in fr for k in ("signed", "reviewed", "edited", "approved", "rejected"))
