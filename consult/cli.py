@@ -1,4 +1,4 @@
-"""Command line: ``consult run | extract | eval | bench | schema | serve``.
+"""Command line: ``consult run | jobs | watch | extract | eval | bench | schema | serve``.
 
 The CLI only fills in ``Settings``; all behaviour lives in the library. Exit codes: 0 all inputs succeeded,
 1 at least one input failed (the others are still written), 2 usage or set-up error.
@@ -33,7 +33,30 @@ Outputs, for each input AUDIO, in OUT/<audio stem>/:
 Every output is an AI DRAFT that a clinician must check (numbers, units and drug names above all).
 Nothing leaves this machine: models load from local paths or installed packages.
 Environment: CONSULT_CACHE_DIR (joined model files, default ~/.cache/consult), CONSULT_ASR__MODEL, ...
+Report store: every input is a job of the store (--store, default ~/.local/share/consult/consult.db): running
+the same files with the same options again does no work for the finished ones ("already done"; their outputs
+are written again from the store). A batch that was stopped, even with kill -9, resumes when run again: the
+finished files are kept, the interrupted ones run once more. Several files go through Ray (one transcriber and
+one diariser actor per --workers lane) unless --in-process. See also `consult jobs` and `consult watch`.
 Exit codes: 0 every input succeeded; 1 at least one failed (the others are written); 2 usage/set-up error.
+"""
+
+JOBS_EPILOG = """\
+Examples:
+  consult jobs list --status failed
+  consult jobs show 3f9c0a1b2c3d4e5f6a7b8c9d          fields and history (created, started, done, reviewed...)
+  consult jobs retry --all-failed                     then: consult run --resume --out DIR
+A failed job is not run again by `consult run` until it is retried here: retrying makes sense after a fix (a
+repaired file, more memory), not for a file that is corrupt.
+"""
+
+WATCH_EPILOG = """\
+For each file NAME in INBOX, in OUTBOX:
+  <job id>/bundle.json, <job id>/report.json   written first, atomically (temporary file, then rename)
+  NAME.done.json                               then this manifest: job_id, report, bundle, counts
+  NAME.error.json                              instead, when the file failed: error
+Poll for the manifests. Names starting with "." and other suffixes are ignored: upload as .NAME.wav or
+NAME.wav.part and rename when complete. The same content under another name is processed once.
 """
 
 
@@ -100,6 +123,26 @@ def _extraction_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def _add_batch_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("report store and workers")
+    g.add_argument("--store", default=None, metavar="URL",
+                   help="report store: a SQLite file path, sqlite:///path or postgresql://user@host/db (default "
+                        "$CONSULT_STORE, else ~/.local/share/consult/consult.db; see docs/store.md).")
+    g.add_argument("--workers", type=int, default=1,
+                   help="Ray worker lanes (one transcriber and one diariser actor each; default 1).")
+    g.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"),
+                   help="address of an existing Ray cluster (default $RAY_ADDRESS, else an embedded local Ray "
+                        "started and stopped by this command). Input files must be on storage every node sees.")
+    g.add_argument("--cpus-per-worker", type=float, default=1.0,
+                   help="logical CPUs one worker lane asks Ray for, split between its transcriber and diariser "
+                        "(default 1).")
+    g.add_argument("--gpus-per-worker", type=float, default=None,
+                   help="GPU share of one lane when --device cuda (default 0.5: two lanes per GPU).")
+    g.add_argument("--max-attempts", type=int, default=2,
+                   help="attempts for a file whose worker died or ran out of memory (default 2); a corrupt or "
+                        "unreadable file fails at once.")
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     compute = args.compute_type or ("float16" if args.device == "cuda" else "int8")
     return Settings(
@@ -128,16 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="audio -> report.json, bundle.json, transcript.txt, diarization.rttm",
                        description="Transcribe, diarise and extract medications from consultation recordings.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("audio", nargs="+", type=Path,
+    r.add_argument("audio", nargs="*", type=Path,
                    help=f"audio files ({', '.join(SUPPORTED_SUFFIXES)}; any rate, mono or stereo).")
     r.add_argument("--out", "-o", type=Path, required=True, help="output folder (one sub-folder per input).")
-    r.add_argument("--workers", type=int, default=1,
-                   help="Ray workers for a batch of several files (default 1).")
-    r.add_argument("--ray-address", default=os.environ.get("RAY_ADDRESS"),
-                   help="address of an existing Ray cluster (default: an embedded local Ray for batches).")
+    r.add_argument("--resume", action="store_true",
+                   help="also process every job queued in the report store (interrupted batches, `consult jobs "
+                        "retry`); with no AUDIO, only those. Use the options the jobs were submitted with.")
     r.add_argument("--in-process", action="store_true",
-                   help="process several files one after the other in this process, without Ray.")
+                   help="process the files one after the other in this process, without Ray (a file that crashes "
+                        "the process stops the batch; run again to resume).")
     r.add_argument("--no-progress", action="store_true", help="no progress bar.")
+    _add_batch_args(r)
     _add_model_args(r)
 
     x = sub.add_parser("extract", help="text transcript -> report.json, bundle.json (no audio)",
@@ -190,6 +234,46 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Open the review page. Options are those of `python -m demo`: "
                                "--host (default 127.0.0.1), --port (7860), --lang fr|en, --auth user:password.",
                    add_help=False)
+
+    j = sub.add_parser("jobs", help="list, show and retry the jobs of the report store",
+                       description="The jobs of the report store (docs/store.md). A job is one audio file run with "
+                                   "one set of options; its id comes from the audio content and the options.",
+                       epilog=JOBS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    jsub = j.add_subparsers(dest="jobs_command", required=True)
+    jl = jsub.add_parser("list", help="jobs, newest first")
+    jl.add_argument("--status", choices=["queued", "running", "done", "failed"], default=None)
+    jl.add_argument("--review-status", choices=["to_review", "approved", "rejected", "partly_approved"],
+                    default=None)
+    jl.add_argument("--limit", type=int, default=50, help="at most this many (default 50; 0 = all).")
+    jl.add_argument("--json", action="store_true", help="one JSON object per line instead of a table.")
+    js = jsub.add_parser("show", help="one job: its fields and history (no transcript text)")
+    js.add_argument("job_id")
+    js.add_argument("--json", action="store_true", help="print JSON.")
+    jr = jsub.add_parser("retry", help="queue failed jobs again (then: consult run --resume --out DIR)")
+    jr.add_argument("job_ids", nargs="*", metavar="JOB_ID")
+    jr.add_argument("--all-failed", action="store_true", help="every failed job.")
+    for q in (jl, js, jr):
+        q.add_argument("--store", default=None, metavar="URL",
+                       help="report store (default $CONSULT_STORE, else ~/.local/share/consult/consult.db).")
+
+    w = sub.add_parser("watch", help="process audio files dropped in a folder (for integrators)",
+                       description="Watch INBOX: each audio file, once complete (size and time unchanged for "
+                                   "--settle seconds), becomes a job of the report store; its report.json and FHIR "
+                                   "bundle.json are written to OUTBOX/<job id>/, then a manifest "
+                                   "OUTBOX/<file name>.done.json (or .error.json with the reason). Files are never "
+                                   "moved or deleted. Stop with Ctrl-C or SIGTERM (files in flight finish; kill -9 "
+                                   "is safe too: the next start resumes).",
+                       epilog=WATCH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    w.add_argument("inbox", type=Path, help="folder to watch (not its sub-folders).")
+    w.add_argument("--out", "-o", dest="outbox", type=Path, required=True, help="outbox folder.")
+    w.add_argument("--once", action="store_true", help="scan, wait --settle seconds, process what is complete, exit.")
+    w.add_argument("--interval", type=float, default=2.0, help="seconds between scans (default 2).")
+    w.add_argument("--settle", type=float, default=2.0,
+                   help="a file is complete when unchanged for this many seconds (default 2).")
+    w.add_argument("--in-process", action="store_true",
+                   help="no Ray: one pipeline in this process (a file that crashes it stops the watcher).")
+    _add_batch_args(w)
+    _add_model_args(w)
     return p
 
 
@@ -220,43 +304,285 @@ class _Progress:
             self.bar.close()
 
 
-def _print_outcome(o: Any) -> None:
-    name = Path(o.path).name
-    if o.ok:
-        print(f"ok      {name}: {o.medications} medication line(s), {o.audio_seconds:.0f} s of audio "
-              f"in {o.seconds:.1f} s -> {o.out_dir}")
-    else:
-        print(f"FAILED  {name}: {o.error}", file=sys.stderr)
+class _Executors:
+    """Creates the executor on first need (no model is loaded when every job is already done), closes it at
+    the end. Ray unless --in-process; ``consult run`` also stays in this process for one file without a cluster."""
+
+    def __init__(self, args: argparse.Namespace, settings: Settings, *, single_in_process: bool,
+                 file_hook: Any = None) -> None:
+        self.args = args
+        self.settings = settings
+        self.single_in_process = single_in_process
+        self.file_hook = file_hook
+        self.executor: Any = None
+
+    def __call__(self, n_jobs: int) -> Any:
+        if self.executor is None:
+            a = self.args
+            in_process = a.in_process or (self.single_in_process and n_jobs <= 1 and not a.ray_address)
+            if in_process:
+                from workers.tasks import InProcessExecutor
+
+                self.executor = InProcessExecutor(self.settings, file_hook=self.file_hook if n_jobs <= 1 else None)
+            else:
+                from workers.ray_runner import RayExecutor
+
+                lanes = max(1, min(a.workers, n_jobs) if self.single_in_process else a.workers)
+                executor = RayExecutor(self.settings, workers=lanes, address=a.ray_address,
+                                       cpus_per_worker=a.cpus_per_worker, gpus_per_worker=a.gpus_per_worker)
+                executor.start()
+                self.executor = executor
+        return self.executor
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
+
+
+def _outcome_printer(progress: Any) -> Any:
+    def show(o: Any) -> None:
+        dirs = ", ".join(o.out_dirs)
+        job = f"job {o.job_id}" if o.job_id else "no job"
+        if o.status == "done":
+            progress.write(f"ok      {o.name}: {o.medications} medication line(s), {o.audio_seconds:.0f} s of audio "
+                           f"in {o.seconds:.1f} s -> {dirs}")
+        elif o.status == "already_done":
+            progress.write(f"ok      {o.name}: already done ({job}), {o.medications} medication line(s) -> {dirs}")
+        elif o.status == "failed":
+            progress.write(f"FAILED  {o.name}: {o.error}", err=True)
+        elif o.status == "failed_earlier":
+            progress.write(f"FAILED  {o.name}: failed in an earlier run ({job}): {o.error} -- to try again: "
+                           f"consult jobs retry {o.job_id}, then consult run --resume", err=True)
+        else:  # busy, skipped
+            progress.write(f"{o.status:<7} {o.name}: {o.error} ({job})", err=True)
+
+    return show
+
+
+def _retry_printer(progress: Any, max_attempts: int) -> Any:
+    def show(job_id: str, name: str, error: str, attempt: int) -> None:
+        progress.write(f"retry   {name}: attempt {attempt} of {max_attempts} failed ({error}); queued again",
+                       err=True)
+
+    return show
+
+
+def _open_store(url: str | None) -> Any:
+    from consult.store import ReportStore
+
+    return ReportStore.open(url)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from workers.batch import BatchProgress, StemExporter, run_jobs
+
+    if not args.audio and not args.resume:
+        print("consult: error: give audio files, or --resume to process the jobs queued in the store",
+              file=sys.stderr)
+        return 2
+    if args.workers < 1 or args.max_attempts < 1:
+        print("consult: error: --workers and --max-attempts must be at least 1", file=sys.stderr)
+        return 2
     settings = settings_from_args(args)
-    paths: list[Path] = list(args.audio)
     args.out.mkdir(parents=True, exist_ok=True)
     show = not args.no_progress and sys.stderr.isatty()
     t0 = time.perf_counter()
-    if len(paths) > 1 and not args.in_process:
-        from workers import run_batch
+    store = _open_store(args.store)
+    print(f"report store: {store.url}")
+    progress = BatchProgress(enabled=show)
+    single = len(args.audio) <= 1 and not args.resume
+    executors = _Executors(args, settings, single_in_process=True,
+                           file_hook=(lambda name: _Progress(name, show)) if single else None)
+    try:
+        outcomes = run_jobs(store, settings, executors, paths=args.audio, resume=args.resume,
+                            export=StemExporter(args.out), max_attempts=args.max_attempts,
+                            on_outcome=_outcome_printer(progress),
+                            on_retry=_retry_printer(progress, args.max_attempts), progress=progress)
+        queued_elsewhere = store.counts()["queued"]
+    except KeyboardInterrupt:
+        print("\nconsult: interrupted; the finished files are kept, run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    finally:
+        executors.close()
+        store.close()
+    ok = sum(o.ok for o in outcomes)
+    failed = sum(o.status in ("failed", "failed_earlier") for o in outcomes)
+    already = sum(o.status == "already_done" for o in outcomes)
+    other = len(outcomes) - ok - failed
+    line = f"{ok} succeeded, {failed} failed, {time.perf_counter() - t0:.1f} s in all"
+    if already:
+        line += f" ({already} already done)"
+    if other:
+        line += f"; {other} not processed (busy elsewhere or queued with other options)"
+    print(line)
+    if queued_elsewhere and not args.resume:
+        print(f"{queued_elsewhere} other job(s) are queued in the store: consult run --resume --out DIR")
+    return 1 if failed or other else 0
 
-        outcomes = run_batch(paths, args.out, settings, workers=max(1, args.workers),
-                             address=args.ray_address, on_result=_print_outcome)
-    else:
-        from consult.pipeline import Pipeline, process_file
 
-        pipeline = Pipeline(settings)
-        outcomes = []
-        for path in paths:
-            bar = _Progress(path.name, show)
+def _format_details(details: dict[str, Any], actor: str | None = None) -> str:
+    parts = []
+    for key, value in details.items():
+        if key == "worker" and value == actor:
+            continue
+        if key == "decisions" and isinstance(value, list):
+            parts.append(f"{len(value)} decision(s)")
+        elif isinstance(value, (dict, list)):
+            parts.append(f"{key}: {len(value)} item(s)")
+        elif value is not None:
+            parts.append(f"{key}: {value}")
+    return ", ".join(parts)
+
+
+def _job_dict(job: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    data = asdict(job)
+    for key in ("created_at", "updated_at"):
+        data[key] = data[key].isoformat(timespec="seconds")
+    return data
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    import json
+
+    from consult.store import StoreError
+
+    store = _open_store(args.store)
+    try:
+        if args.jobs_command == "list":
+            jobs = store.list(status=args.status, review_status=args.review_status,
+                              limit=None if args.limit <= 0 else args.limit)
+            if args.json:
+                for job in jobs:
+                    print(json.dumps(_job_dict(job), ensure_ascii=False))
+                return 0
+            counts = store.counts()
+            print(f"report store: {store.url}")
+            print(" · ".join(f"{k} {v}" for k, v in counts.items()))
+            if jobs:
+                print(f"{'JOB ID':<24}  {'STATUS':<7} {'REVIEW':<15} {'ATT':>3} {'MEDS':>4} {'AUDIO':>7}  "
+                      f"{'UPDATED (UTC)':<19}  INPUT")
+            for job in jobs:
+                print(f"{job.id:<24}  {job.status:<7} {job.review_status or '-':<15} {job.attempts:>3} "
+                      f"{job.medications:>4} {job.audio_seconds:>6.0f}s  "
+                      f"{job.updated_at.strftime('%Y-%m-%d %H:%M:%S')}  {job.input_name}")
+            return 0
+        if args.jobs_command == "show":
+            job = store.get(args.job_id)
+            if job is None:
+                print(f"consult: error: no job {args.job_id} in {store.url}", file=sys.stderr)
+                return 1
+            history = store.history(job.id)
+            if args.json:
+                print(json.dumps({"job": _job_dict(job), "history": [
+                    {"kind": e.kind, "actor": e.actor, "at": e.at.isoformat(timespec="seconds"),
+                     "details": e.details} for e in history]}, indent=2, ensure_ascii=False))
+                return 0
+            rows = [
+                ("job", job.id), ("input", f"{job.input_name} ({job.input_path})"), ("audio sha256", job.audio_sha256),
+                ("status", f"{job.status}, {job.attempts} attempt(s)"), ("worker", job.worker or "-"),
+                ("error", job.error or "-"), ("review", job.review_status or "-"),
+                ("report", f"language {job.language or '-'}, {job.medications} medication line(s), "
+                           f"{job.needs_review} to review, {job.audio_seconds:.0f} s of audio"
+                 if job.status == "done" else "-"),
+                ("created", job.created_at.isoformat(timespec="seconds")),
+                ("updated", job.updated_at.isoformat(timespec="seconds")),
+            ]
+            for key, value in rows:
+                print(f"{key:<13} {value}")
+            print("history:")
+            for e in history:
+                who = f" by {e.actor}" if e.actor else ""
+                details = _format_details(e.details, e.actor)
+                tail = f"  ({details})" if details else ""
+                print(f"  {e.at.isoformat(timespec='seconds')}  {e.kind:<9}{who}{tail}")
+            return 0
+        # retry
+        if not args.job_ids and not args.all_failed:
+            print("consult: error: give JOB_ID(s) or --all-failed", file=sys.stderr)
+            return 2
+        ids = list(args.job_ids)
+        if args.all_failed:
+            ids += [j.id for j in store.list(status="failed", limit=None) if j.id not in ids]
+        actor = _whoami()
+        errors = 0
+        for jid in ids:
             try:
-                o = process_file(pipeline, path, args.out, hook=bar)
-            finally:
-                bar.close()
-            _print_outcome(o)
-            outcomes.append(o)
-    failed = [o for o in outcomes if not o.ok]
-    print(f"{len(outcomes) - len(failed)} succeeded, {len(failed)} failed, "
-          f"{time.perf_counter() - t0:.1f} s in all")
-    return 1 if failed else 0
+                store.retry(jid, actor=actor)
+                print(f"queued  {jid}")
+            except StoreError as exc:
+                errors += 1
+                print(f"consult: error: {exc}", file=sys.stderr)
+        queued = len(ids) - errors
+        print(f"{queued} job(s) queued again" + (": process them with consult run --resume --out DIR "
+                                                 "(or a running consult watch picks up its own files)"
+                                                 if queued else ""))
+        return 1 if errors else 0
+    finally:
+        store.close()
+
+
+def _whoami() -> str:
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from workers.batch import BatchProgress
+    from workers.watch import Watcher
+
+    if args.workers < 1 or args.max_attempts < 1:
+        print("consult: error: --workers and --max-attempts must be at least 1", file=sys.stderr)
+        return 2
+    settings = settings_from_args(args)
+    store = _open_store(args.store)
+    progress = BatchProgress(enabled=False)
+    executors = _Executors(args, settings, single_in_process=False)
+    stop = threading.Event()
+    failed = 0
+
+    def count(o: Any) -> None:
+        nonlocal failed
+        failed += o.status in ("failed", "failed_earlier")
+        _outcome_printer(progress)(o)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print("consult watch: stopping after the files in flight (again to stop now)", file=sys.stderr)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        watcher = Watcher(args.inbox, args.outbox, store, settings, executors, settle_s=args.settle,
+                          max_attempts=args.max_attempts, on_outcome=count,
+                          on_retry=_retry_printer(progress, args.max_attempts))
+        print(f"report store: {store.url}")
+        print(f"watching {args.inbox} -> {args.outbox}" + (" (once)" if args.once else ""), flush=True)
+        n = watcher.run(once=args.once, interval_s=args.interval, stop=stop)
+        print(f"{n} file(s) processed, {failed} failed")
+    except KeyboardInterrupt:
+        print("consult watch: stopped; files in flight are queued again and taken at the next start",
+              file=sys.stderr)
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        executors.close()
+        store.close()
+    return 1 if args.once and failed else 0
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -416,6 +742,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(extra)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "jobs":
+            return cmd_jobs(args)
+        if args.command == "watch":
+            return cmd_watch(args)
     except ConsultError as exc:
         print(f"consult: error: {exc}", file=sys.stderr)
         return 2

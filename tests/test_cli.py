@@ -13,6 +13,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _own_store(tmp_path, monkeypatch):
+    """Each test's `consult run` uses its own report store, never the user's default one."""
+    monkeypatch.setenv("CONSULT_STORE", str(tmp_path / "consult-store.db"))
+
+
 def _consult(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     return subprocess.run([sys.executable, "-m", "consult", *args], capture_output=True, text=True,
@@ -24,8 +30,15 @@ def test_help_documents_options_and_outputs():
     assert r.returncode == 0
     for word in ("--out", "--asr-model", "--language", "--diarisation", "--pyannote-pipeline",
                  "--doctor-speaker", "--workers", "--ray-address", "report.json", "bundle.json",
-                 "transcript.txt", "diarization.rttm", "Exit codes"):
+                 "transcript.txt", "diarization.rttm", "Exit codes", "--store", "--resume", "--max-attempts",
+                 "--cpus-per-worker", "--gpus-per-worker", "already done", "consult jobs"):
         assert word in r.stdout, word
+    for command, words in (("jobs", ("list", "show", "retry", "--all-failed")),
+                           ("watch", ("INBOX", "--once", "--settle", ".done.json", ".error.json", "--store"))):
+        r = _consult(command, "--help")
+        assert r.returncode == 0
+        for word in words:
+            assert word in r.stdout, (command, word)
 
 
 def test_schema_command(tmp_path):

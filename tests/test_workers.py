@@ -1,32 +1,35 @@
-"""workers/: PipelineWorker without Ray, then run_batch on an embedded Ray with real models.
+"""workers/: the stage classes without Ray, then per-stage Ray actors on a one-CPU Ray with real models.
 
-The Ray tests start a small local Ray (a few seconds each) and run the real pipeline on
-short clips cut from audio_fixtures/, so they are marked slow.
+The Ray tests share one ``ray.init(num_cpus=1)`` (the smoke test of the issue) and run the real pipeline on
+short clips cut from audio_fixtures/, so they are marked slow. A worker that kills itself (SIGKILL, as the
+kernel's OOM killer would) on one file must fail that file alone, a bounded number of times.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
 from consult.config import Settings
-from consult.pipeline import FileOutcome
+from consult.pipeline import job_id, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "audio_fixtures"
-CLIP_SECONDS = 15.0
+CLIP_SECONDS = 8.0
 OUTPUT_FILES = ("report.json", "bundle.json", "transcript.txt", "diarization.rttm")
 
 
-def _cut(src: Path, dst: Path, seconds: float = CLIP_SECONDS) -> Path:
-    audio, rate = sf.read(str(src), dtype="float32", frames=int(seconds * sf.info(str(src)).samplerate))
+def _cut(src: Path, dst: Path, seconds: float = CLIP_SECONDS, offset: float = 0.0) -> Path:
+    rate = sf.info(str(src)).samplerate
+    audio, rate = sf.read(str(src), dtype="float32", start=int(offset * rate), frames=int(seconds * rate))
     sf.write(str(dst), audio, rate)
     return dst
 
@@ -56,113 +59,196 @@ def settings() -> Settings:
     return Settings(asr={"cpu_threads": 2})
 
 
-def _assert_written(outcome: FileOutcome) -> None:
-    assert outcome.ok, outcome.error
-    assert outcome.error is None
-    assert outcome.out_dir is not None
-    out_dir = Path(outcome.out_dir)
-    for name in OUTPUT_FILES:
-        assert (out_dir / name).is_file(), f"{name} missing in {out_dir}"
+@pytest.fixture(scope="module")
+def ray_one_cpu() -> Iterator[None]:
+    """The smoke-test Ray: one CPU, started by the caller (executors reuse it and leave it running)."""
+    import ray
+
+    ray.init(num_cpus=1, include_dashboard=False, configure_logging=False, log_to_driver=False,
+             object_store_memory=128 * 1024 * 1024)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _assert_outputs(out_dir: Path, name: str) -> dict:
+    for file in OUTPUT_FILES:
+        assert (out_dir / file).is_file(), f"{file} missing in {out_dir}"
     report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
-    assert report["audio"]["name"] == Path(outcome.path).name
+    assert report["audio"]["name"] == name
     assert report["audio"]["duration"] == pytest.approx(CLIP_SECONDS, abs=0.1)
     assert report["segments"], "a clip of speech gave no transcript segments"
     assert (out_dir / "transcript.txt").read_text(encoding="utf-8").strip()
+    bundle = json.loads((out_dir / "bundle.json").read_text(encoding="utf-8"))
+    assert bundle["resourceType"] == "Bundle"
+    return report
 
 
 def test_import_workers_is_lazy() -> None:
-    code = "import sys, workers; assert 'ray' not in sys.modules and 'workers.ray_runner' not in sys.modules"
+    code = ("import sys, workers; assert 'ray' not in sys.modules and 'workers.ray_runner' not in sys.modules; "
+            "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
+def test_default_resources_follow_the_devices() -> None:
+    from workers.ray_runner import StageResources, default_resources
+
+    cpu = default_resources(Settings())
+    assert cpu == {"transcriber": StageResources(0.5, 0.0), "diariser": StageResources(0.5, 0.0),
+                   "extractor": StageResources(0.0, 0.0)}
+    assert sum(r.num_cpus for r in cpu.values()) == 1.0  # one lane fits ray.init(num_cpus=1)
+    both = default_resources(Settings(asr={"device": "cuda"}, diarisation={"device": "cuda"}))
+    assert (both["transcriber"].num_gpus, both["diariser"].num_gpus) == (0.25, 0.25)
+    asr_only = default_resources(Settings(asr={"device": "cuda"}), gpus_per_worker=1.0, cpus_per_worker=4)
+    assert asr_only["transcriber"] == StageResources(2.0, 1.0) and asr_only["diariser"].num_gpus == 0.0
+    auto = Settings(asr={"device": "auto"}, diarisation={"device": "auto"})
+    assert default_resources(auto)["transcriber"].num_gpus == 0.0  # no GPU in the cluster: CPU
+    assert default_resources(auto, gpu_available=True)["transcriber"].num_gpus == 0.25
+    with pytest.raises(ValueError):
+        default_resources(Settings(), cpus_per_worker=-1)
+
+
 def test_run_batch_validates_arguments(tmp_path: Path, settings: Settings) -> None:
-    from workers import run_batch
+    from workers import RayExecutor, run_batch
 
     assert run_batch([], tmp_path, settings) == []  # nothing to do: Ray is not even started
     with pytest.raises(ValueError, match="workers"):
         run_batch([tmp_path / "a.wav"], tmp_path, settings, workers=0)
+    with pytest.raises(ValueError, match="unknown stage"):
+        RayExecutor(settings, stage_classes={"aligner": object})
 
 
 @pytest.mark.slow
-def test_pipeline_worker_without_ray(clips: dict[str, Path], tmp_path: Path, settings: Settings) -> None:
-    from workers import PipelineWorker
+def test_stages_without_ray(clips: dict[str, Path], tmp_path: Path, settings: Settings) -> None:
+    """The three stage classes in this process give the pipeline's report, and bad input fails cleanly."""
+    from workers.batch import export_outputs
+    from workers.stages import Diarised, DiariserStage, ExtractorStage, Finished, StageFailure, TranscriberStage
+    from workers.stages import Transcribed as TranscribedResult
 
-    worker = PipelineWorker(settings.model_dump(mode="json"))
-    good = worker(str(clips["fr"]), str(tmp_path))
-    assert good.path == str(clips["fr"])
-    _assert_written(good)
-    assert Path(good.out_dir or "") == tmp_path / "fr_clip"
+    data = settings.model_dump(mode="json")
+    transcriber, diariser, extractor = TranscriberStage(data), DiariserStage(data), ExtractorStage(data)
+    assert transcriber.ready() and diariser.ready() and extractor.ready()
 
-    bad = worker.process(str(clips["corrupt"]), str(tmp_path))
-    assert not bad.ok
-    assert bad.error
-    assert not (tmp_path / "corrupt" / "report.json").exists()
+    transcribed = transcriber.transcribe(str(clips["fr"]))
+    diarised = diariser.diarise(str(clips["fr"]))
+    assert isinstance(transcribed, TranscribedResult) and isinstance(diarised, Diarised)
+    finished = extractor.assemble(transcribed, diarised)
+    assert isinstance(finished, Finished)
+    assert finished.report_id == job_id(transcribed.info.sha256, settings)
+    report = json.loads(finished.report_json)
+    assert [t["stage"] for t in report["timings"]][:3] == ["audio", "diarisation", "transcription"]
+    assert {m["name"] for m in report["models"]} >= {m.name for m in transcribed.models}
+    assert finished.summary["audio_seconds"] == pytest.approx(CLIP_SECONDS, abs=0.1)
+
+    # The files written from a stored report are those write_outputs writes (the bundle is the stored one).
+    from schemas import ConsultationReport
+
+    export_outputs(tmp_path / "exported", finished.report_json, finished.bundle_json)
+    write_outputs(ConsultationReport.model_validate_json(finished.report_json), tmp_path / "direct")
+    for name in ("report.json", "transcript.txt", "diarization.rttm"):
+        assert (tmp_path / "exported" / name).read_bytes() == (tmp_path / "direct" / name).read_bytes(), name
+    assert (tmp_path / "exported" / "bundle.json").read_text(encoding="utf-8") == finished.bundle_json
+
+    for stage_result in (transcriber.transcribe(str(clips["corrupt"])), diariser.diarise(str(clips["corrupt"]))):
+        assert isinstance(stage_result, StageFailure)
+        assert not stage_result.retryable and not stage_result.crashed
+        assert "corrupt.wav" in stage_result.error
+    changed = Diarised("0" * 64, diarised.turns, diarised.models, 0.0)
+    mismatch = extractor.assemble(transcribed, changed)
+    assert isinstance(mismatch, StageFailure) and mismatch.retryable
 
 
 @pytest.mark.slow
-def test_run_batch_embedded_ray(clips: dict[str, Path], tmp_path: Path, settings: Settings) -> None:
+def test_ray_smoke_one_cpu(ray_one_cpu: None, clips: dict[str, Path], tmp_path: Path, settings: Settings) -> None:
+    """ray.init(num_cpus=1): one lane of per-stage actors processes a batch; a bad file fails alone."""
     import ray
 
+    from consult.pipeline import FileOutcome
     from workers import run_batch
 
     paths = [clips["fr"], clips["corrupt"], clips["en"]]
     seen: list[FileOutcome] = []
-    outcomes = run_batch(paths, tmp_path, settings, workers=2, on_result=seen.append)
+    outcomes = run_batch(paths, tmp_path, settings, workers=1, on_result=seen.append)
+    assert ray.is_initialized()  # started by the caller: left running
 
     assert [o.path for o in outcomes] == [str(p) for p in paths]  # input order
     assert sorted(o.path for o in seen) == sorted(str(p) for p in paths)  # one callback per file
     assert [o.ok for o in outcomes] == [True, False, True]
-    _assert_written(outcomes[0])
-    _assert_written(outcomes[2])
-    assert outcomes[1].error and "crashed" not in outcomes[1].error  # a clean failure, not a crash
-    assert not ray.is_initialized()  # run_batch started Ray, so it shut it down
+    _assert_outputs(tmp_path / "fr_clip", "fr_clip.flac")
+    _assert_outputs(tmp_path / "en_clip", "en_clip.flac")
+    assert outcomes[1].error and "corrupt.wav" in outcomes[1].error and "crashed" not in outcomes[1].error
+    assert not (tmp_path / "corrupt").exists()
 
 
 @pytest.mark.slow
-def test_run_batch_survives_a_worker_crash(
-    clips: dict[str, Path], tmp_path: Path, settings: Settings
-) -> None:
-    import ray
+def test_crashing_worker_fails_its_file_alone(ray_one_cpu: None, clips: dict[str, Path], tmp_path: Path,
+                                              settings: Settings) -> None:
+    """A transcriber killed by SIGKILL on one file and a diariser that calls os._exit on another: each of those
+    files is tried max_attempts times then failed with the reason; the files behind them in the queue are
+    processed by the replacement workers, and a bad file fails once, without a retry."""
+    from consult.store import ReportStore
+    from workers.batch import StemExporter, run_jobs
+    from workers.ray_runner import RayExecutor
+    from workers.stages import DiariserStage, TranscriberStage
 
-    from workers import PipelineWorker, run_batch
-
-    crash_on = tmp_path / "in" / "boom.flac"
-    crash_on.parent.mkdir()
-    crash_on.write_bytes(clips["en"].read_bytes())
-
-    # Defined locally so that Ray pickles it by value (tests/ is not importable in Ray's workers).
-    class CrashingWorker(PipelineWorker):
-        def process(self, path: str, out_root: str) -> FileOutcome:
+    # Defined here so that Ray pickles the classes by value (tests/ is not importable in Ray's workers).
+    class CrashingTranscriber(TranscriberStage):
+        def transcribe(self, path: str, language: str | None = None):  # type: ignore[override]
             if Path(path).name == "boom.flac":
-                os._exit(1)  # a hard crash: no exception, no cleanup, the process is gone
-            return super().process(path, out_root)
+                os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would: no exception, no clean-up
+            return super().transcribe(path, language)
 
-    # Ray initialised by the caller: run_batch reuses it and leaves it running.
-    ray.init(num_cpus=1, include_dashboard=False, configure_logging=False, log_to_driver=False)
-    try:
-        paths = [crash_on, clips["corrupt"], clips["fr"]]
-        outcomes = run_batch(paths, tmp_path / "out", settings, workers=1, worker_cls=CrashingWorker)
-        assert ray.is_initialized()
-    finally:
-        ray.shutdown()
+    class CrashingDiariser(DiariserStage):
+        def diarise(self, path: str):  # type: ignore[override]
+            if Path(path).name == "bang.flac":
+                os._exit(3)  # a native crash: the process is gone
+            return super().diarise(path)
 
-    crashed, corrupt, good = outcomes
-    assert not crashed.ok and crashed.path == str(crash_on)
-    assert crashed.error and "crashed" in crashed.error
-    assert not corrupt.ok and corrupt.error and "crashed" not in corrupt.error
-    _assert_written(good)  # processed by the replacement worker
-    assert Path(good.out_dir or "").parent == tmp_path / "out"
+    boom, bang = tmp_path / "in" / "boom.flac", tmp_path / "in" / "bang.flac"
+    boom.parent.mkdir()
+    _cut(_fixture("en_consult_1.flac"), boom)
+    _cut(_fixture("fr_consult_1.flac"), bang)
+    retries: list[tuple[str, int]] = []
+    classes = {"transcriber": CrashingTranscriber, "diariser": CrashingDiariser}
+    with ReportStore.open(tmp_path / "store.db") as store, RayExecutor(settings, stage_classes=classes) as executor:
+        outcomes = run_jobs(store, settings, lambda n: executor, paths=[boom, clips["corrupt"], bang, clips["fr"]],
+                            export=StemExporter(tmp_path / "out"), max_attempts=2,
+                            on_retry=lambda jid, name, error, attempt: retries.append((name, attempt)))
+        by_name = {o.name: o for o in outcomes}
+        assert executor.crashes == 4  # two attempts of each poisoned file, each killed its worker
+        assert sorted(retries) == [("bang.flac", 1), ("boom.flac", 1)]
+
+        for name, stage in (("boom.flac", "transcriber"), ("bang.flac", "diariser")):
+            crashed = by_name[name]
+            assert crashed.status == "failed" and crashed.crashed
+            assert crashed.error and "crashed" in crashed.error and f"the {stage} worker" in crashed.error
+            job = store.get(crashed.job_id or "")
+            assert job is not None and job.status == "failed" and job.attempts == 2
+            kinds = [(e.kind, e.details.get("retryable")) for e in store.history(job.id)]
+            assert kinds == [("created", None), ("started", None), ("failed", True), ("started", None),
+                             ("failed", True)]
+        corrupt = by_name["corrupt.wav"]
+        assert corrupt.status == "failed" and not corrupt.crashed and "crashed" not in (corrupt.error or "")
+        corrupt_job = store.get(corrupt.job_id or "")
+        assert corrupt_job is not None and corrupt_job.attempts == 1  # AudioError is final: no retry
+        assert by_name["fr_clip.flac"].status == "done"  # processed by the replacement workers
+        _assert_outputs(tmp_path / "out" / "fr_clip", "fr_clip.flac")
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["fr_clip"]
 
 
-def test_worker_start_error_is_clear(tmp_path: Path, settings: Settings) -> None:
-    """An actor whose Pipeline cannot load stops the batch with WorkerStartError, not N failed files."""
-    from workers import PipelineWorker, WorkerStartError, run_batch
+@pytest.mark.slow
+def test_worker_start_error_is_clear(ray_one_cpu: None, tmp_path: Path, settings: Settings) -> None:
+    """An actor whose model cannot load stops the batch with WorkerStartError before any job is claimed."""
+    from workers import RayExecutor, WorkerStartError
+    from workers.stages import ExtractorStage
 
-    class BrokenWorker(PipelineWorker):
+    class BrokenExtractor(ExtractorStage):
         def __init__(self, settings_json: dict[str, object]) -> None:
             raise RuntimeError("no model here")
 
-    wav = tmp_path / "x.wav"
-    sf.write(str(wav), np.zeros(1600, dtype="float32"), 16000)
     with pytest.raises(WorkerStartError, match="no model here"):
-        run_batch([wav, wav], tmp_path / "out", settings, workers=1, worker_cls=BrokenWorker)
+        RayExecutor(settings, stage_classes={"extractor": BrokenExtractor}).start()
+    too_big = RayExecutor(settings, cpus_per_worker=4)
+    with pytest.raises(WorkerStartError, match="asks for 2 CPU"):
+        too_big.start()
