@@ -76,16 +76,18 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="batched transcription (faster-whisper BatchedInferencePipeline); 0 = sequential.")
     g.add_argument("--cpu-threads", type=int, default=a.cpu_threads, help="0 = all cores.")
     g.add_argument("--allow-download", action="store_true",
-                   help="allow downloading a named Whisper model from the Hugging Face hub (off by default).")
+                   help="allow downloading a named Whisper model, or a pyannote pipeline given by hub id (with "
+                        "the token in $HF_TOKEN), from the Hugging Face hub, once, into the cache (off by default).")
     d = DiarisationOptions()
     g = p.add_argument_group("diarisation")
     g.add_argument("--diarisation", "--diarization", dest="diarisation", default=d.backend,
                    choices=["offline", "pyannote"],
                    help="offline = Silero VAD + resemblyzer + clustering (bundled, default); "
                         "pyannote = a local pyannote.audio pipeline (--pyannote-pipeline).")
-    g.add_argument("--pyannote-pipeline", metavar="PATH",
+    g.add_argument("--pyannote-pipeline", metavar="PATH_OR_ID",
                    help="folder (or config.yaml) of a local pyannote pipeline, e.g. a downloaded "
-                        "speaker-diarization-community-1.")
+                        "speaker-diarization-community-1; or the hub id pyannote/speaker-diarization-community-1 "
+                        "with --allow-download.")
     g.add_argument("--num-speakers", type=int, default=None, help="force the number of speakers.")
     g.add_argument("--min-speakers", type=int, default=d.min_speakers)
     g.add_argument("--max-speakers", type=int, default=d.max_speakers)
@@ -155,7 +157,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         diarisation={
             "backend": args.diarisation, "pyannote_pipeline": args.pyannote_pipeline,
             "num_speakers": args.num_speakers, "min_speakers": args.min_speakers,
-            "max_speakers": args.max_speakers, "device": args.device,
+            "max_speakers": args.max_speakers, "device": args.device, "allow_download": args.allow_download,
         },
         extraction=_extraction_settings(args),
         doctor_speaker=args.doctor_speaker,
