@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/eval_ami.py [--ami ../shared/data/speech/ami] [--max-speakers 6] [--json out.json]
 
 Data: the pyannote "debug" AMI subset (12 one-minute excerpts, RTTM references, UEM scoring regions; see the
-folder's SOURCE.txt). DER with pyannote.metrics, collar 0.5 s total (±0.25 s), overlapped speech scored,
+folder's SOURCE.txt; 30 s each). DER with pyannote.metrics, collar 0.5 s total (±0.25 s), overlapped speech scored,
 restricted to each file's UEM; the total is accumulated over files (sum of errors / sum of reference speech).
 """
 
@@ -77,10 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         for i, t in enumerate(turns):
             h[Segment(t.start, t.end), i] = t.speaker
         region = Timeline([Segment(*uem.get(name, (0.0, audio.info.duration)))])
-        d = metric(r, h, uem=region)
-        rows.append({"file": name, "der": round(d, 4), "ref_speakers": len(r.labels()),
+        c = metric(r, h, uem=region, detailed=True)
+        d = c["diarization error rate"]
+        parts = {k: round(c[key], 2) for k, key in (("scored_s", "total"), ("missed_s", "missed detection"),
+                                                    ("false_alarm_s", "false alarm"), ("confusion_s", "confusion"))}
+        rows.append({"file": name, "der": round(d, 4), **parts, "ref_speakers": len(r.labels()),
                      "hyp_speakers": len(h.labels()), "seconds": round(secs, 2)})
-        print(f"{name}  DER {d:6.3f}  speakers ref {len(r.labels())} / found {len(h.labels())}  {secs:.1f} s")
+        print(f"{name}  DER {d:6.3f}  (missed {parts['missed_s']:4.1f} s, false alarm {parts['false_alarm_s']:4.1f} s, "
+              f"confusion {parts['confusion_s']:4.1f} s of {parts['scored_s']:4.1f} s)  "
+              f"speakers ref {len(r.labels())} / found {len(h.labels())}  {secs:.1f} s")
     total = abs(metric)
     print(f"total DER (accumulated, collar ±0.25 s, UEM): {total:.3f} over {len(rows)} excerpts "
           f"in {time.perf_counter() - t_all:.0f} s")
