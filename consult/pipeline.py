@@ -219,10 +219,14 @@ def assemble_report(
     warnings: list[str] = []
     if not asr.segments:
         warnings.append("no speech was recognised in the recording")
-    dropped = sum(getattr(asr, "dropped", {}).values())
+    counts = dict(getattr(asr, "dropped", {}))
+    trimmed = counts.pop("trimmed_loop", 0)
+    dropped = sum(counts.values())
     if dropped:
         warnings.append(f"{dropped} transcript segment(s) dropped as likely hallucinations "
                         "(silence, noise or repetition)")
+    if trimmed:
+        warnings.append(f"{trimmed} transcript segment(s) cut where the recogniser started repeating itself")
     with timer.stage("alignment"):
         segments = assign_speakers(asr.segments, turns)
     with timer.stage("roles"):

@@ -312,3 +312,12 @@ def test_long_file_in_windows_loses_no_prescription(pipeline, tmp_path):
             assert hits, f"{name}: {want} not found"
             if sum(want in d for d in drugs.values()) == 1:  # a drug of two parts is one line of the recording
                 assert any(a - 1 <= (h.evidence.start or -9) <= b + 1 for h in hits), f"{want} out of {name}"
+
+
+def test_phrase_loop_is_found_where_it_starts():
+    from consult.backends.whisper import find_phrase_loop
+
+    words = "un comprimé matin et soir pendant six jours le soir le soir le soir le soir le soir".split()
+    assert find_phrase_loop(words, 4) == (8, 2)
+    assert find_phrase_loop("merci merci merci merci merci".split(), 4) == (0, 1)
+    assert find_phrase_loop("un comprimé le soir le soir".split(), 4) is None

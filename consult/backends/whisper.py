@@ -97,6 +97,7 @@ def bundled_base_model(cache_dir: Path) -> Path:
     return target
 
 SR = 16_000
+_MIN_WORDS_BEFORE_LOOP = 5
 
 
 def window_bounds(audio: np.ndarray, window_s: float, *, search_s: float = 30.0,
@@ -164,6 +165,24 @@ def max_phrase_repeats(words: list[str], max_n: int = 4) -> int:
                 else:
                     run = 1
                 i += n
+    return best
+
+
+def find_phrase_loop(words: list[str], max_repeats: int, max_n: int = 4) -> tuple[int, int] | None:
+    """(start, n) of the earliest 1..``max_n`` word phrase repeated back to back more than ``max_repeats``
+    times in ``words``, or None."""
+    best: tuple[int, int] | None = None
+    for n in range(1, max_n + 1):
+        i = 0
+        while i + 2 * n <= len(words):
+            run, j = 1, i
+            while j + 2 * n <= len(words) and words[j:j + n] == words[j + n:j + 2 * n]:
+                run += 1
+                j += n
+            if run > max_repeats and (best is None or i < best[0]):
+                best = (i, n)
+                break
+            i += 1
     return best
 
 
@@ -367,7 +386,18 @@ class FasterWhisperTranscriber:
                 words = merge_subwords(seg.words or [])
                 if not words:
                     continue
+                seg_end = float(seg.end)
                 reason = hallucination_reason(seg, kept_texts, o)
+                if reason == "repeated_phrase":
+                    # Whisper often ends a good 30 s window in a loop ("le soir, le soir, le soir..."): keep
+                    # what came before the loop and its first occurrence, drop the rest; drop the segment
+                    # only when the loop starts within its first few words.
+                    loop = find_phrase_loop([" ".join(_norm_words(w.text)) for w in words], o.max_ngram_repeats)
+                    if loop is not None and loop[0] >= _MIN_WORDS_BEFORE_LOOP:
+                        words = words[: loop[0] + loop[1]]
+                        seg_end = min(seg_end, words[-1].end)
+                        dropped["trimmed_loop"] += 1
+                        reason = None
                 if reason is None and o.silence_dbfs is not None:
                     span = audio[int(float(seg.start) * 16000): int(float(seg.end) * 16000) + 1]
                     rms = float(np.sqrt(np.mean(np.square(span, dtype=np.float64)))) if span.size else 0.0
@@ -377,13 +407,14 @@ class FasterWhisperTranscriber:
                     dropped[reason] += 1
                     log.debug("dropped a %.1f s segment (%s)", float(seg.end) - float(seg.start), reason)
                     continue
-                kept_texts.append(" ".join(_norm_words(seg.text)))
+                text = " ".join(w.text for w in words)
+                kept_texts.append(" ".join(_norm_words(text)))
                 out.append(
                     Segment(
                         id=len(out),
                         start=max(0.0, float(seg.start)),
-                        end=max(float(seg.start), float(seg.end)),
-                        text=" ".join(w.text for w in words),
+                        end=max(float(seg.start), seg_end),
+                        text=text,
                         words=words,
                         avg_logprob=float(seg.avg_logprob),
                         no_speech_prob=float(seg.no_speech_prob),
