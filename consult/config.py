@@ -103,11 +103,13 @@ class AsrOptions(_Options):
         default=0.5, ge=0, le=1, description="Stop detecting at the first window whose top language is above this."
     )
     window_s: float = Field(
-        default=300.0, ge=0,
+        default=600.0, ge=0,
         description="Long recordings are transcribed in windows of about this many seconds, cut at the quietest "
                     "moment within 30 s of each boundary, so memory does not grow with the file's length "
                     "(faster-whisper computes the log-mel features of all the audio it is given at once: 3.4 GB "
-                    "for one hour). 0: one pass over the whole file.",
+                    "for one hour). Files under 1.25 windows are one pass. 0: always one pass. 600 rather than "
+                    "300: on a generated 10-minute consultation, 300 s windows gave WER 22.6 % against 20.1 % "
+                    "in one pass.",
     )
 
 
