@@ -1,7 +1,7 @@
 """The per-file pipeline: audio -> diarised transcript -> roles -> medications -> report (+ FHIR, files).
 
-``Pipeline`` loads every model once in its constructor; ``process`` runs one file. ``process_file`` is the
-batch-safe wrapper: it never raises for a bad input, it returns a ``FileOutcome`` with the reason.
+``Pipeline`` loads every model once in its constructor; ``process`` runs one file. Batches (the report store,
+retries, Ray) live in :mod:`workers`; ``FileOutcome`` is the per-file record of :func:`workers.ray_runner.run_batch`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from consult.align import assign_speakers, turns_from_segments
 from consult.audio import Audio, channels_separated, load_audio
 from consult.config import Settings
-from consult.errors import ConsultError, ExtractionError, StageError
+from consult.errors import ExtractionError, StageError
 from consult.interfaces import AsrResult, Diariser, MedicationExtractor, ProgressHook, Transcriber
 from consult.roles import assign_roles, role_map
 from schemas import ConsultationReport, ModelInfo, SpeakerTurn, StageTiming
@@ -333,26 +333,6 @@ class FileOutcome:
     seconds: float
     audio_seconds: float = 0.0
     medications: int = 0
-
-
-def process_file(pipeline: Pipeline, path: Path, out_root: Path, *,
-                 hook: ProgressHook | None = None) -> FileOutcome:
-    """Run one file and write its outputs into ``out_root/<stem>/``; never raises for a bad input."""
-    t0 = time.perf_counter()
-    path = Path(path)
-    try:
-        report = pipeline.process(path, hook=hook)
-        out_dir = Path(out_root) / path.stem
-        write_outputs(report, out_dir)
-        return FileOutcome(str(path), True, str(out_dir), None, time.perf_counter() - t0,
-                           report.audio.duration if report.audio else 0.0, len(report.medications))
-    except ConsultError as exc:
-        log.warning("%s failed: %s", path.name, type(exc).__name__)
-        return FileOutcome(str(path), False, None, str(exc), time.perf_counter() - t0)
-    except Exception as exc:  # a bug or a back-end crash: report it for this file, keep the batch going
-        log.exception("%s failed with an unexpected error", path.name)
-        return FileOutcome(str(path), False, None, f"unexpected {type(exc).__name__}: {exc}",
-                           time.perf_counter() - t0)
 
 
 _FR_WORDS = frozenset("le la les des du de un une et est je vous il elle pas que qui pour avec dans sur ce ça "

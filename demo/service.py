@@ -9,7 +9,6 @@ the bottom. Nothing here logs transcript text, file names or patient data: job i
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -21,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consult.audio import sha256_file
 from consult.errors import ConsultError
 from consult.store import REVIEW_ACTIONS, Event, Job, ReportStore, default_store_url
 from demo.i18n import texts
@@ -86,14 +86,6 @@ def default_audio_dir(store: str | Path | None = None) -> Path:
     xdg = os.environ.get("XDG_DATA_HOME", "").strip()
     base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share"
     return (base / "consult" / "audio").resolve()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _LazyPipeline:
@@ -247,7 +239,7 @@ class ReviewService:
         if not self.pipeline.loaded:
             say(0.0, "stage_models")
         pipeline = self.pipeline.get()
-        sha = _sha256(path)
+        sha = sha256_file(path)
         settings = getattr(pipeline, "settings", None)
         if settings is not None:
             from consult.pipeline import job_id
