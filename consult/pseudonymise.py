@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from consult.extract.lexicon import DrugLexicon, _read_resource
+from consult.extract.lexicon import DrugLexicon
 from consult.extract.stopwords import STOPWORDS
 from consult.extract.text import key_of
+from consult.resources import read_packaged
 from schemas.medication import Evidence, MedicationLine
 from schemas.report import ConsultationReport
 from schemas.transcript import Segment, Word
@@ -117,7 +118,7 @@ _STRONG_DRUG_METHODS = frozenset({"exact", "glued", "plural"})
 @lru_cache(maxsize=1)
 def name_list() -> dict[str, str]:
     """Folded name -> flags (``f`` first name, ``l`` surname, ``w`` also a word, ``d`` also a drug)."""
-    text = gzip.decompress(_read_resource(NAMES_RESOURCE)).decode("utf-8")
+    text = gzip.decompress(read_packaged(NAMES_RESOURCE)).decode("utf-8")
     out: dict[str, str] = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):

@@ -29,8 +29,9 @@ from functools import lru_cache
 from itertools import combinations
 from typing import Any, Literal
 
-from consult.extract.lexicon import DrugEntry, DrugLexicon, _read_resource
+from consult.extract.lexicon import DrugEntry, DrugLexicon
 from consult.extract.text import key_of
+from consult.resources import read_packaged
 from schemas.medication import MedicationLine, Quantity
 from schemas.report import ConsultationReport, ReviewDecision
 
@@ -212,7 +213,7 @@ class DoseLimit:
 @lru_cache(maxsize=1)
 def dose_limits() -> dict[str, DoseLimit]:
     """Usual adult maximum daily doses by folded substance name (``consult/data/max_daily_doses.json``)."""
-    data = json.loads(_read_resource(DOSES_RESOURCE).decode("utf-8"))
+    data = json.loads(read_packaged(DOSES_RESOURCE).decode("utf-8"))
     out: dict[str, DoseLimit] = {}
     for e in data["entries"]:
         limit = DoseLimit(

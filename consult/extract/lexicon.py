@@ -14,13 +14,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
 from consult.extract.stopwords import STOPWORDS
 from consult.extract.text import Token, key_of, tokenize
+from consult.resources import read_packaged
 
 logger = logging.getLogger(__name__)
 
@@ -297,15 +296,6 @@ def _joinable(gap: str) -> bool:
     return len(gap) <= 3 and all(c in " -'’" for c in gap)
 
 
-def _read_resource(name: str) -> bytes:
-    try:
-        return resources.files("consult").joinpath(name).read_bytes()
-    except (NotADirectoryError, FileNotFoundError, TypeError):
-        # An editable install made before consult/__init__.py existed maps ``consult`` as a
-        # namespace package, which importlib.resources cannot read: use the module's own folder.
-        return (Path(__file__).resolve().parents[1] / name).read_bytes()
-
-
 # English dictionary entries whose name is not a substance name: the substance they mean.
 EN_NAME_ALIASES = {
     "thyroxine": "lévothyroxine",
@@ -343,9 +333,9 @@ def _normalise_en_names(lex: DrugLexicon) -> DrugLexicon:
 
 @lru_cache(maxsize=1)
 def _load_packaged() -> DrugLexicon:
-    data = json.loads(gzip.decompress(_read_resource(LEXICON_RESOURCE)).decode("utf-8"))
+    data = json.loads(gzip.decompress(read_packaged(LEXICON_RESOURCE)).decode("utf-8"))
     lex = _normalise_en_names(DrugLexicon.from_json(data))
-    words = gzip.decompress(_read_resource(NOT_DRUGS_RESOURCE)).decode("utf-8").splitlines()
+    words = gzip.decompress(read_packaged(NOT_DRUGS_RESOURCE)).decode("utf-8").splitlines()
     lex.not_drugs = frozenset(w for w in words if w and not w.startswith("#"))
     logger.debug("drug lexicon loaded: %d entries", len(lex.entries))
     return lex
