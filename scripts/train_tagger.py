@@ -42,7 +42,8 @@ from transformers import BertConfig, BertForTokenClassification, PreTrainedToken
 from consult.backends import package_version  # noqa: E402
 from consult.backends.tagger import MAX_TOKENS, TokenTagger, bio_labels  # noqa: E402
 from consult.extract.lexicon import DrugLexicon  # noqa: E402
-from consult.extract.synth import GENERATOR_VERSION, LABELS, Example, SynthConfig, generate, lexicon_names  # noqa: E402
+from consult.extract.synth import GENERATOR_VERSION, Example, SynthConfig, generate, lexicon_names  # noqa: E402
+from consult.extract.tagset import LABELS  # noqa: E402
 
 log = logging.getLogger("train_tagger")
 

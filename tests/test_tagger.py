@@ -12,7 +12,8 @@ import pytest
 from consult.config import ExtractionOptions, Settings
 from consult.errors import ModelLoadError
 from consult.extract.numbers import find_numbers
-from consult.extract.synth import LABELS, SynthConfig, en_words, fr_words, generate, misspell
+from consult.extract.synth import SynthConfig, en_words, fr_words, generate, misspell
+from consult.extract.tagset import LABELS
 from consult.extract.text import fold
 from consult.interfaces import MedicationExtractor
 from schemas import Segment, Word

@@ -24,18 +24,10 @@ from rapidfuzz import fuzz
 from consult.backends import package_version
 from consult.config import ExtractionOptions
 from consult.errors import ModelLoadError, StageError
-from consult.extract.extractor import (
-    ExtractorOptions,
-    RuleBasedExtractor,
-    _Field,
-    _word_spans,
-    infer_route,
-    line_fields,
-    score_fields,
-)
+from consult.extract.core import EvidenceIndex, Field, build_line
 from consult.extract.lexicon import DrugEntry, DrugLexicon, DrugMatch
 from consult.extract.numbers import find_numbers
-from consult.extract.posology import _FORMS, _PRODUCT_FORMS, _ROUTES, _lookup, parse_posology, unit_of
+from consult.extract.posology import form_of, parse_posology, route_of, unit_of
 from consult.extract.status import classify_status
 from consult.extract.text import fold, key_of, split_sentences
 from schemas import MedicationLine, ModelInfo, Segment
@@ -430,11 +422,8 @@ def _form(raw: dict[str, Any]) -> str | None:
     value = raw.get("value")
     if not isinstance(value, str) or not value.strip():
         return None
-    folded = fold(value).strip()
-    for pattern, norm in [*_PRODUCT_FORMS[:-1], *_FORMS]:
-        if re.fullmatch(pattern, folded):
-            return norm
-    return value.strip().lower()
+    norm = form_of(fold(value).strip())
+    return norm if norm is not None else value.strip().lower()
 
 
 def _route(raw: dict[str, Any]) -> str | None:
@@ -442,7 +431,7 @@ def _route(raw: dict[str, Any]) -> str | None:
     if not isinstance(value, str):
         return None
     folded = fold(value).strip()
-    norm = folded if folded in ROUTES else _lookup(_ROUTES, folded)
+    norm = folded if folded in ROUTES else route_of(folded)
     return norm if norm in ROUTES else None
 
 
@@ -494,7 +483,7 @@ class _Grounded:
     seg_index: int
     evidence: Evidence
     status: MedicationStatus
-    fields: dict[str, _Field] = field(default_factory=dict)
+    fields: dict[str, Field] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     spans: list[tuple[int, int, int]] = field(default_factory=list)
     """(seg_index, start, end) of the grounded quotes, for the verbatim ``sig``."""
@@ -510,7 +499,8 @@ class _Transcript:
         self.index: dict[int, int] = {}
         for i, s in enumerate(segments):
             self.index.setdefault(s.id, i)
-        self._spans: dict[int, list[tuple[int, int]]] = {}
+        self.evidence = EvidenceIndex(segments)
+        """Evidence of a span of a segment: ``evidence(i, a, b)``."""
         self._matches: dict[int, list[DrugMatch]] = {}
 
     def role(self, i: int) -> Role:
@@ -520,22 +510,6 @@ class _Transcript:
         if i not in self._matches:
             self._matches[i] = self.lexicon.find(self.segs[i].text)
         return self._matches[i]
-
-    def evidence(self, i: int, a: int, b: int) -> Evidence:
-        seg = self.segs[i]
-        if i not in self._spans:
-            self._spans[i] = _word_spans(seg)
-        covering = [w for w, (ws, we) in zip(seg.words, self._spans[i], strict=True) if ws < b and we > a]
-        return Evidence(
-            segment_id=seg.id,
-            char_start=a,
-            char_end=b,
-            text=seg.text[a:b],
-            start=min(w.start for w in covering) if covering else None,
-            end=max(w.end for w in covering) if covering else None,
-            speaker=seg.speaker,
-            asr_probability=min(w.probability for w in covering) if covering else None,
-        )
 
     def locate(self, quote: object, first: Sequence[int | None]) -> tuple[int, int, int, float] | None:
         """Segment index and span of ``quote``: the preferred segments first, then the nearest others."""
@@ -591,7 +565,6 @@ class OpenAICompatibleExtractor:
         self.timeout = timeout
         self.review_threshold = review_threshold
         self.lexicon = lexicon if lexicon is not None else DrugLexicon.load()
-        self._rules = RuleBasedExtractor(self.lexicon, ExtractorOptions(review_threshold=review_threshold))
         self._json_schema = True
         """False once the endpoint refused ``response_format`` json_schema: json_object is asked instead."""
 
@@ -813,7 +786,7 @@ class OpenAICompatibleExtractor:
             g.reasons.append(f"{name} not found in the transcript")
             return
         value, certainty = grounded
-        g.fields[name] = _Field(value, tr.evidence(j, a, b), certainty * score / 100.0)
+        g.fields[name] = Field(value, tr.evidence(j, a, b), certainty * score / 100.0)
         g.spans.append((j, *tr.sentence(j, a)))
 
     def _ground_status(
@@ -845,7 +818,7 @@ class OpenAICompatibleExtractor:
                 g.status = rule_status
                 return
             j, qa, qb, _ = loc
-            g.fields["status"] = _Field(status, tr.evidence(j, qa, qb), 1.0)
+            g.fields["status"] = Field(status, tr.evidence(j, qa, qb), 1.0)
         if status != "mentioned" and tr.role(j) == "patient":
             g.reasons.append(f"status {status} rests on the patient's words")
         g.status = status
@@ -860,7 +833,7 @@ class OpenAICompatibleExtractor:
     def _line(self, line_id: str, group: list[_Grounded], tr: _Transcript) -> MedicationLine:
         primary = group[0]
         status: MedicationStatus = "mentioned"
-        fields: dict[str, _Field] = {}
+        fields: dict[str, Field] = {}
         reasons: list[str] = []
         spans: list[tuple[int, int, int]] = []
         for g in group:
@@ -875,38 +848,25 @@ class OpenAICompatibleExtractor:
         fields.pop("status", None)
         # a field dropped in one mention but grounded in another is not missing
         reasons = [r for r in reasons if not any(r.startswith(f"{f} not") for f in fields)]
-        thr = self.review_threshold
-        drug_ev = primary.evidence
-        confidence, field_reasons = score_fields(primary.score, drug_ev, fields, thr)
-        reasons += field_reasons
-        reasons.extend(self._rules._absurd(primary.name, fields))
-        if primary.entry is None or any(r.startswith(("absurd", "unusual")) for r in reasons):
-            confidence = min(confidence, thr)
-        infer_route(fields)
         sig_parts: list[str] = []
         for j, a, b in sorted(spans):
             text = tr.segs[j].text[a:b].strip()
             if text and not any(text in s for s in sig_parts):
                 sig_parts = [s for s in sig_parts if s not in text] + [text]
-        entry = primary.entry
-        evidence = {k: f.evidence for k, f in fields.items()}
         status_field = next((g.fields["status"] for g in reversed(group) if "status" in g.fields), None)
-        if status_field is not None and status_field.value == status:
-            evidence["status"] = status_field.evidence
-        return MedicationLine(
-            id=line_id,
-            drug_text=drug_ev.text,
+        extra = {"status": status_field.evidence} if status_field is not None and status_field.value == status else {}
+        return build_line(
+            line_id,
             name=primary.name,
-            atc=entry.atc if entry is not None else None,
-            cis=entry.cis if entry is not None else None,
-            **line_fields(fields),
+            entry=primary.entry,
+            drug_score=primary.score,
+            drug_evidence=primary.evidence,
+            fields=fields,
             status=status,
             sig=" ".join(sig_parts),
-            confidence=max(0.0, min(1.0, round(confidence, 3))),
-            needs_review=bool(reasons),
-            review_reasons=reasons,
-            evidence=drug_ev,
-            field_evidence=evidence,
+            threshold=self.review_threshold,
+            reasons=reasons,
+            extra_evidence=extra,
         )
 
 

@@ -7,7 +7,8 @@ normalised through the lexicon; a span the lexicon cannot resolve is kept only w
 it, it is no everyday word, it sounds like a lexicon name and a posology was tagged for it: then without
 ATC code and flagged for review. Posology spans are read by the posology grammar, the status by the status
 rules, and mentions are attributed, followed and merged by the steps of
-:class:`consult.extract.extractor.RuleBasedExtractor`. Confidence: model span probability x ASR word
+:class:`consult.extract.extractor.RuleBasedExtractor`, given the tagged spans through its public hooks
+(``find_drugs``, ``read_posology``). Confidence: model span probability x ASR word
 probability x parser certainty.
 """
 
@@ -19,7 +20,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,15 @@ from rapidfuzz import fuzz, process
 from consult.backends import package_version
 from consult.config import ExtractionOptions
 from consult.errors import ModelLoadError
-from consult.extract.extractor import ExtractorOptions, RuleBasedExtractor, _bare_strength, _Field, _Mention
+from consult.extract.core import EvidenceIndex, Field, Mention, Region
+from consult.extract.extractor import ExtractorOptions, RuleBasedExtractor
 from consult.extract.lexicon import DrugEntry, DrugLexicon, DrugMatch, phonetic_key
 from consult.extract.numbers import find_numbers
-from consult.extract.posology import parse_posology
+from consult.extract.posology import bare_strength, parse_posology
 from consult.extract.stopwords import STOPWORDS
-from consult.extract.synth import LABELS, ordinary_words
+from consult.extract.tagset import LABELS, ordinary_words
 from consult.extract.text import fold, key_of, split_sentences
+from consult.resources import packaged_path
 from schemas import MedicationLine, ModelInfo, Segment
 from schemas.medication import Quantity
 from schemas.report import Role
@@ -81,7 +83,7 @@ _HALF_A = re.compile(r"\bhalf an? ")
 
 
 def bio_labels() -> list[str]:
-    """Model classes: ``O`` then ``B-``/``I-`` of each label of :data:`consult.extract.synth.LABELS`."""
+    """Model classes: ``O`` then ``B-``/``I-`` of each label of :data:`consult.extract.tagset.LABELS`."""
     return ["O"] + [f"{p}-{label}" for label in LABELS for p in ("B", "I")]
 
 
@@ -156,10 +158,7 @@ def decode_spans(text: str, tokens: Sequence[tuple[int, int, str, float]]) -> li
 # --------------------------------------------------------------------------- model
 def bundled_model_dir() -> Path:
     """Folder of the bundled tagger (package data)."""
-    try:
-        return Path(str(resources.files("consult").joinpath(BUNDLED_MODEL)))
-    except (NotADirectoryError, FileNotFoundError, TypeError):  # pragma: no cover - namespace install
-        return Path(__file__).resolve().parents[1] / BUNDLED_MODEL
+    return packaged_path(BUNDLED_MODEL)
 
 
 class TokenTagger:
@@ -297,7 +296,7 @@ def normalise_span(
         if pos.dose is not None and pos.dose.value.unit in _MASS_OR_VOLUME:
             out.append(("strength", pos.dose.value, pos.dose.certainty))
         elif strengths:
-            bare = _bare_strength(text, 0, len(text), strengths)
+            bare = bare_strength(text, 0, len(text), strengths)
             if bare is not None:
                 out.append(("strength", bare[0], 0.9))
     elif label == "DOSE" and "dose" not in got:
@@ -317,9 +316,10 @@ def normalise_span(
 
 
 # --------------------------------------------------------------------------- extractor
-class _TaggedLexicon:
-    """The lexicon as the rule-based steps see it during one call: :meth:`find` returns the drug spans that
-    the model tagged in a sentence, resolved through the real lexicon; everything else is the lexicon's."""
+class _TaggedTranscript:
+    """The model's spans over the sentences of one extraction call, and the two hooks of
+    :class:`RuleBasedExtractor` they feed: :meth:`find` (the DRUG spans of a sentence, resolved through the
+    lexicon) and :meth:`read_posology` (the fields read in the posology spans of a region)."""
 
     def __init__(self, lexicon: DrugLexicon, tagger: TokenTagger, sentences: Sequence[str]) -> None:
         self._lexicon = lexicon
@@ -329,9 +329,6 @@ class _TaggedLexicon:
         self._segment_tags: dict[str, list[TaggedSpan]] = {}
         self.unknown: dict[str, tuple[float, str]] = {}
         """Names kept without a lexicon entry: the model's probability and the closest lexicon name."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._lexicon, name)
 
     def tags(self, sentence: str) -> list[TaggedSpan]:
         if sentence not in self._tags:
@@ -356,6 +353,31 @@ class _TaggedLexicon:
                 if m is not None:
                     out.append(m)
         return out
+
+    def read_posology(self, mention: Mention, region: Region, evidence: EvidenceIndex) -> bool:
+        """Fields read in the tagged posology spans that start in the region (a
+        :class:`~consult.extract.core.PosologyReader`)."""
+        a, b, text = region.start, region.end, region.text
+        spans = [t for t in self.segment_tags(text) if t.label != "DRUG" and a <= t.start < b]
+        spans.sort(key=lambda t: (_LABEL_ORDER.get(t.label, 99), t.start))
+        added = False
+        for t in spans:
+            for name, value, certainty in normalise_span(
+                t.label, text[t.start : t.end], asr=region.asr, strengths=mention.match.entry.strengths
+            ):
+                if name in mention.fields:
+                    continue
+                ev = evidence(region.seg_index, t.start, t.end)
+                mention.fields[name] = Field(value, ev, certainty * t.probability)
+                added = True
+        dose = mention.fields.get("dose")
+        if dose is not None and isinstance(dose.value, Quantity) and dose.value.unit != "dose":
+            for name in ("max_per_day", "max_per_intake"):  # "no more than 2 at a time": the dose's unit
+                cur = mention.fields.get(name)
+                if cur is not None and isinstance(cur.value, Quantity) and cur.value.unit == "dose":
+                    q = cur.value.model_copy(update={"unit": dose.value.unit, "ucum": dose.value.ucum})
+                    mention.fields[name] = Field(q, cur.evidence, cur.certainty)
+        return added
 
     def _resolve(self, text: str, span: TaggedSpan) -> DrugMatch | None:
         """The lexicon entry of a DRUG span, or an entry without code when the model is sure of it."""
@@ -413,46 +435,6 @@ def _closest_name(said: str, lexicon: DrugLexicon) -> str | None:
     return index[best[0]] if best is not None else None
 
 
-class _TaggedRun(RuleBasedExtractor):
-    """One extraction call: the rule-based mention, status, follow-up and merge steps over tagged spans."""
-
-    lexicon: _TaggedLexicon  # type: ignore[assignment]
-
-    def _add_posology(
-        self,
-        mention: _Mention,
-        seg_index: int,
-        a: int,
-        b: int,
-        text: str,
-        drug_spans: list[tuple[int, int]],
-        evidence: object,
-        *,
-        asr: bool = False,
-    ) -> bool:
-        """Fields read in the tagged posology spans that start in ``[a, b)`` of ``text`` (segment ``seg_index``)."""
-        spans = [t for t in self.lexicon.segment_tags(text) if t.label != "DRUG" and a <= t.start < b]
-        spans.sort(key=lambda t: (_LABEL_ORDER.get(t.label, 99), t.start))
-        added = False
-        for t in spans:
-            for name, value, certainty in normalise_span(
-                t.label, text[t.start : t.end], asr=asr, strengths=mention.match.entry.strengths
-            ):
-                if name in mention.fields:
-                    continue
-                ev = evidence(seg_index, t.start, t.end)  # type: ignore[operator]
-                mention.fields[name] = _Field(value, ev, certainty * t.probability)
-                added = True
-        dose = mention.fields.get("dose")
-        if dose is not None and isinstance(dose.value, Quantity) and dose.value.unit != "dose":
-            for name in ("max_per_day", "max_per_intake"):  # "no more than 2 at a time": the dose's unit
-                cur = mention.fields.get(name)
-                if cur is not None and isinstance(cur.value, Quantity) and cur.value.unit == "dose":
-                    q = cur.value.model_copy(update={"unit": dose.value.unit, "ucum": dose.value.ucum})
-                    mention.fields[name] = _Field(q, cur.evidence, cur.certainty)
-        return added
-
-
 class TaggerExtractor:
     """Medication extractor (:class:`consult.interfaces.MedicationExtractor`) whose drug and posology spans
     come from a token classifier; normalisation, status, attribution and merging are the rule-based ones."""
@@ -495,8 +477,8 @@ class TaggerExtractor:
     ) -> list[MedicationLine]:
         segs = list(segments)
         sentences = [sent.text for seg in segs for sent in split_sentences(seg.text)]
-        tagged = _TaggedLexicon(self.lexicon, self.tagger, sentences)  # one batched pass of the model
-        run = _TaggedRun(tagged, self.options)  # type: ignore[arg-type]
+        tagged = _TaggedTranscript(self.lexicon, self.tagger, sentences)  # one batched pass of the model
+        run = RuleBasedExtractor(self.lexicon, self.options, find_drugs=tagged.find, read_posology=tagged.read_posology)
         lines: list[MedicationLine] = []
         for line in run.extract(segs, roles=roles, language=language):
             if line.name in tagged.unknown and self.lexicon.lookup_name(line.name) is None:

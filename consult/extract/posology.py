@@ -331,6 +331,48 @@ def unit_of(text: str) -> tuple[str, bool]:
     return form, form == "[drp]"
 
 
+def form_of(text: str) -> str | None:
+    """The normalised dose or product form of a folded form word ("gelules" -> "gélule", "cream" ->
+    "crème", "drops" -> "[drp]"), or None when it names no form the grammar knows."""
+    for pattern, norm in [*_PRODUCT_FORMS[:-1], *_FORMS]:
+        if re.fullmatch(pattern, text):
+            return norm
+    return None
+
+
+def route_of(text: str) -> str | None:
+    """The route (``oral``, ``inhalation``...) that a folded phrase names ("by mouth", "sous la langue"), or
+    None when it names none."""
+    for pattern, value in _ROUTES:
+        if re.fullmatch(pattern, text):
+            return value
+    return None
+
+
+_BARE_NUMBER = re.compile(r"\s*,?\s*(\d+(?:[.,]\d+)?)\b(?!\s*(?:fois|times|x\b|%|jours?|days?|h\b|heures?|hours?))")
+
+
+def bare_strength(
+    text: str, drug_end: int, limit: int, strengths: Sequence[str]
+) -> tuple[Quantity, int, int] | None:
+    """"Doliprane 1000", "Kardégic 75": a bare number right after the product name (``text[drug_end:limit]``)
+    that is one of its marketed strengths (BDPM ``strengths``, e.g. ``"1000 mg"``) is the strength in that
+    unit: the quantity and the number's span in ``text``."""
+    m = _BARE_NUMBER.match(text, drug_end, limit)
+    if m is None or not strengths:
+        return None
+    value = float(m.group(1).replace(",", "."))
+    if re.match(r"\s*(?:mg|g|µg|ug|mcg|ml|milligram|gram|microgram|ui|iu|units?)\b", text[m.end() : limit], re.I):
+        return None  # a unit follows: the posology parser reads it
+    for s in strengths:
+        sm = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*(mg|g|µg|ml|ui)", s.strip().lower())
+        if sm is None or abs(float(sm.group(1).replace(",", ".")) - value) > 1e-9:
+            continue
+        unit = {"µg": "ug", "ml": "mL", "ui": "[iU]"}.get(sm.group(2), sm.group(2))
+        return Quantity(value=value, unit=unit, ucum=True), m.start(1), m.end(1)
+    return None
+
+
 class _Text:
     """The folded input with numbers replaced by ``§i§`` and an offset map back to the input."""
 
