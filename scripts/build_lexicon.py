@@ -20,6 +20,10 @@ Only authorised, commercialised, non-homeopathic products are kept. Output forma
                   "f": [forms], "r": [routes]}, ...]}
 
 ``t`` is ``substance`` (French INN), ``brand`` (French specialty) or ``en`` (English name).
+
+``en_names`` (``{French substance: [English names, preferred first]}``) gives the name of each substance in an
+English consultation; :func:`english_names` says how it is built (dictionaries, then ATC codes, then a few
+spelling rules whose result must be an English dictionary name).
 """
 
 from __future__ import annotations
@@ -210,6 +214,117 @@ EN_ALIASES = {
 }
 
 
+# --------------------------------------------------------------------------- English names of the substances
+_EN_QUALIFIER = re.compile(
+    r"\s+(?:for\s.*|injection|oral inhalation|oral|rectal|topical|ophthalmic|nasal spray|nasal|inhalers?|"
+    r"tablets?(?:,.*)?|capsules?|cream|gel|ointment|skin cream|eye drops|drops|syrup|spray|patch(?:es)?|"
+    r"supplements?|\(medication\))$"
+)
+
+
+def english_dictionary_names(drugs: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The English dictionaries' generic (common) names and all their names (common names and synonyms),
+    each as accent-free key -> lower-case spelling. Form and use qualifiers are cut ("Amitriptyline for
+    depression", "Epinephrine Injection", "Budesonide inhalers")."""
+    generics: dict[str, str] = {}
+    every: dict[str, str] = {}
+    for common, syns in load_english(drugs):
+        for i, raw in enumerate([common, *syns]):
+            name = " ".join(raw.lower().split())
+            for _ in range(2):
+                name = _EN_QUALIFIER.sub("", name).strip()
+            k = key_of(name)
+            if not k or len(k) < 3 or _EN_SKIP.search(k) or "/" in name or len(k.split()) > 3:
+                continue
+            every.setdefault(k, name)
+            if i == 0:
+                generics.setdefault(k, name)
+    return generics, every
+
+
+_ANION_OF = {"chlorure": "chloride", "bromure": "bromide", "iodure": "iodide", "fluorure": "fluoride",
+             "sulfate": "sulfate", "carbonate": "carbonate", "phosphate": "phosphate", "acetate": "acetate",
+             "citrate": "citrate", "gluconate": "gluconate", "oxyde": "oxide", "hydroxyde": "hydroxide"}
+_CATION_OF = {"sodique": "sodium", "potassique": "potassium", "calcique": "calcium", "magnesique": "magnesium"}
+
+
+def _word_variants(word: str) -> list[str]:
+    """English spellings a French DCI word may have (accent-free): as is; the final -e dropped
+    (-ine/-in, -ide/-id, -ène/-en, -ione/-ion, -ole/-ol, -ate/-at...); -ique/-ic."""
+    out = [word]
+    if word.endswith("ique"):
+        out.append(word[:-4] + "ic")
+    elif len(word) > 4 and word.endswith("e") and word[-2] not in "aeiouy":
+        out.append(word[:-1])
+    return out
+
+
+def transliterations(fr_key: str) -> list[str]:
+    """Candidate English keys of a French substance key, most likely first. The rules: accents dropped (the
+    key has none); each word's final -e dropped or -ique -> -ic (:func:`_word_variants`); "acide X" ->
+    "X acid" (acide folique -> folic acid); "chlorure de X" -> "X chloride" and the other anions of
+    :data:`_ANION_OF`; "X sodique" -> "X sodium" (:data:`_CATION_OF`). A candidate is an English name only
+    when an English dictionary lists it."""
+    words = fr_key.split()
+    if len(words) >= 2 and words[0] == "acide":
+        words = [*words[1:], "acid"]
+    elif len(words) == 3 and words[0] in _ANION_OF and words[1] in ("de", "d"):
+        words = [words[2], _ANION_OF[words[0]]]
+    elif len(words) == 2 and words[1] in _CATION_OF:
+        words = [words[0], _CATION_OF[words[1]]]
+    cands = [""]
+    for w in words:
+        cands = [f"{c} {v}".strip() for c in cands for v in _word_variants(w)]
+    return [c for c in dict.fromkeys([fr_key, *cands])]
+
+
+def english_names(
+    entries: list[dict[str, object]], generics: dict[str, str], every: dict[str, str]
+) -> dict[str, list[str]]:
+    """English names of each French substance name (the ``substance`` entries' names, and the French names
+    that English entries map to, such as "insuline"), preferred first, from data only:
+
+    1. the English dictionary name that the spelling rules of :func:`transliterations` give, the French
+       name without its accents first (paracetamol, atenolol; metformine -> metformin, guaïfénésine ->
+       guaifenesin, acide folique -> folic acid);
+    2. the English dictionaries' generic names that have the substance's ATC code in this lexicon (same ATC,
+       same substance: acetaminophen for paracétamol, epinephrine for adrénaline), where the code is that of
+       one substance (its salts aside: the names of the code share their first word) and the name is no
+       French specialty's.
+
+    A name whose list would only repeat it gets none; one with no English name stays French in English
+    consultations."""
+    substances: dict[str, str] = {}  # French name -> ATC
+    for e in entries:
+        name = str(e["n"])
+        if e["t"] == "substance" or (e["t"] == "en" and key_of(name) != e["k"] and " + " not in name):
+            if substances.get(name) is None:
+                substances[name] = str(e.get("a") or "")
+    by_atc: dict[str, set[str]] = defaultdict(set)
+    for name, atc in substances.items():
+        if atc:
+            by_atc[atc].add(name)
+    brands = {str(e["k"]) for e in entries if e["t"] == "brand"}
+    en_by_atc: dict[str, list[str]] = defaultdict(list)  # the ATC of an English generic is its entry's
+    for e in entries:
+        k = str(e["k"])
+        if e.get("a") and k in generics and k not in brands:  # a French specialty name is no INN (Nicorette)
+            en_by_atc[str(e["a"])].append(generics[k])
+    out: dict[str, list[str]] = {}
+    for name, atc in sorted(substances.items()):
+        names: list[str] = []
+        for cand in transliterations(key_of(name)):
+            if cand in every:
+                names.append(every[cand])
+                break
+        if atc and len({key_of(n).split()[0] for n in by_atc[atc]}) == 1:
+            names += en_by_atc.get(atc, [])
+        names = list(dict.fromkeys(names))
+        if names and names != [name]:
+            out[name] = names
+    return out
+
+
 def build(drugs: Path) -> dict[str, object]:
     products, compo = load_bdpm(drugs)
     atc_by_key = load_atc(drugs)
@@ -317,6 +432,9 @@ def build(drugs: Path) -> dict[str, object]:
                 add({"s": syn.lower(), "k": sk, "n": name, "t": "en", "a": atc})
 
     counts = Counter(str(e["t"]) for e in entries)
+    generics, every = english_dictionary_names(drugs)
+    en_names = english_names(entries, generics, every)
+    counts["en_names"] = len(en_names)
     return {
         "version": 1,
         "sources": [
@@ -326,6 +444,7 @@ def build(drugs: Path) -> dict[str, object]:
         ],
         "counts": dict(counts),
         "entries": entries,
+        "en_names": en_names,
     }
 
 

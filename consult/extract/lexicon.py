@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -103,8 +104,20 @@ def phonetic_key(key: str) -> str:
 class DrugLexicon:
     """Indexes of the lexicon entries; build once with :meth:`load` (cached)."""
 
-    def __init__(self, entries: list[DrugEntry]) -> None:
+    def __init__(self, entries: list[DrugEntry], english_names: Mapping[str, Sequence[str]] | None = None) -> None:
         self.entries = entries
+        self.english_names: dict[str, tuple[str, ...]] = {
+            name: tuple(names) for name, names in (english_names or {}).items() if names
+        }
+        """English names of French normalised names, preferred first (``en_names`` of the lexicon file,
+        scripts/build_lexicon.py); a name missing here is the same in English or has no English name known."""
+        self._french_of: dict[str, str] = {}
+        for rank in (0, 1):  # preferred names first, then the alternates
+            for name, names in sorted(self.english_names.items()):
+                for en in names[:1] if rank == 0 else names[1:]:
+                    self._french_of.setdefault(key_of(en), name)
+        for name in self.english_names:  # a French name is its own
+            self._french_of[key_of(name)] = name
         self._by_key: dict[str, DrugEntry] = {}
         self._by_glued: dict[str, DrugEntry] = {}
         self._by_phonetic: dict[str, DrugEntry] = {}
@@ -146,7 +159,9 @@ class DrugLexicon:
             )
             for e in raw
         ]
-        return cls(entries)
+        names = data.get("en_names", {})
+        assert isinstance(names, dict)
+        return cls(entries, names)
 
     @classmethod
     def load(cls) -> DrugLexicon:
@@ -167,10 +182,38 @@ class DrugLexicon:
         return self._by_key.get(key)
 
     def lookup_name(self, name: str) -> DrugEntry | None:
-        """Entry of a normalised name (exact key), used for typical strengths."""
-        from consult.extract.text import key_of
+        """Entry of a normalised name (exact key), French or English ("metformin": the entry of metformine)."""
+        key = key_of(name)
+        entry = self._by_key.get(key)
+        if entry is None and key in self._french_of:
+            entry = self._by_key.get(key_of(self._french_of[key]))
+        return entry
 
-        return self._by_key.get(key_of(name))
+    def name_in(self, name: str, language: str, *, said: str | None = None) -> str:
+        """The normalised name ``name`` (French, as the lexicon has it) for a consultation in ``language``:
+        unchanged unless the language is English, then its English name where one is known ("metformine" ->
+        "metformin", "paracétamol" -> "paracetamol"), a combination "a + b" part by part. ``said``: the words
+        said for the drug; when they are one of the substance's English names ("acetaminophen"), that one."""
+        if not language.lower().startswith("en"):
+            return name
+        parts = name.split(" + ")
+        out: list[str] = []
+        for part in parts:
+            names = self.english_names.get(part)
+            if not names:
+                out.append(part)
+                continue
+            choice = names[0]
+            if said is not None and len(parts) == 1:
+                said_key = key_of(said)
+                choice = next((n for n in names if key_of(n) == said_key), choice)
+            out.append(choice)
+        return " + ".join(out)
+
+    def normalised_name(self, name: str) -> str:
+        """The lexicon's (French) normalised name of a normalised name in either language ("metformin" ->
+        "metformine", "amoxicillin + clavulanic acid" part by part); unchanged when it is not an English name."""
+        return " + ".join(self._french_of.get(key_of(part), part) for part in name.split(" + "))
 
     # ------------------------------------------------------------------ matching
     def _match_candidate(self, toks: list[Token]) -> tuple[DrugEntry, float, str] | None:
@@ -328,7 +371,7 @@ def _normalise_en_names(lex: DrugLexicon) -> DrugLexicon:
         target = lex.lookup_name(name)
         if target is not None and key_of(alias) not in base:
             fixed.append(replace(target, surface=alias, key=key_of(alias), kind="en", cis=None))
-    return DrugLexicon(fixed)
+    return DrugLexicon(fixed, lex.english_names)
 
 
 @lru_cache(maxsize=1)
