@@ -115,7 +115,9 @@ def effective_lines(
 
 # --------------------------------------------------------------------------- drug facts
 def _entry(line: MedicationLine, lex: DrugLexicon) -> DrugEntry | None:
-    return lex.lookup_name(line.name) or lex.lookup_name(line.drug_text)
+    # an English consultation's line is named in English ("metformin"): the lexicon's name is French
+    return (lex.lookup_name(lex.normalised_name(line.name)) or lex.lookup_name(line.name)
+            or lex.lookup_name(line.drug_text))
 
 
 def line_substances(line: MedicationLine, lex: DrugLexicon | None = None) -> tuple[str, ...]:
@@ -126,7 +128,7 @@ def line_substances(line: MedicationLine, lex: DrugLexicon | None = None) -> tup
         return entry.substances
     if entry is not None and entry.kind == "substance":
         return (entry.name,)
-    return tuple(p.strip() for p in line.name.split(" + ") if p.strip())
+    return tuple(p.strip() for p in lex.normalised_name(line.name).split(" + ") if p.strip())
 
 
 def line_atc(line: MedicationLine, lex: DrugLexicon | None = None) -> str | None:
@@ -378,7 +380,7 @@ def _flag_strength(
     substances = line_substances(line, lex)
     if strength is None or line.strength is None or line.strength.value_high is not None or len(substances) != 1:
         return None
-    known = lex.marketed_strengths_mg(substances[0]) or lex.marketed_strengths_mg(line.name)
+    known = lex.marketed_strengths_mg(substances[0]) or lex.marketed_strengths_mg(lex.normalised_name(line.name))
     if not known or any(abs(strength - k) <= 1e-6 * max(1.0, k) for k in known):
         return None
     nearest = sorted(known, key=lambda k: abs(math.log(k / strength)) if k > 0 else math.inf)[:5]

@@ -133,7 +133,7 @@ def test_extract_text_transcripts_writes_report_and_bundle(tmp_path):
     assert "absent.txt: no such file" in r.stderr
     assert "Traceback" not in r.stderr
     assert "3 succeeded, 3 failed" in r.stdout
-    assert json.loads((out / "windows" / "report.json").read_text())["medications"][0]["name"] == "ibuprofène"
+    assert json.loads((out / "windows" / "report.json").read_text())["medications"][0]["name"] == "ibuprofen"  # English
     report = json.loads((out / "visite" / "report.json").read_text(encoding="utf-8"))
     assert report["audio"] is None and report["text_source"]["name"] == "visite.txt"
     assert report["language"] == "fr"

@@ -320,7 +320,8 @@ def test_english_transcript(fake_llm):
 
     server = fake_llm(scripted(answer))
     (line,) = extractor_for(server).extract(make_segments(turns), roles={"A": "doctor"}, language="en")
-    assert (line.name, line.drug_text, line.status) == ("amoxicilline", "amoxicillin", "new")
+    assert (line.name, line.drug_text, line.status) == ("amoxicillin", "amoxicillin", "new")
+    assert line.atc == "J01CA04"
     assert line.dose == Quantity(value=1, unit="capsule")
     assert line.frequency == Frequency(count=3, period=1, period_unit="d")
     assert line.duration == Duration(value=7, unit="d")

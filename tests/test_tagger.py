@@ -220,7 +220,7 @@ def test_bundled_model_english_prescription_and_patient_drug(tagger) -> None:
         _segment(1, "I'm going to prescribe ibuprofen 400 mg, one tablet three times a day for five days.", "S0"),
     ]
     lines = tagger.extract(segs, roles=ROLES, language="en")
-    ibu = _one(lines, "ibuprofène")
+    ibu = _one(lines, "ibuprofen")
     assert ibu.status == "new" and (ibu.strength.value, ibu.strength.unit) == (400, "mg")
     assert (ibu.dose.value, ibu.dose.unit) == (1, "tablet")
     assert (ibu.frequency.count, ibu.frequency.period_unit) == (3, "d")

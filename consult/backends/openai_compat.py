@@ -631,7 +631,7 @@ class OpenAICompatibleExtractor:
                 dropped += 1
             else:
                 grounded.append(g)
-        lines = self._merge(grounded, tr)
+        lines = self._merge(grounded, tr, language)
         logger.info("LLM proposed %d medications: %d kept, %d not grounded", len(items), len(items) - dropped, dropped)
         return lines
 
@@ -824,13 +824,13 @@ class OpenAICompatibleExtractor:
         g.status = status
 
     # ------------------------------------------------------------------ lines
-    def _merge(self, grounded: list[_Grounded], tr: _Transcript) -> list[MedicationLine]:
+    def _merge(self, grounded: list[_Grounded], tr: _Transcript, language: str) -> list[MedicationLine]:
         groups: dict[str, list[_Grounded]] = {}
         for g in sorted(grounded, key=lambda g: (g.seg_index, g.evidence.char_start)):
             groups.setdefault(key_of(g.name), []).append(g)
-        return [self._line(f"med-{k}", group, tr) for k, group in enumerate(groups.values(), start=1)]
+        return [self._line(f"med-{k}", group, tr, language) for k, group in enumerate(groups.values(), start=1)]
 
-    def _line(self, line_id: str, group: list[_Grounded], tr: _Transcript) -> MedicationLine:
+    def _line(self, line_id: str, group: list[_Grounded], tr: _Transcript, language: str) -> MedicationLine:
         primary = group[0]
         status: MedicationStatus = "mentioned"
         fields: dict[str, Field] = {}
@@ -865,7 +865,10 @@ class OpenAICompatibleExtractor:
             status=status,
             sig=" ".join(sig_parts),
             threshold=self.review_threshold,
+            lexicon=self.lexicon,
+            language=language,
             reasons=reasons,
+            check_marketed=False,
             extra_evidence=extra,
         )
 

@@ -327,25 +327,30 @@ def build_line(
     status: MedicationStatus,
     sig: str,
     threshold: float,
+    lexicon: DrugLexicon,
+    language: str,
     reasons: Sequence[str] = (),
     status_certainty: float | None = None,
-    lexicon: DrugLexicon | None = None,
+    check_marketed: bool = True,
     extra_evidence: Mapping[str, Evidence] | None = None,
 ) -> MedicationLine:
     """The :class:`MedicationLine` of one drug from its merged ``fields`` (the route is inferred into them).
 
-    ``name`` is the normalised (French) substance or product name the plausibility tables know; ``entry``
-    its lexicon entry (None: a drug the lexicon does not know, whose confidence is capped at ``threshold``).
-    Review reasons, in order: the back-end's own ``reasons``, the drug and numeric fields below
+    ``name`` is the lexicon's normalised (French) substance or product name, which the plausibility tables
+    know; ``entry`` its lexicon entry (None: a drug the lexicon does not know, whose confidence is capped at
+    ``threshold``). The line's ``name`` is that name in the consultation's ``language``
+    (:meth:`DrugLexicon.name_in`: "metformin" in English, "metformine" in French; the words said choose
+    between English names such as paracetamol and acetaminophen); a drug the lexicon does not know keeps
+    ``name``. Review reasons, in order: the back-end's own ``reasons``, the drug and numeric fields below
     ``threshold`` (:func:`score_fields`), an implausible posology (:func:`plausibility_reasons`, which also
-    caps the confidence), a strength no marketed product has when ``lexicon`` is given
+    caps the confidence), a strength no marketed product has when ``check_marketed``
     (:func:`unmarketed_strength`), and a status below ``threshold`` when ``status_certainty`` is given.
     ``extra_evidence`` adds evidence for what is not a field (e.g. ``status``)."""
     out_reasons = list(reasons)
     confidence, field_reasons = score_fields(drug_score, drug_evidence, fields, threshold)
     out_reasons += field_reasons
     out_reasons += plausibility_reasons(name, fields)
-    if lexicon is not None:
+    if check_marketed:
         out_reasons += unmarketed_strength(fields.get("strength"), name, lexicon)
     if status_certainty is not None and status != "mentioned" and status_certainty < threshold:
         out_reasons.append(f"status uncertain ({status_certainty:.2f}): is it really {status}?")
@@ -357,7 +362,7 @@ def build_line(
     return MedicationLine(
         id=line_id,
         drug_text=drug_evidence.text,
-        name=name,
+        name=lexicon.name_in(name, language, said=drug_evidence.text) if entry is not None else name,
         atc=entry.atc if entry is not None else None,
         cis=entry.cis if entry is not None else None,
         **line_fields(fields),

@@ -145,7 +145,7 @@ class RuleBasedExtractor:
                     mention.status_certainty = 0.7
                 mentions.append(mention)
             _share_alternatives(mentions[first:], seg.text)
-        lines = self._merge(mentions, segs)
+        lines = self._merge(mentions, segs, language)
         logger.debug("extracted %d medication lines from %d segments", len(lines), len(segs))
         return lines
 
@@ -205,16 +205,18 @@ class RuleBasedExtractor:
                 elif mention.status == "mentioned" and origin.role != "patient" and cue == "new":
                     mention.status, mention.status_certainty = "new", 0.6
 
-    def _merge(self, mentions: list[Mention], segs: list[Segment]) -> list[MedicationLine]:
+    def _merge(self, mentions: list[Mention], segs: list[Segment], language: str) -> list[MedicationLine]:
         groups: dict[str, list[Mention]] = {}
         for m in mentions:
             groups.setdefault(m.match.entry.name, []).append(m)
         lines: list[MedicationLine] = []
         for idx, (name, group) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].order), start=1):
-            lines.append(self._line(f"med-{idx}", name, group, segs))
+            lines.append(self._line(f"med-{idx}", name, group, segs, language))
         return lines
 
-    def _line(self, line_id: str, name: str, group: list[Mention], segs: list[Segment]) -> MedicationLine:
+    def _line(
+        self, line_id: str, name: str, group: list[Mention], segs: list[Segment], language: str
+    ) -> MedicationLine:
         status: MedicationStatus = "mentioned"
         primary = group[0]
         fields: dict[str, Field] = {}
@@ -241,8 +243,9 @@ class RuleBasedExtractor:
             status=status,
             sig=" ".join(sig_parts),
             threshold=self.options.review_threshold,
-            status_certainty=primary.status_certainty,
             lexicon=self.lexicon,
+            language=language,
+            status_certainty=primary.status_certainty,
         )
 
 
