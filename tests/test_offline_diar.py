@@ -100,9 +100,9 @@ def test_long_input_clusters_a_bounded_subsample(diariser):
     sizes: list[int] = []
 
     class Recording(OfflineDiariser):
-        def _ahc_centroids(self, x, num, lo, hi):  # type: ignore[no-untyped-def]
+        def _ahc_centroids(self, x, *args):  # type: ignore[no-untyped-def]
             sizes.append(len(x))
-            return super()._ahc_centroids(x, num, lo, hi)
+            return super()._ahc_centroids(x, *args)
 
     bounded = Recording.__new__(Recording)
     bounded.__dict__.update(diariser.__dict__)
@@ -110,7 +110,7 @@ def test_long_input_clusters_a_bounded_subsample(diariser):
     x = _audio("fr_consult_1")
     full = diariser.diarise(x)
     part = bounded.diarise(x)
-    assert sizes and sizes[0] <= 40
+    assert sizes and max(sizes) <= 40
     assert len(diariser._embed(x, diariser._regions(x), None)[0]) > 3 * 40
     assert len({t.speaker for t in part}) == len({t.speaker for t in full}) == 2
     assert der(full, part, collar=0.5) <= 0.02
