@@ -25,7 +25,7 @@ from consult.audio import Audio, channels_separated, load_audio
 from consult.config import Settings
 from consult.errors import ExtractionError, StageError
 from consult.interfaces import AsrResult, Diariser, MedicationExtractor, ProgressHook, Transcriber
-from consult.roles import assign_roles, role_map
+from consult.roles import assign_roles, role_map, role_warnings
 from schemas import ConsultationReport, ModelInfo, SpeakerTurn, StageTiming
 from schemas.report import AudioInfo, Speaker, TextSource
 
@@ -235,8 +235,7 @@ def assemble_report(
             speakers = assign_roles(segments, speaker_ids, doctor_speaker=s.doctor_speaker)
         except ValueError as exc:
             raise StageError("roles", str(exc)) from exc
-        if len([sp for sp in speakers if sp.role == "doctor"]) == 0 and speakers:
-            warnings.append("the doctor could not be identified; pass --doctor-speaker")
+        warnings.extend(role_warnings(speakers))  # no doctor, an unsure doctor, speakers without a role
     if hook:
         hook("extraction", 0.0)
     with timer.stage("extraction"):

@@ -36,6 +36,10 @@ class Speaker(Frozen):
     id: str
     role: Role = "unknown"
     role_score: float = Field(default=0.0, description="Doctor-likeness score used for the role.")
+    role_confidence: float | None = Field(
+        default=None, ge=0, le=1,
+        description="How sure the role is (0-1; 1 when set by --doctor-speaker); null in reports written "
+                    "before it was computed.")
     speech_seconds: float = Field(default=0.0, ge=0)
 
 
