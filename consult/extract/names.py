@@ -1,0 +1,384 @@
+"""Drug names through ASR noise: the lexicon names a heard stretch of words may stand for.
+
+Whisper base bends drug names it does not know into ordinary words or pieces ("moxi-siline", "ibus profaine",
+"d'eau libra ne", "meute formine", "Flagel"). :class:`NameIndex` finds, for a text, the word n-grams (1-3 tokens
+joined across spaces, hyphens and elisions) whose spelling or sound is close to a lexicon name, and proposes
+those names with a similarity score:
+
+- ``phonetic``: rapidfuzz ratio between phonetic keys (:func:`consult.extract.lexicon.phonetic_key` for French,
+  Metaphone from ``jellyfish`` for English, the better of the two) of the glued n-gram and of the name;
+- ``spelling``: ratio between the accent-free glued letters;
+- ``confusion``: the n-gram was heard for that name when the bundled Whisper transcribed TTS sentences
+  (``consult/data/asr_confusions.json``, built by ``scripts/build_confusions.py``).
+
+It serves two callers: the speech stage's second pass (:mod:`consult.transcribe`), which re-decodes a window with
+the few names proposed for it as hotwords, and review (a name the first pass bent is shown with its neighbours).
+The index proposes; it never decides that a drug was said.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from consult.extract.lexicon import PHONETIC_SCORE, DrugEntry, DrugLexicon, DrugMatch, phonetic_key
+from consult.extract.stopwords import STOPWORDS
+from consult.extract.text import fold, key_of
+from consult.resources import read_packaged
+
+log = logging.getLogger(__name__)
+
+CONFUSIONS_RESOURCE = "data/asr_confusions.json.gz"
+ORDINARY_RESOURCE = "data/ordinary_words.txt.gz"
+AMBIGUOUS_RESOURCE = "data/ambiguous_names.txt"
+COMMON_RESOURCE = "data/common_names.txt"
+MIN_LETTERS = 5
+"""A heard n-gram needs at least this many letters (glued) to be compared with names."""
+MAX_TOKENS = 3
+
+
+@dataclass(frozen=True)
+class NameCandidate:
+    """A lexicon name that the words ``heard`` (characters ``start``:``end`` of the text) may stand for."""
+
+    entry: DrugEntry
+    start: int
+    end: int
+    heard: str
+    score: float
+    """0-1 similarity (1: the very spelling)."""
+    method: str
+    """``exact``, ``phonetic``, ``spelling`` or ``confusion``."""
+
+    @property
+    def name(self) -> str:
+        return self.entry.surface
+
+
+def english_key(glued: str) -> str:
+    """Metaphone key of an accent-free glued word (English sound)."""
+    import jellyfish
+
+    return str(jellyfish.metaphone(glued)).lower()
+
+
+def _glue(key: str) -> str:
+    return key.replace(" ", "")
+
+
+class NameIndex:
+    """Phonetic and spelling index over the lexicon's drug names (substances and brands with an ATC code, and
+    English generic names). Build once per process with :meth:`load`."""
+
+    def __init__(self, lexicon: DrugLexicon, confusions: dict[str, dict[str, str]] | None = None,
+                 ordinary: frozenset[str] = frozenset(), common: frozenset[str] = frozenset()) -> None:
+        self.lexicon = lexicon
+        self._entries: list[DrugEntry] = []
+        seen: set[str] = set()
+        for e in lexicon.entries:
+            glued = _glue(e.key)
+            if len(glued) < MIN_LETTERS or e.key in STOPWORDS or glued in seen or any(c.isdigit() for c in glued):
+                continue
+            if e.atc is None and e.kind != "substance":
+                continue
+            seen.add(glued)
+            self._entries.append(e)
+        self._glued = [_glue(e.key) for e in self._entries]
+        self._fr = [phonetic_key(e.key) for e in self._entries]
+        self._en = [english_key(g) for g in self._glued]
+        self._by_glued = {g: e for g, e in zip(self._glued, self._entries, strict=True)}
+        self.confusions = confusions or {}
+        """language -> {heard glued key -> lexicon key}: pieces the bundled Whisper heard for a name."""
+        self.ordinary = ordinary
+        """Dictionary words (folded) that sound like a drug name: a single one is never proposed as a bent name
+        (scripts/build_ordinary_words.py)."""
+        self.common = common
+        """Names people say every day (scripts/build_common_names.py): the prior of the second pass."""
+
+    def is_common(self, entry: DrugEntry) -> bool:
+        """Whether ``entry`` (a brand, a substance or an English name) is a commonly prescribed medicine."""
+        if entry.key in self.common:
+            return True
+        english = {key_of(n) for n in self.lexicon.english_names.get(entry.name, ())}
+        if entry.kind == "brand" or (entry.kind == "en" and entry.key not in english):
+            return False  # a rare brand of a common substance is a rare name
+        return key_of(entry.name) in self.common or bool(english & self.common)
+
+    @classmethod
+    def load(cls) -> NameIndex:
+        return _load_index()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def neighbours(self, heard: str, *, k: int = 3, cutoff: float = 0.7,
+                   language: str | None = None) -> list[tuple[DrugEntry, float, str]]:
+        """Up to ``k`` lexicon entries closest to the heard words (any spelling), best first:
+        (entry, score 0-1, method)."""
+        key = key_of(heard)
+        glued = _glue(key)
+        if len(glued) < MIN_LETTERS:
+            return []
+        found: dict[str, tuple[DrugEntry, float, str]] = {}
+
+        def add(entry: DrugEntry, score: float, method: str) -> None:
+            prev = found.get(entry.name)
+            if prev is None or score > prev[1]:
+                found[entry.name] = (entry, score, method)
+
+        exact = self._by_glued.get(glued)
+        if exact is not None:
+            add(exact, 1.0, "exact")
+        for lang in ([language] if language else list(self.confusions)):
+            target = self.confusions.get(lang or "", {}).get(glued)
+            if target is not None and target in self._by_glued:
+                add(self._by_glued[target], 0.95, "confusion")
+        cut = 100.0 * cutoff
+        for choices, probe, method in (
+            (self._fr, phonetic_key(key), "phonetic"),
+            (self._en, english_key(glued), "phonetic"),
+            (self._glued, glued, "spelling"),
+        ):
+            if len(probe) < 3:
+                continue
+            for _choice, score, idx in process.extract(probe, choices, scorer=fuzz.ratio, limit=k + 2,
+                                                        score_cutoff=cut, processor=None):
+                cand = choices[idx]
+                if abs(len(cand) - len(probe)) > max(3, len(probe) // 3):
+                    continue
+                add(self._entries[idx], min(0.99, score / 100.0), method)
+        return sorted(found.values(), key=lambda t: -t[1])[:k]
+
+    def candidates(self, text: str, *, k: int = 3, cutoff: float = 0.72,
+                   language: str | None = None) -> list[NameCandidate]:
+        """Names the word n-grams of ``text`` may stand for, best first, one per name (its best n-gram)."""
+        best: dict[str, NameCandidate] = {}
+        for start, end, heard in ngrams(text):
+            if " " not in heard.strip() and "-" not in heard and key_of(heard) in self.ordinary:
+                continue
+            for entry, score, method in self.neighbours(heard, k=k, cutoff=cutoff, language=language):
+                cand = NameCandidate(entry, start, end, heard, score, method)
+                prev = best.get(entry.name)
+                if prev is None or score > prev.score or (score == prev.score and end - start < prev.end - prev.start):
+                    best[entry.name] = cand
+        cands = list(best.values())
+        # a name proposed for a piece ("siline") loses to one proposed for the whole bent word that holds the
+        # piece ("moxi-siline" -> amoxicilline) unless it is clearly closer
+        kept = [c for c in cands if not any(
+            o is not c and o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start)
+            and o.score >= c.score - 0.06 for o in cands)]
+        return sorted(kept, key=lambda c: (-c.score, c.start))[:k]
+
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c)['’]", re.IGNORECASE)
+_JOINABLE = re.compile(r"^[\s\-'’]{0,3}$")
+
+
+def ngrams(text: str) -> Iterable[tuple[int, int, str]]:
+    """(start, end, words) of the 1..3 word n-grams of ``text`` whose words are joined by spaces, hyphens or
+    apostrophes only, that do not start or end with a common function word, and that hold at least
+    ``MIN_LETTERS`` letters; an elided article is tried with and without its consonant ("d'eau libra ne")."""
+    folded = fold(text)
+    words = [(m.start(), m.end()) for m in _WORD.finditer(folded)]
+    for i in range(len(words)):
+        for n in range(1, MAX_TOKENS + 1):
+            if i + n > len(words):
+                break
+            span = words[i: i + n]
+            if any(not _JOINABLE.match(folded[span[j][1]: span[j + 1][0]]) for j in range(n - 1)):
+                break
+            first, last = folded[span[0][0]: span[0][1]], folded[span[-1][0]: span[-1][1]]
+            if n > 1 and (last in STOPWORDS or len(last) == 1 or (first in STOPWORDS and len(first) > 1)):
+                continue  # "Arrêtez l": an elided article belongs to the next word
+            if n == 1 and first in STOPWORDS:
+                continue
+            a, b = span[0][0], span[-1][1]
+            letters = sum(e - s for s, e in span)
+            if letters >= MIN_LETTERS:
+                yield a, b, text[a:b]
+            # "d'eau libra ne": the elided consonant may belong to the name
+            pre = folded[max(0, a - 2): a]
+            if len(pre) == 2 and pre[1] in "'’" and pre[0] in "dl" and letters + 1 >= MIN_LETTERS:
+                yield a - 2, b, text[a - 2: b]
+
+
+MEDICATION_CUES = {
+    "fr": re.compile(
+        r"\b(?:prescri\w*|prene[zr]|prendre|prends|prend|pris|prise|comprim\w*|g[ée]lules?|sachets?|sirop|"
+        r"cr[èe]me|pommade|collyre|gouttes?|bouff[ée]es?|patchs?|injections?|piq[ûu]res?|ampoules?|milligrammes?|"
+        r"microgrammes?|grammes?|mg|ml|millilitres?|fois par|par jour|traitements?|m[ée]dicaments?|ordonnance|"
+        r"renouvel\w*|arr[êe]te[zr]?|continue[zr]?|je vous (?:mets|donne|remets)|mets? sous|doses?|"
+        r"antibiotiques?|cachets?|allergiques?|posologie|pharmacie)\b", re.IGNORECASE),
+    "en": re.compile(
+        r"\b(?:prescri\w*|take|takes|taking|took|tablets?|capsules?|pills?|syrup|cream|ointment|drops?|puffs?|"
+        r"inhalers?|patch(?:es)?|injections?|milligrams?|micrograms?|grams?|mg|ml|mls|once a|twice|times a day|"
+        r"daily|medications?|medicines?|meds|start(?:ed)? you on|give you|put you on|keep you on|continue|stop|"
+        r"doses?|course|antibiotics?|allergic|painkillers?|pharmacy|prescription|have (?:uh, |um, )?)\b",
+        re.IGNORECASE),
+}
+"""Words of medication talk, per language: a name the recogniser bent, or a name that is also an everyday word or
+a first name, is read as a drug only near one of these (the speech stage's second pass, :class:`DrugNameFinder`)."""
+
+
+def medication_cue(text: str, language: str | None = None) -> bool:
+    """True when ``text`` holds a word of medication talk (``MEDICATION_CUES``; both languages when None)."""
+    cues = [MEDICATION_CUES[language]] if language in MEDICATION_CUES else list(MEDICATION_CUES.values())
+    return any(c.search(text) for c in cues)
+
+
+_STRENGTH_AFTER = re.compile(
+    r"^[\s,]*(\d+(?:[.,]\d+)?)\s*(mg|milligrammes?|milligrams?|g|grammes?|grams?|µg|mcg|microgrammes?|micrograms?)?\b",
+    re.IGNORECASE)
+_MG = {"mg": 1.0, "g": 1000.0, "µg": 0.001, "mcg": 0.001}
+
+
+def _strength_after(text: str) -> float | None:
+    """The number said right after a name, in mg when a mass unit follows (else as said)."""
+    m = _STRENGTH_AFTER.match(text)
+    if m is None:
+        return None
+    value = float(m.group(1).replace(",", "."))
+    unit = (m.group(2) or "mg").lower()
+    factor = next((f for u, f in _MG.items() if unit.startswith(u[0]) and (unit == u or unit.startswith(
+        {"mg": "milli", "g": "gram", "µg": "micro", "mcg": "micro"}[u]))), 1.0)
+    return value * factor
+
+
+class DrugNameFinder:
+    """The extractor's drug finder (``consult.extract.core.DrugFinder``): the lexicon's exact and glued matches, and
+    the names the recogniser (or a typist) bent.
+
+    - An exact match of a name that is also an everyday word or a first name (``ambiguous``: "Diane", "Caroline",
+      a substance with no ATC code such as "poly") counts only in a sentence with a medication cue.
+    - The lexicon's approximate matches (phonetic, fuzzy, elided) and the :class:`NameIndex` candidates of the words
+      it did not match are read only where some word is no word of the language (:meth:`bent`: ordinary words that
+      sound like a name are left to the speech stage, which hears them), spelled close to the name, and in a
+      sentence with a medication cue unless one word spells a common name almost right ("Uh, yes, amoxycillin.").
+    - Among the names proposed for one stretch of words the closest wins, a number said right after the name that
+      is one of its marketed strengths (BDPM) adding ``STRENGTH_BONUS`` ("Moxisiline 1000 mg": amoxicilline, not
+      moxisylyte). The match's score is ``APPROXIMATE_SCORE`` x the similarity, below an exact match's: reviewed.
+    """
+
+    APPROXIMATE_SCORE = 0.85
+    MIN_SIMILARITY = 0.86
+    MIN_SPELLING = 0.7
+    MIN_SPELLING_RARE = 0.9
+    NO_CUE_SPELLING = 0.85
+    STRENGTH_BONUS = 0.05
+
+    def __init__(self, index: NameIndex | None = None, ambiguous: frozenset[str] | None = None) -> None:
+        self.index = index if index is not None else NameIndex.load()
+        self.lexicon = self.index.lexicon
+        self.ambiguous = ambiguous if ambiguous is not None else _ambiguous_names()
+
+    def is_ambiguous(self, entry: DrugEntry) -> bool:
+        return entry.key in self.ambiguous or (entry.kind == "substance" and entry.atc is None)
+
+    def bent(self, words: str) -> bool:
+        """Some word of ``words`` (3 letters or more) is no word of French or English: a name the recogniser (or
+        a typist) bent, as "Moxisiline", "profaine", "prasole" ("wouldn", "couldn": the words of "wouldn't")."""
+        ordinary = self.index.ordinary
+        for m in _WORD.finditer(fold(words)):
+            w = m.group(0)
+            if len(w) < 3 or w in ordinary or w in STOPWORDS:
+                continue
+            if w.endswith("n") and (w[:-1] in ordinary or w[:-1] in STOPWORDS):
+                continue
+            return True
+        return False
+
+    def _plausible(self, heard: str, entry: DrugEntry, method: str) -> float:
+        """How closely an approximate reading is spelled (0: not plausible). Some word must be bent; then pieces the
+        recogniser was seen to hear for the name (``confusion``) count as 1, other readings need a spelling close to
+        the name's (``MIN_SPELLING``) as well as its sound (a phonetic key alone is too loose: "statin" and ketotifen,
+        "wouldn" and loratadine), closer still for a name that is not commonly prescribed
+        (``MIN_SPELLING_RARE``: medical words the dictionaries lack sound like rare brands, "Crohn" and Creon)."""
+        if not self.bent(heard):
+            return 0.0  # ordinary words ("love the idea"): only the second pass, which hears them, may say
+        if method == "confusion":
+            return 1.0
+        spelling = fuzz.ratio(_glue(key_of(heard)), _glue(entry.key)) / 100.0
+        needed = self.MIN_SPELLING if self.index.is_common(entry) else self.MIN_SPELLING_RARE
+        return spelling if spelling >= needed else 0.0
+
+    def __call__(self, sentence: str) -> list[DrugMatch]:
+        cue = medication_cue(sentence)
+        out: list[DrugMatch] = []
+        approximate: list[DrugMatch] = []
+        for m in self.lexicon.find(sentence):
+            if m.score >= 0.95:
+                if cue or not self.is_ambiguous(m.entry):
+                    out.append(m)
+            else:
+                approximate.append(m)
+        if not self.bent(sentence):
+            return out  # every word is a word of the language: nothing bent to read
+        taken = [(m.start, m.end) for m in out]
+        proposals: list[tuple[DrugMatch, float]] = []
+        for m in approximate:
+            spelling = self._plausible(sentence[m.start:m.end], m.entry, "fuzzy")
+            if spelling:
+                weighed = self._weigh(m.entry, m.score / PHONETIC_SCORE, sentence[m.end:])
+                proposals.append((DrugMatch(m.entry, m.start, m.end, weighed, m.method), spelling))
+        for c in self.index.candidates(sentence, k=50, cutoff=self.MIN_SIMILARITY - self.STRENGTH_BONUS):
+            if c.method == "exact" and " " not in c.heard.strip() and "-" not in c.heard and "'" not in c.heard:
+                continue  # a single word spelled like a name: the lexicon's own match decides
+            spelling = self._plausible(c.heard, c.entry, c.method)
+            if spelling:
+                weighed = self._weigh(c.entry, c.score, sentence[c.end:])
+                proposals.append((DrugMatch(c.entry, c.start, c.end, weighed, c.method), spelling))
+        proposals.sort(key=lambda p: (-p[0].score, -(p[0].end - p[0].start), p[0].start))
+        for m, spelling in proposals:
+            if m.score < self.MIN_SIMILARITY or any(m.start < b and a < m.end for a, b in taken):
+                continue
+            one_word = len(_WORD.findall(sentence[m.start:m.end])) == 1
+            if not cue and not (one_word and spelling >= self.NO_CUE_SPELLING and self.index.is_common(m.entry)):
+                continue  # outside medication talk only one word, a common name spelled almost right ("amoxycillin")
+            out.append(DrugMatch(m.entry, m.start, m.end, round(self.APPROXIMATE_SCORE * min(1.0, m.score), 4),
+                                 m.method))
+            taken.append((m.start, m.end))
+        out.sort(key=lambda m: m.start)
+        return out
+
+    def _weigh(self, entry: DrugEntry, similarity: float, after: str) -> float:
+        said = _strength_after(after)
+        if said is None:
+            return similarity
+        marketed = self.lexicon.marketed_strengths_mg(entry.name)
+        if any(abs(said - s) < 1e-6 for s in marketed):
+            return similarity + self.STRENGTH_BONUS
+        return similarity
+
+
+def _read_keys(resource: str) -> frozenset[str]:
+    """One key per line of a shipped text file (``#`` comments; gzip when the name ends in .gz)."""
+    raw = read_packaged(resource)
+    text = (gzip.decompress(raw) if resource.endswith(".gz") else raw).decode("utf-8")
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def _ambiguous_names() -> frozenset[str]:
+    return _read_keys(AMBIGUOUS_RESOURCE)
+
+
+@lru_cache(maxsize=1)
+def _load_index() -> NameIndex:
+    confusions: dict[str, dict[str, str]] = {}
+    try:
+        data = json.loads(gzip.decompress(read_packaged(CONFUSIONS_RESOURCE)).decode("utf-8"))
+        confusions = {lang: dict(table) for lang, table in data.get("tables", {}).items()}
+    except FileNotFoundError:
+        log.warning("%s is not shipped: no learnt ASR confusions (scripts/build_confusions.py)", CONFUSIONS_RESOURCE)
+    return NameIndex(DrugLexicon.load(), confusions, _read_keys(ORDINARY_RESOURCE), _read_keys(COMMON_RESOURCE))
+
+
+__all__ = ["MEDICATION_CUES", "DrugNameFinder", "NameCandidate", "NameIndex", "english_key", "medication_cue", "ngrams"]
