@@ -361,6 +361,25 @@ class DrugResolver:
         return fuzz.ratio(_fold(a_name), _fold(b_name)) >= 85
 
 
+def pair_lines(
+    gold: Sequence[LabelledMedication], pred: Sequence[MedicationLine], resolver: DrugResolver
+) -> list[tuple[int, int]]:
+    """(labelled index, predicted index) of the lines that match: each labelled line, in order, takes the
+    first predicted line not yet taken whose drug is the same (:meth:`DrugResolver.same`). :func:`score` and
+    the training of the status model (scripts/train_status.py) align lines this way."""
+    gkeys = [resolver.keys(g.drug, g.atc) for g in gold]
+    pkeys = [resolver.keys(p.name, p.atc) | resolver.keys(p.drug_text) for p in pred]
+    pairs: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for gi, g in enumerate(gold):
+        for pi, p in enumerate(pred):
+            if pi not in used and resolver.same(gkeys[gi], pkeys[pi], g.drug, p.name):
+                pairs.append((gi, pi))
+                used.add(pi)
+                break
+    return pairs
+
+
 def score(
     items: Sequence[LabelledConsultation],
     predictions: Mapping[str, Sequence[MedicationLine]],
@@ -373,16 +392,8 @@ def score(
     for item in items:
         pred = list(predictions.get(item.id, []))
         gold = list(item.medications)
-        gkeys = [resolver.keys(g.drug, g.atc) for g in gold]
-        pkeys = [resolver.keys(p.name, p.atc) | resolver.keys(p.drug_text) for p in pred]
-        pairs: list[tuple[int, int]] = []
-        used: set[int] = set()
-        for gi, g in enumerate(gold):
-            for pi, p in enumerate(pred):
-                if pi not in used and resolver.same(gkeys[gi], pkeys[pi], g.drug, p.name):
-                    pairs.append((gi, pi))
-                    used.add(pi)
-                    break
+        pairs = pair_lines(gold, pred, resolver)
+        used = {pi for _, pi in pairs}
         res = ItemResult(item.id, item.language, len(gold), len(pred), len(pairs), 0)
         matched_g = {gi for gi, _ in pairs}
         res.missed = [g.drug for gi, g in enumerate(gold) if gi not in matched_g]

@@ -124,10 +124,13 @@ DEVSET = Path(__file__).resolve().parent.parent / "benchmarks" / "devset"
 @pytest.mark.parametrize(
     ("lang", "min_drug_f1", "min_field_f1", "min_exact", "max_invented"),
     [
-        # measured 2026-11-23 with the rule extractor: fr drug 1.000, fields 1.000, exact 1.000, 0 invented;
-        # en drug 0.921, fields 0.736, exact 0.628, 3 invented (README, benchmarks/devset)
-        ("fr", 0.97, 0.95, 0.90, 0),
-        ("en", 0.91, 0.72, 0.61, 3),
+        # measured 2026-12-06 on the grown dev set (275 consultations) with the rule extractor and the trained
+        # status model (consult/data/models/status, fitted on this same dev set, so its status is in-sample here;
+        # the model card gives the cross-validated status accuracy): fr drug 0.979, main fields 0.880, exact
+        # 0.681, 2 unlabelled lines; en drug 0.924, fields 0.795, exact 0.647, 14 unlabelled. Before the model
+        # (rules only, same day): fr 0.968 / 0.832 / 0.638 / 4, en 0.921 / 0.732 / 0.614 / 14.
+        ("fr", 0.96, 0.86, 0.66, 4),
+        ("en", 0.91, 0.78, 0.63, 16),
     ],
 )
 def test_real_dialogue_dev_set_scores_do_not_regress(

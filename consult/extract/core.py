@@ -128,6 +128,8 @@ class Mention:
     fields: dict[str, Field] = field(default_factory=dict)
     sig: list[tuple[int, int, int]] = field(default_factory=list)
     """(seg_index, start, end) of the sentences the posology came from."""
+    sentence: int = -1
+    """Index of the mention's sentence among the consultation's sentences (-1: not known)."""
 
 
 def word_spans(seg: Segment) -> list[tuple[int, int]]:

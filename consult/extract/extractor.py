@@ -22,8 +22,18 @@ from consult.extract.core import (
     build_line,
 )
 from consult.extract.lexicon import DrugLexicon, DrugMatch
+from consult.extract.names import DrugNameFinder
 from consult.extract.posology import Posology, bare_strength, parse_posology
 from consult.extract.status import classify_status, continuation_cue
+from consult.extract.status_model import (
+    LineContext,
+    StatusDecider,
+    StatusMention,
+    Utterance,
+    bundled_model,
+    decide_status,
+    frame_status,
+)
 from consult.extract.text import key_of, split_sentences, tokenize
 from schemas import MedicationLine, ModelInfo, Segment
 from schemas.medication import MedicationStatus, Quantity
@@ -61,9 +71,13 @@ class RuleBasedExtractor:
     """Medication extractor implementing :class:`consult.interfaces.MedicationExtractor`.
 
     The steps (mentions per sentence, status, posology of the mention's sentence and of the doctor's
-    following sentences, alternatives, merging into lines) take their drugs from ``find_drugs`` (default: the
-    lexicon's :meth:`~consult.extract.lexicon.DrugLexicon.find`) and their posology from ``read_posology``
-    (default: :func:`grammar_posology`): another back-end (the tagger) reuses the steps with its own hooks."""
+    following sentences, alternatives, merging into lines) take their drugs from ``find_drugs`` (default:
+    :class:`~consult.extract.names.DrugNameFinder` over the shipped lexicon; a given ``lexicon``'s own
+    :meth:`~consult.extract.lexicon.DrugLexicon.find`) and their posology from ``read_posology``
+    (default: :func:`grammar_posology`): another back-end (the tagger) reuses the steps with its own hooks.
+    Each line's status is decided over all its mentions by ``decide_line_status`` (default:
+    :func:`~consult.extract.status_model.decide_status`, the trained status model, or the rules' status
+    when no model is shipped)."""
 
     def __init__(
         self,
@@ -72,18 +86,27 @@ class RuleBasedExtractor:
         *,
         find_drugs: DrugFinder | None = None,
         read_posology: PosologyReader | None = None,
+        decide_line_status: StatusDecider | None = None,
     ) -> None:
         self.lexicon = lexicon if lexicon is not None else DrugLexicon.load()
         self.options = options or ExtractorOptions()
-        self.find_drugs: DrugFinder = find_drugs if find_drugs is not None else self.lexicon.find
+        if find_drugs is None:
+            # the lexicon's names, read in context, and the names the recogniser bent (consult.extract.names)
+            find_drugs = DrugNameFinder() if lexicon is None else self.lexicon.find
+        self.find_drugs: DrugFinder = find_drugs
         self.read_posology: PosologyReader = read_posology if read_posology is not None else grammar_posology
+        self.decide_line_status: StatusDecider = decide_line_status if decide_line_status is not None else decide_status
 
     def model_info(self) -> list[ModelInfo]:
+        status = "rules"
+        if self.decide_line_status is decide_status:
+            model = bundled_model()
+            status = f"model-{model.version}" if model is not None else "rules"
         return [
             ModelInfo(
                 stage="extraction",
                 name=EXTRACTOR_NAME,
-                version=f"{EXTRACTOR_VERSION}+lexicon{len(self.lexicon.entries)}",
+                version=f"{EXTRACTOR_VERSION}+lexicon{len(self.lexicon.entries)}+status-{status}",
             )
         ]
 
@@ -94,7 +117,10 @@ class RuleBasedExtractor:
         *,
         roles: Mapping[str, Role],
         language: str,
+        role_confidence: Mapping[str, float] | None = None,
     ) -> list[MedicationLine]:
+        """Medication lines of ``segments``. ``role_confidence`` (speaker -> 0-1, e.g. from diarisation) tells
+        the status model how far to trust each speaker's role; a speaker not in it counts as sure."""
         segs = list(segments)
         sentences: list[_Sentence] = []
         for i, seg in enumerate(segs):
@@ -107,6 +133,18 @@ class RuleBasedExtractor:
                     and not _after_title(sent.text, m.start)
                 )
                 sentences.append(_Sentence(i, sent.start, sent.end, role, matches))
+        confidence = role_confidence or {}
+        # the status model reads a sentence that names a drug with the words the ASR cut off before it
+        prefixes = [self._carried_prefix(sentences, k, segs) if s.matches else "" for k, s in enumerate(sentences)]
+        utterances = [
+            Utterance(
+                prefixes[k] + segs[s.seg_index].text[s.start : s.end],
+                s.role,
+                confidence.get(segs[s.seg_index].speaker or "", 1.0) if s.role != "unknown" else 0.0,
+                len(s.matches),
+            )
+            for k, s in enumerate(sentences)
+        ]
 
         evidence = EvidenceIndex(segs)
         mentions: list[Mention] = []
@@ -117,13 +155,15 @@ class RuleBasedExtractor:
                 # a second drug of the sentence takes the posology said after its name only
                 region_start = m.start if j > 0 else sent.start
                 region_end = sent.matches[j + 1].start if j + 1 < len(sent.matches) else sent.end
-                prefix = self._carried_prefix(sentences, k, segs)
-                status, s_cert = classify_status(
-                    prefix + seg.text[sent.start : sent.end],
-                    drug_start=len(prefix) + m.start - sent.start,
-                    role=sent.role,
-                    language=language,
-                )
+                prefix = prefixes[k]
+                said = prefix + seg.text[sent.start : sent.end]
+                drug_start = len(prefix) + m.start - sent.start
+                status, s_cert = classify_status(said, drug_start=drug_start, role=sent.role, language=language)
+                if s_cert <= 0.5 and sent.role != "patient":
+                    # no cue of the rules: who does what to the drug ("we'll keep you on X", "on poursuit X")
+                    framed = frame_status(said, drug_start, drug_start + m.end - m.start, language)
+                    if framed is not None:
+                        status, s_cert = framed, 0.6
                 mention = Mention(
                     match=m,
                     seg_index=sent.seg_index,
@@ -131,6 +171,7 @@ class RuleBasedExtractor:
                     status=status,
                     status_certainty=s_cert,
                     evidence=evidence(sent.seg_index, m.start, m.end),
+                    sentence=k,
                 )
                 region = Region(sent.seg_index, region_start, region_end, seg.text, ((m.start, m.end),),
                                 asr=bool(seg.words))
@@ -145,7 +186,8 @@ class RuleBasedExtractor:
                     mention.status_certainty = 0.7
                 mentions.append(mention)
             _share_alternatives(mentions[first:], seg.text)
-        lines = self._merge(mentions, segs, language)
+        starts = [s.start - len(prefixes[k]) for k, s in enumerate(sentences)]
+        lines = self._merge(mentions, segs, language, utterances, starts)
         logger.debug("extracted %d medication lines from %d segments", len(lines), len(segs))
         return lines
 
@@ -205,17 +247,31 @@ class RuleBasedExtractor:
                 elif mention.status == "mentioned" and origin.role != "patient" and cue == "new":
                     mention.status, mention.status_certainty = "new", 0.6
 
-    def _merge(self, mentions: list[Mention], segs: list[Segment], language: str) -> list[MedicationLine]:
+    def _merge(
+        self,
+        mentions: list[Mention],
+        segs: list[Segment],
+        language: str,
+        utterances: Sequence[Utterance],
+        starts: Sequence[int],
+    ) -> list[MedicationLine]:
         groups: dict[str, list[Mention]] = {}
         for m in mentions:
             groups.setdefault(m.match.entry.name, []).append(m)
         lines: list[MedicationLine] = []
         for idx, (name, group) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].order), start=1):
-            lines.append(self._line(f"med-{idx}", name, group, segs, language))
+            lines.append(self._line(f"med-{idx}", name, group, segs, language, utterances, starts))
         return lines
 
     def _line(
-        self, line_id: str, name: str, group: list[Mention], segs: list[Segment], language: str
+        self,
+        line_id: str,
+        name: str,
+        group: list[Mention],
+        segs: list[Segment],
+        language: str,
+        utterances: Sequence[Utterance],
+        starts: Sequence[int],
     ) -> MedicationLine:
         status: MedicationStatus = "mentioned"
         primary = group[0]
@@ -233,6 +289,24 @@ class RuleBasedExtractor:
                 text = segs[seg_index].text[a:b].strip()
                 if (m.fields or m is primary) and text not in sig_parts:
                     sig_parts.append(text)
+        context = LineContext(
+            language=language,
+            mentions=tuple(
+                StatusMention(
+                    m.sentence,
+                    m.match.start - starts[m.sentence],
+                    m.match.end - starts[m.sentence],
+                    m.status,
+                    m.status_certainty,
+                    posology=bool(m.fields),
+                )
+                for m in group
+            ),
+            utterances=utterances,
+            rule_status=status,
+            rule_certainty=primary.status_certainty,
+        )
+        status, status_certainty = self.decide_line_status(context)
         return build_line(
             line_id,
             name=name,
@@ -245,7 +319,7 @@ class RuleBasedExtractor:
             threshold=self.options.review_threshold,
             lexicon=self.lexicon,
             language=language,
-            status_certainty=primary.status_certainty,
+            status_certainty=status_certainty,
         )
 
 

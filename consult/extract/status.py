@@ -100,3 +100,26 @@ def continuation_cue(sentence: str) -> MedicationStatus | None:
     if _NEW.search(s):
         return "new"
     return None
+
+
+STATUS_CUES = ("stopped", "changed", "renewed", "new", "negation", "unchanged", "question", "declarative_take")
+"""Names of the rule cues :func:`status_cues` reports."""
+
+
+def status_cues(sentence: str, *, drug_start: int) -> dict[str, bool]:
+    """Which of the rules' cues the sentence holds for the drug at ``drug_start`` (each regular expression of
+    :func:`classify_status` on its own): features of the trained status model
+    (:mod:`consult.extract.status_model`)."""
+    s = _RENEWALS_COUNT.sub(" ", fold(sentence))
+    before = fold(sentence)[:drug_start]
+    stripped = s.strip()
+    return {
+        "stopped": _STOPPED.search(s) is not None,
+        "changed": _CHANGED.search(s) is not None,
+        "renewed": _RENEWED.search(s) is not None,
+        "new": _NEW.search(s) is not None,
+        "negation": _NEGATION.search(before) is not None,
+        "unchanged": _UNCHANGED.search(s) is not None,
+        "question": stripped.endswith("?") or _QUESTION_START.search(stripped) is not None,
+        "declarative_take": _DECLARATIVE_TAKE.search(stripped) is not None,
+    }
