@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     pipe = Pipeline(settings)
     from consult.backends.whisper import FasterWhisperTranscriber
 
-    folder = FasterWhisperTranscriber._resolve(settings.asr, settings.cache_dir)[1]
+    folder = FasterWhisperTranscriber.model_folder(settings.asr, settings.cache_dir)
     bare = WhisperModel(str(folder), device="cpu", compute_type=settings.asr.compute_type)
     refs, ours, bares = [], [], []
     for clip in clips:

@@ -5,9 +5,10 @@
         [--random-arch large-v3-turbo]
 
 For every compute type and batch size (0 = sequential), after one warm-up, it times the median of
-``--repeat`` runs of (a) consult's ``FasterWhisperTranscriber`` (VAD, hallucination guards, drug hotwords,
-windowing, word timestamps) and (b) bare ``WhisperModel.transcribe`` / ``BatchedInferencePipeline`` with the
-same language, beam size, VAD, word timestamps and hotwords; it prints wall time, times real time, words, the
+``--repeat`` runs of (a) consult's speech stage (``consult.transcribe.transcribe_stage``: language given, first
+pass with VAD, hallucination guards, windowing and word timestamps, coverage check, second pass for drug names)
+and (b) bare ``WhisperModel.transcribe`` / ``BatchedInferencePipeline`` with the same language, beam size and
+VAD (faster-whisper's other defaults); it prints wall time, times real time, words, the
 ratio ours/bare, and the GPU utilisation and memory sampled by ``nvidia-smi`` every 100 ms during the run.
 
 ``--random-arch large-v3-turbo`` also times a *larger architecture* with random weights (no larger Whisper
@@ -249,20 +250,18 @@ def main(argv: list[str] | None = None) -> int:
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
     from consult.backends.whisper import FasterWhisperTranscriber
-    from consult.config import AsrOptions
-    from consult.pipeline import drug_hotwords
+    from consult.config import AsrOptions, Settings
+    from consult.transcribe import transcribe_stage
 
     audio, sr = sf.read(str(args.audio), dtype="float32")
     assert sr == SR and audio.ndim == 1, "give a 16 kHz mono file"
     seconds = len(audio) / SR
-    hotwords = drug_hotwords(args.language)
     results: dict[str, Any] = {"audio": args.audio.name, "audio_seconds": seconds, "device": args.device,
                                "runs": []}
     print(f"audio {args.audio.name}: {seconds:.0f} s; model {args.model}; device {args.device}")
     for ct in args.compute_types.split(","):
         bare = WhisperModel(str(args.model), device=args.device, compute_type=ct)
-        kw: dict[str, Any] = dict(language=args.language, beam_size=5, vad_filter=True, word_timestamps=True,
-                                  hotwords=hotwords)
+        kw: dict[str, Any] = dict(language=args.language, beam_size=5, vad_filter=True)
         for bs in (int(b) for b in args.batch_sizes.split(",")):
             opts = AsrOptions(model=str(args.model), device=args.device, compute_type=ct, batch_size=bs,
                               language=args.language)
@@ -274,10 +273,12 @@ def main(argv: list[str] | None = None) -> int:
                     return _words(b.transcribe(audio, batch_size=n, **k)[0])
             else:
                 def run_bare(m: Any = bare, k: dict[str, Any] = kw) -> tuple[int, int, int]:
-                    return _words(m.transcribe(audio, condition_on_previous_text=False, **k)[0])
+                    return _words(m.transcribe(audio, **k)[0])
 
-            def run_ours(t: Any = ours) -> tuple[int, int, int]:
-                return _words(t.transcribe(audio, language=args.language, hotwords=hotwords).segments)
+            settings = Settings(asr=opts)
+
+            def run_ours(t: Any = ours, st: Settings = settings) -> tuple[int, int, int]:
+                return _words(transcribe_stage(t, st, audio, language=args.language).segments)
 
             r_bare = timed(run_bare, args.repeat)
             r_ours = timed(run_ours, args.repeat)

@@ -66,7 +66,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--asr-model", default=a.model, metavar="NAME_OR_PATH",
                    help="'base' = bundled multilingual Whisper base (default); a local CTranslate2 folder "
                         "(e.g. a downloaded large-v3-turbo); or a model name with --allow-download.")
-    g.add_argument("--language", default=a.language, help="fr (default), en, or auto.")
+    g.add_argument("--language", default=a.language, choices=["auto", "fr", "en"],
+                   help="auto (default): detected on the speech, French when unsure (English needs "
+                        f"{a.english_threshold * 100:.0f}%% of the French+English probability); fr or en to force.")
     g.add_argument("--device", default=a.device, choices=["cpu", "cuda", "auto"],
                    help="device for the models (default cpu).")
     g.add_argument("--compute-type", default=None,
@@ -207,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("labels", nargs="+", type=Path, help="labelled JSON files or folders of them.")
     e.add_argument("--audio", action="store_true",
                    help="also score through speech recognition, on the items that have an 'audio' file.")
+    e.add_argument("--reports", type=Path, default=None, metavar="DIR",
+                   help="with --audio: score the report.json that `consult run --out DIR` wrote for each recording "
+                        "(DIR/<recording stem>/report.json) instead of running the pipeline again.")
+    e.add_argument("--re-extract", action="store_true",
+                   help="with --reports: extract the medications again from each stored report's segments and "
+                        "speakers with this version's extractor (its calibrated confidence and review flags), "
+                        "instead of scoring the lines stored in the report.")
     e.add_argument("--json", type=Path, default=None, help="write all scores (and per-item errors) here.")
     e.add_argument("--errors", action="store_true", help="print each consultation's misses and field errors.")
     e.add_argument("--by-language", action="store_true", help="also print one table per language.")
@@ -589,7 +598,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from consult.extract.textinput import read_transcript_file
-    from consult.pipeline import build_extractor, report_from_text, write_outputs
+    from consult.outputs import write_outputs
+    from consult.pipeline import build_extractor, report_from_text
 
     settings = Settings(extraction=_extraction_settings(args))
     extractor = build_extractor(settings)
@@ -618,9 +628,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from consult.evaluation import der, read_rttm, wer
     from consult.extract.textinput import parse_text_transcript
     from consult.pipeline import build_extractor
+    from consult.roles import role_map
     from consult.scoring import format_scores, load_labelled_set, score
+    from schemas import ConsultationReport
 
     items = [item for path in args.labels for item in load_labelled_set(path)]
+    if args.re_extract and args.reports is None:
+        raise ConsultError("--re-extract needs --audio --reports DIR (stored reports to extract again)")
     settings = settings_from_args(args)
     extractor = build_extractor(settings)
     results: dict[str, Any] = {"labels": [str(p) for p in args.labels], "extractor": args.extractor}
@@ -653,14 +667,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
         with_audio = [i for i in items if i.audio_path() is not None]
         if not with_audio:
             raise ConsultError("--audio: none of the labelled consultations has an 'audio' file")
-        pipeline = Pipeline(settings, extractor=extractor)
+        pipeline = Pipeline(settings, extractor=extractor) if args.reports is None else None
         audio_preds: dict[str, Any] = {}
         speech: list[dict[str, Any]] = []
         for item in with_audio:
-            rep = pipeline.process(item.audio_path(), language=item.language)  # type: ignore[arg-type]
+            if pipeline is not None:
+                # the language as `consult run` would decide it (--language, default auto), not the label's
+                rep = pipeline.process(item.audio_path())  # type: ignore[arg-type]
+            else:
+                stored = args.reports / item.audio_path().stem / "report.json"  # type: ignore[union-attr]
+                if not stored.exists():
+                    raise ConsultError(f"--reports: no {stored} (consult run {item.audio_path()} --out "
+                                       f"{args.reports})")
+                rep = ConsultationReport.model_validate_json(stored.read_text(encoding="utf-8"))
+                if args.re_extract:
+                    rep = rep.model_copy(update={"medications": extractor.extract(
+                        rep.segments, roles=role_map(rep.speakers), language=rep.language,
+                        role_confidence={s.id: s.role_confidence for s in rep.speakers
+                                         if s.role_confidence is not None})})
             audio_preds[item.id] = rep.medications
             segments, _ = parse_text_transcript(item.transcript_text())
-            row: dict[str, Any] = {"id": item.id, "language": item.language,
+            row: dict[str, Any] = {"id": item.id, "language": item.language, "detected": rep.language,
                                    "duration": rep.audio.duration if rep.audio else 0.0,
                                    "wer": wer(" ".join(s.text for s in segments),
                                               " ".join(s.text for s in rep.segments))}
@@ -677,7 +704,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
               "total = ±0.25 s)")
         for row in speech:
             extra = f"  DER {row['der']:.3f}" if "der" in row else ""
-            print(f"  {row['id']:<28} {row['language']}  WER {row['wer']:.3f}{extra}")
+            lang = row["language"] if row["detected"] == row["language"] else f"{row['language']}->{row['detected']}"
+            print(f"  {row['id']:<28} {lang:<6} WER {row['wer']:.3f}{extra}")
         results["speech"] = speech
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

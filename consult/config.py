@@ -56,11 +56,65 @@ class AsrOptions(_Options):
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     compute_type: str = Field(default="int8", description="CTranslate2 compute type (int8, float16...).")
     cpu_threads: int = Field(default=0, ge=0, description="0: CTranslate2 default (all cores).")
-    language: str = Field(default="fr", description="'fr', 'en', or 'auto' to detect.")
+    language: str = Field(
+        default="auto",
+        description="'auto' (detect on the speech, French when unsure: see english_threshold), or 'fr'/'en' to force.",
+    )
+    english_threshold: float = Field(
+        default=0.6, gt=0, le=1,
+        description="With language 'auto': English when it holds at least this share of the French+English "
+                    "probability the model gives the speech, else French (the French-first prior).",
+    )
     beam_size: int = Field(default=5, ge=1)
     vad_filter: bool = True
     batch_size: int = Field(default=0, ge=0, description="0: sequential; >0: batched pipeline.")
-    hotwords: bool = Field(default=True, description="Pass drug names heard as hotwords/prompt.")
+    coverage_check: bool = Field(
+        default=True,
+        description="Re-decode, alone and without prompt, every stretch the VAD calls speech that the first pass "
+                    "left without words; name what stays empty in the report's warnings.",
+    )
+    coverage_min_s: float = Field(default=1.0, gt=0, description="Shortest uncovered speech stretch re-decoded (s).")
+    second_pass: bool = Field(
+        default=True,
+        description="Contextual second pass for drug names: where a drug is likely and the first pass heard words "
+                    "that sound like a lexicon name, score the window's text with each of a few candidate names in "
+                    "their place (forced alignment, no prompt) and keep the most probable name when it wins.",
+    )
+    second_pass_candidates: int = Field(default=5, ge=1, le=8, description="Candidate names per heard stretch.")
+    second_pass_min_similarity: float = Field(
+        default=0.78, ge=0, le=1, description="Phonetic/spelling similarity a heard n-gram needs to propose a name."
+    )
+    second_pass_max_probability: float = Field(
+        default=0.85, ge=0, le=1,
+        description="A window is scored only if the heard words' lowest probability is below this (or the "
+                    "heard words are very close to a name).",
+    )
+    second_pass_margin: float = Field(
+        default=14.0, ge=0,
+        description="A commonly prescribed name (consult/data/common_names.txt) replaces the heard words when the "
+                    "recogniser, with no prompt, finds the window with it at most this many nats less probable than "
+                    "its own first reading. Chosen on dev recordings only (benchmarks/second_pass_windows.py: the "
+                    "audio fixtures and the voiced dev dialogues, clean and telephone: 530 windows, 132 with the "
+                    "right name among the candidates): with the defaults 71 right names put in and 0 wrong; margin "
+                    "12: 67 and 0, 15: 72 and 0, 16: 72 and 1; rare-name similarity 0.90: 74 and 1 (brisdelle for "
+                    "\"Ome Brazil\"); common-name similarity 0.83: 2 wrong more (lithium for \"l'arithmie\").",
+    )
+    second_pass_margin_rare: float = Field(
+        default=0.0, ge=0, description="The same margin for any other name (0: at least as probable).",
+    )
+    second_pass_similarity: float = Field(
+        default=0.86, ge=0, le=1,
+        description="Similarity of a common name to the heard words needed to replace them (0.83: 2 wrong more).",
+    )
+    second_pass_similarity_rare: float = Field(
+        default=0.95, ge=0, le=1, description="The same for any other name.",
+    )
+    second_pass_separation: float = Field(
+        default=3.0, ge=0, description="The name must be at least this many nats more probable than the next one.",
+    )
+    second_pass_max_share: float = Field(
+        default=0.5, gt=0, le=1, description="At most this share of the audio's duration is scored again."
+    )
     allow_download: bool = Field(default=False, description="Allow a hub download of a named model.")
     # hallucination guards (see consult/backends/whisper.py)
     no_speech_threshold: float | None = Field(

@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,19 +18,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from consult.align import assign_speakers, turns_from_segments
+from consult.align import assign_speakers
 from consult.audio import Audio, channels_separated, load_audio
 from consult.config import Settings
 from consult.errors import ExtractionError, StageError
 from consult.interfaces import AsrResult, Diariser, MedicationExtractor, ProgressHook, Transcriber
+from consult.outputs import atomic_write
 from consult.roles import assign_roles, role_map, role_warnings
+from consult.transcribe import stage_warnings, transcribe_stage
 from schemas import ConsultationReport, ModelInfo, SpeakerTurn, StageTiming
 from schemas.report import AudioInfo, Speaker, TextSource
 
 log = logging.getLogger(__name__)
-
-ROLE_LABEL = {"doctor": "Doctor", "patient": "Patient", "unknown": "Speaker"}
-
 
 def build_transcriber(settings: Settings) -> Transcriber:
     from consult.backends.whisper import FasterWhisperTranscriber
@@ -84,17 +81,6 @@ def build_extractor(settings: Settings) -> MedicationExtractor:
     from consult.extract.extractor import ExtractorOptions, RuleBasedExtractor
 
     return RuleBasedExtractor(options=ExtractorOptions(review_threshold=opts.review_threshold))
-
-
-def drug_hotwords(language: str | None) -> str | None:
-    """Shipped list of common drug names for ``language`` (fr/en) as a Whisper hotword string."""
-    from importlib import resources
-
-    if language not in ("fr", "en"):
-        return None
-    text = resources.files("consult").joinpath(f"data/hotwords_{language}.txt").read_text(encoding="utf-8")
-    names = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    return ", ".join(names)
 
 
 def job_id(audio_sha256: str, settings: Settings) -> str:
@@ -193,15 +179,6 @@ def diarise_stage(diariser: Diariser, settings: Settings, audio: Audio,
                             max_speakers=d.max_speakers, hook=hook)
 
 
-def transcribe_stage(transcriber: Transcriber, settings: Settings, audio: Audio,
-                     hook: ProgressHook | None = None, language: str | None = None) -> AsrResult:
-    """Transcription with the drug hotwords of the language (``language`` overrides the settings')."""
-    wanted = language or settings.asr.language
-    lang = None if wanted == "auto" else wanted
-    hotwords = drug_hotwords(lang) if settings.asr.hotwords else None
-    return transcriber.transcribe(audio.samples, language=lang, hook=hook, hotwords=hotwords)
-
-
 def assemble_report(
     settings: Settings,
     info: AudioInfo,
@@ -219,14 +196,7 @@ def assemble_report(
     warnings: list[str] = []
     if not asr.segments:
         warnings.append("no speech was recognised in the recording")
-    counts = dict(getattr(asr, "dropped", {}))
-    trimmed = counts.pop("trimmed_loop", 0)
-    dropped = sum(counts.values())
-    if dropped:
-        warnings.append(f"{dropped} transcript segment(s) dropped as likely hallucinations "
-                        "(silence, noise or repetition)")
-    if trimmed:
-        warnings.append(f"{trimmed} transcript segment(s) cut where the recogniser started repeating itself")
+    warnings.extend(stage_warnings(asr))
     with timer.stage("alignment"):
         segments = assign_speakers(asr.segments, turns)
     with timer.stage("roles"):
@@ -239,7 +209,9 @@ def assemble_report(
     if hook:
         hook("extraction", 0.0)
     with timer.stage("extraction"):
-        meds = extractor.extract(segments, roles=role_map(speakers), language=asr.language)
+        meds = extractor.extract(segments, roles=role_map(speakers), language=asr.language,
+                                 role_confidence={s.id: s.role_confidence for s in speakers
+                                                  if s.role_confidence is not None})
     if hook:
         hook("extraction", 1.0)
     if any(m.needs_review for m in meds):
@@ -258,67 +230,9 @@ def assemble_report(
         models=models if models is not None else list(extractor.model_info()),
         settings=s.model_dump(mode="json", exclude={"cache_dir"}),
         warnings=warnings,
+        asr_revisions=list(getattr(asr, "revisions", [])),
+        speech_gaps=list(getattr(asr, "gaps", [])),
     )
-
-
-# -- outputs ------------------------------------------------------------------------------------------
-
-def format_mmss(t: float) -> str:
-    """Seconds as ``mm:ss`` (transcript time stamps)."""
-    m, sec = divmod(int(t), 60)
-    return f"{m:02d}:{sec:02d}"
-
-
-def transcript_text(report: ConsultationReport) -> str:
-    """One line per speaker turn: ``[mm:ss] Doctor: ...``."""
-    lines = []
-    for speaker, start, _end, segs in turns_from_segments(report.segments):
-        role = report.role_of(speaker)
-        label = ROLE_LABEL[role]
-        if role == "unknown" and speaker:
-            label = speaker
-        lines.append(f"[{format_mmss(start)}] {label}: {' '.join(s.text for s in segs)}")
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
-def rttm_text(report: ConsultationReport) -> str:
-    source = report.audio.name if report.audio is not None else report.text_source.name if report.text_source else ""
-    uri = Path(source).stem.replace(" ", "_") or "audio"
-    return "".join(
-        f"SPEAKER {uri} 1 {t.start:.3f} {t.duration:.3f} <NA> <NA> {t.speaker} <NA> <NA>\n"
-        for t in report.turns
-    )
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_outputs(report: ConsultationReport, out_dir: Path) -> dict[str, Path]:
-    """Write report.json, bundle.json, transcript.txt and diarization.rttm into ``out_dir``."""
-    from consult.fhir import build_bundle, bundle_json
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "report": out_dir / "report.json",
-        "bundle": out_dir / "bundle.json",
-        "transcript": out_dir / "transcript.txt",
-        "rttm": out_dir / "diarization.rttm",
-    }
-    bundle = build_bundle(report)
-    _atomic_write(paths["report"], report.model_dump_json(indent=2))
-    _atomic_write(paths["bundle"], bundle_json(bundle))
-    _atomic_write(paths["transcript"], transcript_text(report))
-    _atomic_write(paths["rttm"], rttm_text(report))
-    return paths
 
 
 @dataclass(frozen=True)
@@ -395,6 +309,6 @@ def report_schema() -> dict[str, Any]:
 def dump_schema(path: Path | None = None) -> str:
     text = json.dumps(report_schema(), indent=2, ensure_ascii=False) + "\n"
     if path is not None:
-        _atomic_write(path, text)
+        atomic_write(path, text)
     return text
 

@@ -131,7 +131,7 @@ def lines_view(
 def queue_rows(entries: Sequence[tuple[Job, Event | None]], lang: str = "fr") -> list[list[str]]:
     """One row of the pharmacist's queue per job: received, recording, language, duration, lines, lines to
     check, review status, last review."""
-    from consult.pipeline import format_mmss
+    from consult.outputs import format_mmss
 
     t = texts(lang)
     return [

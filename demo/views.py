@@ -13,7 +13,7 @@ from datetime import datetime
 from html import escape
 
 from consult.align import turns_from_segments
-from consult.pipeline import format_mmss
+from consult.outputs import format_mmss
 from consult.plan import describe, format_date, what
 from consult.review import Flag
 from consult.store import Event, Job

@@ -17,10 +17,11 @@ from schemas.report import (
     Speaker,
     StageTiming,
 )
-from schemas.transcript import Segment, SpeakerTurn, Word
+from schemas.transcript import AsrRevision, Segment, SpeakerTurn, SpeechGap, Word
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AsrRevision",
     "AudioInfo",
     "ConsultationReport",
     "Duration",
@@ -34,6 +35,7 @@ __all__ = [
     "Segment",
     "Speaker",
     "SpeakerTurn",
+    "SpeechGap",
     "StageTiming",
     "Word",
 ]

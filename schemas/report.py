@@ -9,7 +9,7 @@ from pydantic import Field
 
 from schemas._base import Frozen
 from schemas.medication import MedicationLine
-from schemas.transcript import Segment, SpeakerTurn
+from schemas.transcript import AsrRevision, Segment, SpeakerTurn, SpeechGap
 
 SCHEMA_VERSION = "1.0"
 
@@ -72,6 +72,12 @@ class ConsultationReport(Frozen):
     models: list[ModelInfo] = Field(default_factory=list)
     settings: dict[str, Any] = Field(default_factory=dict, description="Settings used.")
     warnings: list[str] = Field(default_factory=list)
+    asr_revisions: list[AsrRevision] = Field(
+        default_factory=list, description="Windows re-decoded for drug names: both readings and the choice."
+    )
+    speech_gaps: list[SpeechGap] = Field(
+        default_factory=list, description="Speech the first pass left without words, and what its re-decode gave."
+    )
 
     def role_of(self, speaker: str | None) -> Role:
         for s in self.speakers:

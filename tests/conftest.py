@@ -43,12 +43,12 @@ _REPORTS: dict[str, object] = {}
 
 @pytest.fixture(scope="session")
 def fixture_report(pipeline):
-    """fixture_report(name) -> ConsultationReport of the real pipeline on audio_fixtures/<name>.flac (cached)."""
+    """fixture_report(name) -> ConsultationReport of the real pipeline, default settings, on
+    audio_fixtures/<name>.flac (cached)."""
 
     def get(name: str):
         if name not in _REPORTS:
-            language = load_truth(name)["language"]
-            _REPORTS[name] = pipeline.process(FIXTURES / f"{name}.flac", language=language)
+            _REPORTS[name] = pipeline.process(FIXTURES / f"{name}.flac")  # default settings: language detected
         return _REPORTS[name]
 
     return get

@@ -19,7 +19,8 @@ import pytest
 import soundfile as sf
 
 from consult.config import Settings
-from consult.pipeline import job_id, write_outputs
+from consult.outputs import write_outputs
+from consult.pipeline import job_id
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "audio_fixtures"

@@ -22,7 +22,6 @@ import logging
 import os
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from consult.config import Settings
+from consult.outputs import OUTPUT_FILES, write_outputs
 from consult.store import ReportStore
 from workers.tasks import Executor, Task, TaskResult
 
@@ -49,53 +49,19 @@ __all__ = [
     "run_jobs",
 ]
 
-OUTPUT_FILES = {
-    "report": "report.json",
-    "bundle": "bundle.json",
-    "transcript": "transcript.txt",
-    "rttm": "diarization.rttm",
-}
 
 
 # ------------------------------------------------------------------------------------------ outputs
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, synced, then renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_outputs(out_dir: Path, report_json: str, bundle_json: str,
                    files: Iterable[str] = tuple(OUTPUT_FILES)) -> dict[str, Path]:
-    """Write a stored report's files into ``out_dir``, each atomically: the same bytes as
-    ``consult.pipeline.write_outputs`` for that report, with the stored FHIR bundle. ``report.json`` last."""
-    from consult.pipeline import rttm_text, transcript_text
+    """Write a stored report's files into ``out_dir`` with :func:`consult.outputs.write_outputs` (the stored FHIR
+    bundle, not a rebuilt one)."""
     from schemas import ConsultationReport
 
-    wanted = [k for k in ("transcript", "rttm", "bundle", "report") if k in set(files)]
-    report = ConsultationReport.model_validate_json(report_json)
-    makers: dict[str, Callable[[], str]] = {
-        "report": lambda: report.model_dump_json(indent=2),
-        "bundle": lambda: bundle_json,
-        "transcript": lambda: transcript_text(report),
-        "rttm": lambda: rttm_text(report),
-    }
-    written: dict[str, Path] = {}
-    for key in wanted:
-        path = Path(out_dir) / OUTPUT_FILES[key]
-        atomic_write(path, makers[key]())
-        written[key] = path
-    return written
+    return write_outputs(ConsultationReport.model_validate_json(report_json), Path(out_dir),
+                         bundle_json=bundle_json, files=files)
 
 
 class Exporter(Protocol):

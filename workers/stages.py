@@ -143,7 +143,8 @@ class TranscriberStage(_Stage):
         self.transcriber = build_transcriber(self.settings)
 
     def transcribe(self, path: str, language: str | None = None) -> Transcribed | StageFailure:
-        from consult.pipeline import load_for, transcribe_stage
+        from consult.pipeline import load_for
+        from consult.transcribe import transcribe_stage
 
         try:
             t0 = time.perf_counter()

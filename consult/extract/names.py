@@ -156,25 +156,35 @@ class NameIndex:
                 add(self._entries[idx], min(0.99, score / 100.0), method)
         return sorted(found.values(), key=lambda t: -t[1])[:k]
 
-    def candidates(self, text: str, *, k: int = 3, cutoff: float = 0.72,
-                   language: str | None = None) -> list[NameCandidate]:
-        """Names the word n-grams of ``text`` may stand for, best first, one per name (its best n-gram)."""
-        best: dict[str, NameCandidate] = {}
+    def candidates(self, text: str, *, k: int = 3, cutoff: float = 0.72, language: str | None = None,
+                   prefer_whole: bool = True) -> list[NameCandidate]:
+        """Names the word n-grams of ``text`` may stand for, best first, one per name and occurrence (the best of
+        its overlapping n-grams: "l'ibu profaine" or "ibu profaine").
+
+        ``prefer_whole``: a name proposed for a piece ("siline") loses to one proposed for the whole bent word
+        that holds the piece ("moxi-siline" -> amoxicilline) unless it is clearly closer (the extractor's finder,
+        which reads one name per stretch). The speech stage's second pass keeps both and lets the recogniser
+        weigh them ("a pagliflozin": dapagliflozin and empagliflozin)."""
+        best: dict[str, list[NameCandidate]] = {}
         for start, end, heard in ngrams(text):
             if " " not in heard.strip() and "-" not in heard and key_of(heard) in self.ordinary:
                 continue
             for entry, score, method in self.neighbours(heard, k=k, cutoff=cutoff, language=language):
                 cand = NameCandidate(entry, start, end, heard, score, method)
-                prev = best.get(entry.name)
-                if prev is None or score > prev.score or (score == prev.score and end - start < prev.end - prev.start):
-                    best[entry.name] = cand
-        cands = list(best.values())
-        # a name proposed for a piece ("siline") loses to one proposed for the whole bent word that holds the
-        # piece ("moxi-siline" -> amoxicilline) unless it is clearly closer
-        kept = [c for c in cands if not any(
-            o is not c and o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start)
-            and o.score >= c.score - 0.06 for o in cands)]
-        return sorted(kept, key=lambda c: (-c.score, c.start))[:k]
+                seen = best.setdefault(entry.name, [])
+                for i, prev in enumerate(seen):
+                    if prev.start < end and start < prev.end:  # the same occurrence: keep its best n-gram
+                        if score > prev.score or (score == prev.score and end - start < prev.end - prev.start):
+                            seen[i] = cand
+                        break
+                else:
+                    seen.append(cand)  # another occurrence of the name in the text
+        cands = [c for seen in best.values() for c in seen]
+        if prefer_whole:
+            cands = [c for c in cands if not any(
+                o is not c and o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start)
+                and o.score >= c.score - 0.06 for o in cands)]
+        return sorted(cands, key=lambda c: (-c.score, c.start))[:k]
 
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
