@@ -337,16 +337,18 @@ _TRAILING = re.compile(r"[.,;:!?…]+$")
 
 
 def spellings(name: str, heard: str) -> list[str]:
-    """The ways a candidate ``name`` may be written in place of the ``heard`` words: as is and capitalised, with
-    the heard words' elided article ("l'homé-prasole" -> "l'oméprazole") and their trailing punctuation."""
+    """The ways a candidate ``name`` may be written in place of the ``heard`` words: with the case of the heard
+    words' first letter (a brand keeps its capital), their trailing punctuation, and, when they began with an elided
+    article, also with it ("l'homé-prasole" -> "oméprazole", "l'oméprazole")."""
     m = _ELIDED.match(heard)
     tail = _TRAILING.search(heard)
     punct = tail.group(0) if tail else ""
-    bases = [name, name[:1].upper() + name[1:]]
-    forms = [b + punct for b in bases]
+    first = heard[len(m.group(1)):][:1] if m else heard[:1]
+    base = name[:1].upper() + name[1:] if first.isupper() or name[:1].isupper() else name
+    forms = [base + punct]
     if m and not name.lower().startswith(m.group(1)[0].lower() + "'"):
-        forms += [m.group(1) + b + punct for b in bases]
-    return list(dict.fromkeys(forms))
+        forms.append(m.group(1) + base + punct)
+    return forms
 
 
 @dataclass(frozen=True)
@@ -397,11 +399,19 @@ class ScoredWindow:
         return math.exp(target - peak) / sum(math.exp(v - peak) for v in values)
 
 
+def eligible(reading: Reading, options: AsrOptions) -> bool:
+    """Whether a reading sounds close enough to its heard words to be put in (:func:`decide`)."""
+    return reading.similarity >= (options.second_pass_similarity if reading.common
+                                  else options.second_pass_similarity_rare)
+
+
 def score_window(transcriber: Transcriber, audio: np.ndarray, segments: Sequence[Segment], win: DrugWindow,
-                 language: str) -> ScoredWindow:
+                 language: str, options: AsrOptions | None = None) -> ScoredWindow:
     """The log-probability, under the recogniser with no prompt, of the window's first-pass text and of that text
     with each reading (in each of its :func:`spellings`) in place of its heard words: one encoding of the clip,
-    one forced alignment per reading."""
+    one forced alignment per reading. With ``options``, only the :func:`eligible` readings are scored (the others
+    cannot be put in)."""
+    readings = [r for r in win.readings if options is None or eligible(r, options)]
     span = win.block.words[win.first: win.last + 1]
     t0 = segments[span[0][0]].words[span[0][1]].start
     t1 = max(segments[si].words[wi].end for si, wi in span)
@@ -415,7 +425,7 @@ def score_window(transcriber: Transcriber, audio: np.ndarray, segments: Sequence
                           heard=" ".join(words[ref] for ref in span), first_text=" ".join(words[r] for r in refs),
                           clip_seconds=hi - lo)
     variants: list[tuple[Reading, str]] = []
-    for r in win.readings:
+    for r in readings:
         heard = " ".join(words[ref] for ref in win.block.words[r.first: r.last + 1])
         variants.extend((r, form) for form in spellings(r.name, heard))
     texts = [scored.first_text] + [scored.text_with(r, form) for r, form in variants]
@@ -435,16 +445,15 @@ def decide(scored: ScoredWindow, options: AsrOptions) -> tuple[Scored | None, st
     recogniser finds the window with it at most ``second_pass_margin`` (common) or ``second_pass_margin_rare``
     nats less probable than its own first reading, and at least ``second_pass_separation`` nats more probable
     than the next eligible name."""
-    eligible = [x for x in scored.ranked() if x.reading.similarity >= (
-        options.second_pass_similarity if x.reading.common else options.second_pass_similarity_rare)]
-    if not eligible:
+    ranked = [x for x in scored.ranked() if eligible(x.reading, options)]
+    if not ranked:
         return None, "no candidate name sounds close enough to the heard words"
-    top = eligible[0]
+    top = ranked[0]
     margin = options.second_pass_margin if top.reading.common else options.second_pass_margin_rare
     if not math.isfinite(top.logprob) or top.logprob < scored.first_logprob - margin:
         return None, "the first reading is more probable than any candidate name"
-    if len(eligible) > 1 and top.logprob < eligible[1].logprob + options.second_pass_separation:
-        return None, f"two candidate names are about as probable ({top.reading.name}, {eligible[1].reading.name})"
+    if len(ranked) > 1 and top.logprob < ranked[1].logprob + options.second_pass_separation:
+        return None, f"two candidate names are about as probable ({top.reading.name}, {ranked[1].reading.name})"
     return top, (("a common name" if top.reading.common else "a name") + " the recogniser finds about as probable "
                  "as its first reading, clearly more than the other candidates")
 
@@ -466,14 +475,16 @@ def second_pass(transcriber: Transcriber, audio: np.ndarray, segments: list[Segm
     for n, win in enumerate(windows):
         if spent >= budget:
             break
-        scored = score_window(transcriber, audio, segments, win, language)
+        if not any(eligible(r, options) for r in win.readings):
+            continue  # no name there sounds close enough to be put in: not worth the recogniser's time
+        scored = score_window(transcriber, audio, segments, win, language, options)
         spent += scored.clip_seconds
         chosen, reason = decide(scored, options)
         top = chosen or scored.ranked()[0]
         posterior = scored.name_share(top.reading.name)
         revisions.append(AsrRevision(
             start=round(scored.start, 3), end=round(scored.end, 3), heard=scored.heard, first=scored.first_text,
-            second=scored.text_with(top.reading, top.form), candidates=win.candidates,
+            second=scored.text_with(top.reading, top.form), candidates=list(scored.best),
             chosen=chosen.reading.name if chosen is not None else None,
             scores={c: round(x.logprob, 3) for c, x in scored.best.items()},
             first_logprob=round(scored.first_logprob, 3), second_logprob=round(top.logprob, 3),
@@ -572,6 +583,6 @@ def stage_warnings(result: AsrResult) -> list[str]:
 
 
 __all__ = ["DrugWindow", "LanguageChoice", "Reading", "Scored", "ScoredWindow", "SpeechStage", "WordBlock",
-           "choose_language", "decide", "drug_windows", "fill_gaps", "insert_words", "resolve_language",
+           "choose_language", "decide", "drug_windows", "eligible", "fill_gaps", "insert_words", "resolve_language",
            "score_window", "second_pass", "spelled_in", "spellings", "stage_warnings", "transcribe_stage",
            "uncovered", "word_spans"]

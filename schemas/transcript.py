@@ -69,7 +69,9 @@ class AsrRevision(Frozen):
     heard: str = Field(description="The first-pass words the candidates were proposed for.")
     first: str = Field(description="The window as the first pass heard it.")
     second: str = Field(description="The window with the chosen (or the most probable) candidate spliced in.")
-    candidates: list[str] = Field(default_factory=list, description="Candidate names, best match first.")
+    candidates: list[str] = Field(
+        default_factory=list, description="Candidate names scored (those that sound close enough), best match first."
+    )
     chosen: str | None = Field(default=None, description="The name put in place of the heard words (None: kept).")
     scores: dict[str, float] = Field(
         default_factory=dict, description="Log-probability of the window's text with each candidate spliced in."
