@@ -118,7 +118,8 @@ def _add_extraction_args(p: argparse.ArgumentParser) -> None:
                         "(API key from $CONSULT_LLM_API_KEY).")
     g.add_argument("--llm-model", default=e.llm_model, metavar="NAME", help="model name for --llm-url.")
     g.add_argument("--review-threshold", type=float, default=e.review_threshold,
-                   help="fields below this confidence are flagged for review.")
+                   help="a flagged line names its drug and numbers below this certainty among its review "
+                        "reasons (whether a line is flagged is decided by its calibrated risk).")
 
 
 def _extraction_settings(args: argparse.Namespace) -> dict[str, Any]:

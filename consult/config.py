@@ -198,7 +198,9 @@ class ExtractionOptions(_Options):
 
     backend: Literal["rules", "tagger", "llm"] = "rules"
     review_threshold: float = Field(
-        default=0.6, ge=0, le=1, description="Fields below this confidence are flagged for review."
+        default=0.6, ge=0, le=1,
+        description="A line flagged for review names its drug and fields below this certainty among its reasons "
+                    "(whether a line is flagged is decided by its calibrated risk, consult.extract.calibration)."
     )
     tagger_model: str | None = Field(
         default=None, description="Folder of a token-classification model; default: the bundled one."

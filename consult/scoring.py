@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from consult.errors import ConsultError
+from consult.extract.calibration import LineOutcome, calibration_summary, format_calibration
 from consult.extract.posology import FIELDS as POSOLOGY_FIELDS
 from consult.extract.text import strip_accents
 from schemas import MedicationLine
@@ -32,6 +33,9 @@ the dose unit and the route), and the status. ``drug`` is scored separately (lin
 
 MAIN_FIELDS = ("strength", "dose", "route", "frequency", "duration", "as_needed", "status")
 """The fields the extraction issue targets (per-field F1 >= 0.93); the others are reported too."""
+RIGHT_LINE_FIELDS = MAIN_FIELDS
+"""A predicted line is *right* (the target of the calibrated confidence, :mod:`consult.extract.calibration`)
+when it is matched to a labelled line and each of these fields equals the label's."""
 
 UNIT_SYNONYMS: dict[str, str] = {
     "comprimé": "tablet", "comprime": "tablet", "cp": "tablet", "tablet": "tablet", "tab": "tablet",
@@ -300,6 +304,8 @@ class Scores:
     })
     """How the review flags cover the errors: wrong field values (of matched lines) on a line flagged
     ``needs_review`` / flagged on that field itself; right values flagged; invented lines flagged."""
+    line_outcomes: list[LineOutcome] = field(default_factory=list)
+    """Every predicted line: its confidence, whether it is flagged, whether it is right (:func:`line_is_right`)."""
 
     @property
     def exact_match(self) -> float:
@@ -325,6 +331,7 @@ class Scores:
             "exact_lines": self.exact,
             "exact_match": round(self.exact_match, 4),
             "review": dict(self.review),
+            "calibration": calibration_summary(self.line_outcomes),
             "items": [vars(i) for i in self.items],
         }
 
@@ -380,6 +387,22 @@ def pair_lines(
     return pairs
 
 
+def line_is_right(gold: LabelledMedication, pred: MedicationLine, names: Sequence[str] = RIGHT_LINE_FIELDS) -> bool:
+    """Every field of ``names`` of the predicted line equals the labelled line's (:func:`field_value`)."""
+    return all(field_value(gold, n) == field_value(pred, n) for n in names)
+
+
+def judge_lines(
+    gold: Sequence[LabelledMedication], pred: Sequence[MedicationLine], resolver: DrugResolver
+) -> list[bool]:
+    """Whether each predicted line is right: matched to a labelled line (:func:`pair_lines`) with every field
+    of :data:`RIGHT_LINE_FIELDS` equal; a line with no labelled drug is wrong."""
+    out = [False] * len(pred)
+    for gi, pi in pair_lines(gold, pred, resolver):
+        out[pi] = line_is_right(gold[gi], pred[pi])
+    return out
+
+
 def score(
     items: Sequence[LabelledConsultation],
     predictions: Mapping[str, Sequence[MedicationLine]],
@@ -394,6 +417,10 @@ def score(
         gold = list(item.medications)
         pairs = pair_lines(gold, pred, resolver)
         used = {pi for _, pi in pairs}
+        right = [False] * len(pred)
+        for gi, pi in pairs:
+            right[pi] = line_is_right(gold[gi], pred[pi])
+        out.line_outcomes += [LineOutcome(p.confidence, p.needs_review, ok) for p, ok in zip(pred, right, strict=True)]
         res = ItemResult(item.id, item.language, len(gold), len(pred), len(pairs), 0)
         matched_g = {gi for gi, _ in pairs}
         res.missed = [g.drug for gi, g in enumerate(gold) if gi not in matched_g]
@@ -469,4 +496,4 @@ def format_scores(scores: Scores, title: str = "") -> str:
     rows.append(f"review flags: {r['wrong_line_flagged']}/{r['wrong']} wrong values on a line flagged for review "
                 f"({r['wrong_field_flagged']} flagged on the field itself); {r['right_field_flagged']}/{r['right']} "
                 f"right values flagged; {r['invented_flagged']}/{r['invented']} unlabelled lines flagged")
-    return (f"== {title}\n" if title else "") + "\n".join(rows) + "\n"
+    return (f"== {title}\n" if title else "") + "\n".join(rows) + "\n" + format_calibration(scores.line_outcomes)

@@ -9,7 +9,8 @@ pieces, so that every back-end gives evidence, confidence, review reasons and ro
   segment (its words' audio times, speaker and lowest ASR probability).
 - :class:`Region`, :class:`DrugFinder` and :class:`PosologyReader`: the hooks of
   :class:`consult.extract.extractor.RuleBasedExtractor` (where the drugs come from, how a posology is read).
-- :func:`score_fields`, :func:`plausibility_reasons`, :func:`unmarketed_strength`: confidence and review reasons.
+- :func:`score_fields`, :func:`plausibility_reasons`, :func:`unmarketed_strength`: review reasons (the line's
+  confidence and review decision are calibrated: :mod:`consult.extract.calibration`).
 - :func:`infer_route` (:data:`ROUTE_OF_FORM`), :func:`line_fields` and :func:`build_line`: the
   :class:`~schemas.MedicationLine` itself.
 """
@@ -20,10 +21,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from consult.extract.calibration import (
+    FieldReading,
+    LineEvidence,
+    LineSupport,
+    calibrate,
+    drug_word_evidence,
+    homophone_reasons,
+    method_kind,
+    unread_as_needed,
+    unread_numbers,
+    word_quality,
+)
 from consult.extract.lexicon import DrugEntry, DrugLexicon, DrugMatch
-from consult.extract.text import key_of
+from consult.extract.text import key_of, split_sentences
 from schemas import MedicationLine, Segment
 from schemas.medication import Evidence, Frequency, MedicationStatus, Quantity
+from schemas.transcript import Word
 
 NUMERIC_FIELDS = (
     "strength",
@@ -165,6 +179,13 @@ def evidence_for(seg: Segment, a: int, b: int, spans: Sequence[tuple[int, int]] 
     )
 
 
+def covered_words(seg: Segment, a: int, b: int, spans: Sequence[tuple[int, int]] | None = None) -> list[Word]:
+    """The recognised words of ``seg`` that ``seg.text[a:b]`` covers (none for a text transcript)."""
+    if spans is None:
+        spans = word_spans(seg)
+    return [w for w, (ws, we) in zip(seg.words, spans, strict=True) if ws < b and we > a]
+
+
 class EvidenceIndex:
     """:func:`evidence_for` over the segments of one transcript, each segment's word spans computed once:
     ``index(seg_index, a, b)``."""
@@ -174,10 +195,18 @@ class EvidenceIndex:
         self._spans: dict[int, list[tuple[int, int]]] = {}
 
     def __call__(self, seg_index: int, a: int, b: int) -> Evidence:
+        return evidence_for(self.segments[seg_index], a, b, self.spans(seg_index))
+
+    def spans(self, seg_index: int) -> list[tuple[int, int]]:
+        """:func:`word_spans` of segment ``seg_index``."""
         spans = self._spans.get(seg_index)
         if spans is None:
             spans = self._spans[seg_index] = word_spans(self.segments[seg_index])
-        return evidence_for(self.segments[seg_index], a, b, spans)
+        return spans
+
+    def words(self, seg_index: int, a: int, b: int) -> list[Word]:
+        """:func:`covered_words` of ``segments[seg_index].text[a:b]``."""
+        return covered_words(self.segments[seg_index], a, b, self.spans(seg_index))
 
 
 # --------------------------------------------------------------------------- back-end hooks
@@ -335,32 +364,75 @@ def build_line(
     status_certainty: float | None = None,
     check_marketed: bool = True,
     extra_evidence: Mapping[str, Evidence] | None = None,
+    support: LineSupport | None = None,
+    risk_threshold: float | None = None,
 ) -> MedicationLine:
     """The :class:`MedicationLine` of one drug from its merged ``fields`` (the route is inferred into them).
 
     ``name`` is the lexicon's normalised (French) substance or product name, which the plausibility tables
-    know; ``entry`` its lexicon entry (None: a drug the lexicon does not know, whose confidence is capped at
-    ``threshold``). The line's ``name`` is that name in the consultation's ``language``
-    (:meth:`DrugLexicon.name_in`: "metformin" in English, "metformine" in French; the words said choose
-    between English names such as paracetamol and acetaminophen); a drug the lexicon does not know keeps
-    ``name``. Review reasons, in order: the back-end's own ``reasons``, the drug and numeric fields below
-    ``threshold`` (:func:`score_fields`), an implausible posology (:func:`plausibility_reasons`, which also
-    caps the confidence), a strength no marketed product has when ``check_marketed``
-    (:func:`unmarketed_strength`), and a status below ``threshold`` when ``status_certainty`` is given.
-    ``extra_evidence`` adds evidence for what is not a field (e.g. ``status``)."""
-    out_reasons = list(reasons)
-    confidence, field_reasons = score_fields(drug_score, drug_evidence, fields, threshold)
-    out_reasons += field_reasons
-    out_reasons += plausibility_reasons(name, fields)
-    if check_marketed:
-        out_reasons += unmarketed_strength(fields.get("strength"), name, lexicon)
+    know; ``entry`` its lexicon entry (None: a drug the lexicon does not know). The line's ``name`` is that name
+    in the consultation's ``language`` (:meth:`DrugLexicon.name_in`: "metformin" in English, "metformine" in
+    French; the words said choose between English names such as paracetamol and acetaminophen); a drug the
+    lexicon does not know keeps ``name``.
+
+    ``confidence`` is the calibrated probability that the line is right and ``needs_review`` says that it is
+    below the risk threshold or that a hard reason holds (:func:`consult.extract.calibration.calibrate`, from
+    the fields, ``drug_score``, ``status_certainty`` and what the back-end knows besides: ``support``;
+    ``risk_threshold`` overrides the model's threshold). Hard reasons, which always flag: the back-end's own
+    ``reasons``, an implausible posology (:func:`plausibility_reasons`), a strength no marketed product has
+    when ``check_marketed`` (:func:`unmarketed_strength`), a number read from a recogniser homophone, a drug
+    the lexicon does not know. Soft reasons, listed when the line is flagged: the drug and numeric fields below
+    ``threshold`` (:func:`score_fields`) and a status below ``threshold``. ``extra_evidence`` adds evidence
+    for what is not a field (e.g. ``status``)."""
+    support = support or LineSupport()
+    heuristic, soft = score_fields(drug_score, drug_evidence, fields, threshold)
     if status_certainty is not None and status != "mentioned" and status_certainty < threshold:
-        out_reasons.append(f"status uncertain ({status_certainty:.2f}): is it really {status}?")
-    if entry is None or any(r.startswith(("absurd", "unusual")) for r in out_reasons):
-        confidence = min(confidence, threshold)
+        soft.append(f"status uncertain ({status_certainty:.2f}): is it really {status}?")
+    hard = list(reasons)
+    hard += plausibility_reasons(name, fields)
+    if check_marketed:
+        hard += unmarketed_strength(fields.get("strength"), name, lexicon)
+    if entry is None or any(r.startswith(("absurd", "unusual")) for r in hard):
+        heuristic = min(heuristic, threshold)
     infer_route(fields)
-    evidence = {k: f.evidence for k, f in fields.items()}
-    evidence.update(extra_evidence or {})
+    readings = {
+        k: FieldReading(f.certainty, f.evidence.asr_probability, k in NUMERIC_FIELDS, f.evidence.text)
+        for k, f in fields.items()
+    }
+    hard += homophone_reasons(readings)
+    if entry is None and not any("lexicon" in r for r in hard):
+        hard.append("drug not in the lexicon")
+    words = support.drug_words
+    drug_asr, second_pass, second_prob = drug_word_evidence(words) if words else (
+        drug_evidence.asr_probability, False, None)
+    evidence = LineEvidence(
+        drug_score=drug_score,
+        method=method_kind(support.method),
+        raw_method=support.method,
+        known_drug=entry is not None,
+        speech=bool(words) or drug_evidence.asr_probability is not None,
+        drug_asr=drug_asr,
+        second_pass=second_pass,
+        second_pass_probability=second_prob,
+        fields=readings,
+        status=status,
+        status_certainty=status_certainty,
+        status_probability=support.status_probability,
+        mentions=support.mentions,
+        speaker_role=support.speaker_role,
+        role_confidence=support.role_confidence,
+        unread_numbers=unread_numbers(sig, [f.evidence.text for f in fields.values()]),
+        unread_as_needed=unread_as_needed(sig, "as_needed" in fields),
+        hard_reasons=tuple(dict.fromkeys(hard)),
+        language=language,
+        atc=entry.atc if entry is not None else None,
+        sentence_drugs=support.sentence_drugs,
+        sig_sentences=len(split_sentences(sig)) if sig.strip() else 0,
+        **dict(zip(("sig_asr_mean", "sig_asr_low"), word_quality(support.sig_word_probabilities), strict=True)),
+    )
+    decided = calibrate(evidence, soft, heuristic=heuristic, risk_threshold=risk_threshold)
+    field_evidence = {k: f.evidence for k, f in fields.items()}
+    field_evidence.update(extra_evidence or {})
     return MedicationLine(
         id=line_id,
         drug_text=drug_evidence.text,
@@ -370,11 +442,11 @@ def build_line(
         **line_fields(fields),
         status=status,
         sig=sig,
-        confidence=max(0.0, min(1.0, round(confidence, 3))),
-        needs_review=bool(out_reasons),
-        review_reasons=out_reasons,
+        confidence=decided.confidence,
+        needs_review=decided.needs_review,
+        review_reasons=decided.reasons,
         evidence=drug_evidence,
-        field_evidence=evidence,
+        field_evidence=field_evidence,
     )
 
 
@@ -388,6 +460,7 @@ __all__ = [
     "PosologyReader",
     "Region",
     "build_line",
+    "covered_words",
     "evidence_for",
     "infer_route",
     "intakes_per_day",

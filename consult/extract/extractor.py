@@ -11,7 +11,9 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from consult.extract.calibration import LineSupport
 from consult.extract.core import (
     DrugFinder,
     EvidenceIndex,
@@ -20,6 +22,7 @@ from consult.extract.core import (
     PosologyReader,
     Region,
     build_line,
+    covered_words,
 )
 from consult.extract.lexicon import DrugLexicon, DrugMatch
 from consult.extract.names import DrugNameFinder
@@ -32,6 +35,7 @@ from consult.extract.status_model import (
     Utterance,
     bundled_model,
     decide_status,
+    decide_status_detail,
     frame_status,
 )
 from consult.extract.text import key_of, split_sentences, tokenize
@@ -53,9 +57,20 @@ class ExtractorOptions:
     """Thresholds of the rule-based extractor."""
 
     review_threshold: float = 0.6
-    """A drug match or a number below this confidence sets ``needs_review``."""
+    """A drug match, a number or a status below this certainty is named among a flagged line's review reasons."""
+    risk_threshold: float | None = None
+    """Flag a line whose calibrated probability of being right is below this (None: the calibration model's
+    own threshold, :mod:`consult.extract.calibration`)."""
     max_follow_sentences: int = _MAX_FOLLOW_SENTENCES
     """Doctor sentences after a mention that may complete its posology."""
+
+
+class StatusDetail(Protocol):
+    """Decides a line's status, its certainty and the model's probability of it (None: no model), as
+    :func:`~consult.extract.status_model.decide_status_detail` and
+    :meth:`~consult.extract.status_model.StatusModel.decide_detail`."""
+
+    def __call__(self, ctx: LineContext) -> tuple[MedicationStatus, float, float | None]: ...
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,7 @@ class RuleBasedExtractor:
         find_drugs: DrugFinder | None = None,
         read_posology: PosologyReader | None = None,
         decide_line_status: StatusDecider | None = None,
+        status_detail: StatusDetail | None = None,
     ) -> None:
         self.lexicon = lexicon if lexicon is not None else DrugLexicon.load()
         self.options = options or ExtractorOptions()
@@ -96,6 +112,11 @@ class RuleBasedExtractor:
         self.find_drugs: DrugFinder = find_drugs
         self.read_posology: PosologyReader = read_posology if read_posology is not None else grammar_posology
         self.decide_line_status: StatusDecider = decide_line_status if decide_line_status is not None else decide_status
+        if status_detail is None and self.decide_line_status is decide_status:
+            status_detail = decide_status_detail
+        self.status_detail = status_detail
+        """Decides the status with the status model's probability of it (a feature of the line's calibrated
+        confidence); used instead of ``decide_line_status`` when set."""
 
     def model_info(self) -> list[ModelInfo]:
         status = "rules"
@@ -306,7 +327,27 @@ class RuleBasedExtractor:
             rule_status=status,
             rule_certainty=primary.status_certainty,
         )
-        status, status_certainty = self.decide_line_status(context)
+        status_probability: float | None = None
+        if self.status_detail is not None:
+            status, status_certainty, status_probability = self.status_detail(context)
+        else:
+            status, status_certainty = self.decide_line_status(context)
+        said_by = utterances[primary.sentence] if 0 <= primary.sentence < len(utterances) else None
+        support = LineSupport(
+            method=primary.match.method,
+            mentions=len(group),
+            status_probability=status_probability,
+            speaker_role=said_by.role if said_by is not None else None,
+            role_confidence=said_by.role_confidence if said_by is not None else None,
+            drug_words=tuple(covered_words(segs[primary.seg_index], primary.match.start, primary.match.end)),
+            sentence_drugs=said_by.drugs if said_by is not None else 1,
+            sig_word_probabilities=tuple(
+                w.probability
+                for seg_index, a, b in dict.fromkeys(s for m in group for s in m.sig)
+                for w in covered_words(segs[seg_index], a, b)
+                if w.origin != "second_pass"
+            ),
+        )
         return build_line(
             line_id,
             name=name,
@@ -320,6 +361,8 @@ class RuleBasedExtractor:
             lexicon=self.lexicon,
             language=language,
             status_certainty=status_certainty,
+            support=support,
+            risk_threshold=self.options.risk_threshold,
         )
 
 
@@ -432,4 +475,4 @@ def _count_before(text: str, drug_start: int, limit: int) -> tuple[Quantity, int
     return Quantity(value=value, unit="dose"), off + m.start(1), off + m.end(1)
 
 
-__all__ = ["ExtractorOptions", "RuleBasedExtractor", "grammar_posology", "is_medication_mention"]
+__all__ = ["ExtractorOptions", "RuleBasedExtractor", "StatusDetail", "grammar_posology", "is_medication_mention"]

@@ -689,10 +689,16 @@ class StatusModel:
         """The status (:meth:`choose`) and its certainty: the rules' certainty when the model agrees with them
         (the review flags stay where the rules put them), the model's probability when it overrules them (a
         "status uncertain" review flag below the review threshold)."""
+        status, certainty, _ = self.decide_detail(ctx)
+        return status, certainty
+
+    def decide_detail(self, ctx: LineContext) -> tuple[MedicationStatus, float, float]:
+        """:meth:`decide`, and the model's own probability of the status decided (an evidence of the line's
+        calibrated confidence, :mod:`consult.extract.calibration`)."""
         probs = self.probabilities(line_features(ctx))
         best = self.choose(probs, ctx.rule_status)
         certainty = ctx.rule_certainty if best == ctx.rule_status else probs[best]
-        return best, round(certainty, 3)
+        return best, round(certainty, 3), round(probs[best], 4)
 
     @property
     def version(self) -> str:
@@ -719,10 +725,18 @@ def rule_status(ctx: LineContext) -> tuple[MedicationStatus, float]:
 def decide_status(ctx: LineContext) -> tuple[MedicationStatus, float]:
     """The line's status and certainty from the bundled model, or from the rules when it is missing: the
     :class:`StatusDecider` every back-end that builds lines from mentions calls."""
+    status, certainty, _ = decide_status_detail(ctx)
+    return status, certainty
+
+
+def decide_status_detail(ctx: LineContext) -> tuple[MedicationStatus, float, float | None]:
+    """:func:`decide_status`, and the model's probability of the status it decided (None: no model, the
+    rules decided)."""
     model = bundled_model()
     if model is None:
-        return rule_status(ctx)
-    return model.decide(ctx)
+        status, certainty = rule_status(ctx)
+        return status, certainty, None
+    return model.decide_detail(ctx)
 
 
 __all__ = [
@@ -731,6 +745,7 @@ __all__ = [
     "MODEL_RESOURCE",
     "bundled_model",
     "decide_status",
+    "decide_status_detail",
     "decision_cost",
     "english_frame",
     "expected_cost",
