@@ -291,12 +291,14 @@ _P_PRN_GENERIC = _re(
     # occasional use without a schedule (docs/labels.md)
     r"de temps en temps|de temps a autre|a l'occasion|occasionnellement|au cas ou|"
     r"on occasion|occasionally|from time to time|every (?:so often|once in a while)|once in a while|"
+    r"sometimes|at times|parfois|des fois|"
     r"just in case|whenever (?:i|you|my|the|it|they)\b[^.;!?]{0,40})\b"
 )
 _P_PRN_COND = _re(
     r"\b(?:en cas d(?:e |')|(?:si|quand|lorsque) (?:vous avez |il y a |vous etes |je suis |j'ai |vous |"
     r"vous vous sentez |je me sens |)(?:de la |des |du |de l'|§\d+§ |)|"
     r"in case of |(?:if|when(?:ever)?) (?:(?:you|i|he|she|they) (?:have|get|feel|are|has|gets|feels) |you're |"
+    r"(?:you|i|he|she|they) (?:are|am|is|start) (?:feeling|getting|having) |you're (?:feeling|getting|having) |"
     r"i'm |i am |there is |there's |)(?:a |an |any |some |§\d+§ )?)"
     r"((?:" + _SYMPTOMS + r")(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu)[a-z']+){0,2})"
 )
