@@ -147,7 +147,9 @@ class AsrOptions(_Options):
                     "but real recording measured -62 dBFS on FLEURS). None: off."
     )
     condition_on_previous_text: bool = Field(
-        default=False, description="Feed the previous window's text as prompt (off: loops do not propagate)."
+        default=True,
+        description="Feed the previous window's text as prompt, as faster-whisper does by default (on dev audio "
+                    "WER 0.221 on, 0.236 off, bare faster-whisper 0.222; loops are caught by the post-filters).",
     )
     language_detection_segments: int = Field(
         default=2, ge=1,

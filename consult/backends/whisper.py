@@ -14,7 +14,8 @@ Hallucination guards (silence, noise and music must yield no text), options in `
   ``no_speech_prob > no_speech_threshold`` (0.6) and ``avg_logprob < log_prob_threshold`` (-1.0); a
   window whose compression ratio is above ``compression_ratio_threshold`` (2.4) or whose logprob is
   too low is decoded again at a higher temperature; ``hallucination_silence_threshold`` (off by default).
-  ``condition_on_previous_text`` is off, so a loop cannot feed the next window.
+  ``condition_on_previous_text`` is on, as in faster-whisper (off lost words on English dev audio: 0.236 WER
+  against 0.221); a loop it feeds is caught by the post-filter below.
 - Our post-filter, for what the library keeps: the library applies the silence rule per window and
   keeps the last fallback result even when it still fails, so each segment is checked again: dropped
   when it meets the silence rule, when its compression ratio stays above the threshold, when one 1-4 word

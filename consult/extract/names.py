@@ -29,7 +29,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from consult.extract.lexicon import PHONETIC_SCORE, DrugEntry, DrugLexicon, DrugMatch, phonetic_key
-from consult.extract.stopwords import STOPWORDS
+from consult.extract.stopwords import FRENCH_STOPWORDS, STOPWORDS
 from consult.extract.text import fold, key_of
 from consult.resources import read_packaged
 
@@ -192,9 +192,17 @@ _ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c)['’]", re.IGNORECASE)
 _JOINABLE = re.compile(r"^[\s\-'’]{0,3}$")
 
 
+def _function_word(folded: str, said: str) -> bool:
+    """A common function word (:data:`STOPWORDS`); an accented word only when it is a French one."""
+    if folded not in STOPWORDS:
+        return False
+    return folded in FRENCH_STOPWORDS or said.lower() == folded
+
+
 def ngrams(text: str) -> Iterable[tuple[int, int, str]]:
     """(start, end, words) of the 1..3 word n-grams of ``text`` whose words are joined by spaces, hyphens or
-    apostrophes only, that do not start or end with a common function word, and that hold at least
+    apostrophes only, that do not start or end with a common function word (a 3-gram may end with a one- or
+    two-letter one: "homé prazzo le"), and that hold at least
     ``MIN_LETTERS`` letters; an elided article is tried with and without its consonant ("d'eau libra ne")."""
     folded = fold(text)
     words = [(m.start(), m.end()) for m in _WORD.finditer(folded)]
@@ -206,9 +214,12 @@ def ngrams(text: str) -> Iterable[tuple[int, int, str]]:
             if any(not _JOINABLE.match(folded[span[j][1]: span[j + 1][0]]) for j in range(n - 1)):
                 break
             first, last = folded[span[0][0]: span[0][1]], folded[span[-1][0]: span[-1][1]]
-            if n > 1 and (last in STOPWORDS or len(last) == 1 or (first in STOPWORDS and len(first) > 1)):
+            first_function = _function_word(first, text[span[0][0]: span[0][1]])
+            if n > 1 and (len(last) == 1 or (first_function and len(first) > 1)):
                 continue  # "Arrêtez l": an elided article belongs to the next word
-            if n == 1 and first in STOPWORDS:
+            if n > 1 and last in STOPWORDS and (n < 3 or len(last) > 2):
+                continue  # a last short piece that is also a word ends a 3-gram ("homé prazzo le", "d'eau libra ne")
+            if n == 1 and first_function:
                 continue
             a, b = span[0][0], span[-1][1]
             letters = sum(e - s for s, e in span)

@@ -78,5 +78,7 @@ constipe constipee combien sentais sentie sentez antalgique antalgiques structur
 structure thyroid thyroids surface bronchioles sentence reacting commit nickel
 """
 
-STOPWORDS: frozenset[str] = frozenset(_FR.split()) | frozenset(_EN.split())
+FRENCH_STOPWORDS: frozenset[str] = frozenset(_FR.split())
+"""The French part of :data:`STOPWORDS` (an accented word is never one of the English ones: "homé" is not "home")."""
+STOPWORDS: frozenset[str] = FRENCH_STOPWORDS | frozenset(_EN.split())
 """Folded common words; a lexicon entry equal to one of these is never matched."""
