@@ -109,6 +109,12 @@ class AsrOptions(_Options):
     second_pass_similarity_rare: float = Field(
         default=0.95, ge=0, le=1, description="The same for any other name.",
     )
+    second_pass_spelling_rare: float = Field(
+        default=0.75, ge=0, le=1,
+        description="Spelling similarity of a name that is not commonly prescribed to the heard words (joined pieces) "
+                    "needed to replace them: dev noise recordings put in doryx for 'la tarax' (0.40), Terrosa for "
+                    "'de la trose' (0.67), lysine for 'Lyson' (0.73); dev windows lose 1 right name of 71.",
+    )
     second_pass_separation: float = Field(
         default=3.0, ge=0, description="The name must be at least this many nats more probable than the next one.",
     )

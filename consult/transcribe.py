@@ -232,6 +232,8 @@ class Reading:
     """As written in the transcript (``spelled_in``)."""
     similarity: float
     common: bool
+    spelling: float = 1.0
+    """How closely the heard words are spelled like the name (:func:`consult.extract.names.spelling_similarity`)."""
 
 
 @dataclass
@@ -266,7 +268,7 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
     doubt ("searcher line" for sertraline). Names glued from pieces ("a moxicillin") count. Overlapping stretches
     form one window with up to ``second_pass_candidates`` names per stretch."""
     from consult.extract.lexicon import DrugLexicon
-    from consult.extract.names import MEDICATION_CUES, NameIndex
+    from consult.extract.names import MEDICATION_CUES, NameIndex, spelling_similarity
     from consult.extract.stopwords import STOPWORDS
     from consult.extract.text import key_of
 
@@ -303,7 +305,8 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
             readings = stretches.setdefault(key, [])
             name = spelled_in(cand.entry, language, lexicon)
             if len(readings) < options.second_pass_candidates and all(r.name != name for r in readings):
-                readings.append(Reading(idx[0], idx[-1], name, round(cand.score, 4), index.is_common(cand.entry)))
+                readings.append(Reading(idx[0], idx[-1], name, round(cand.score, 4), index.is_common(cand.entry),
+                                        round(spelling_similarity(cand.heard, cand.entry, cand.method), 4)))
                 facts[key] = (bent or glued, unsure)
         # overlapping stretches -> one window
         for key in sorted(stretches):
@@ -400,9 +403,12 @@ class ScoredWindow:
 
 
 def eligible(reading: Reading, options: AsrOptions) -> bool:
-    """Whether a reading sounds close enough to its heard words to be put in (:func:`decide`)."""
-    return reading.similarity >= (options.second_pass_similarity if reading.common
-                                  else options.second_pass_similarity_rare)
+    """Whether a reading sounds close enough to its heard words to be put in (:func:`decide`); a name that is not
+    commonly prescribed must be spelled close to them too (a phonetic key alone is loose: "tarax" and doryx)."""
+    if reading.common:
+        return reading.similarity >= options.second_pass_similarity
+    return (reading.similarity >= options.second_pass_similarity_rare
+            and reading.spelling >= options.second_pass_spelling_rare)
 
 
 def score_window(transcriber: Transcriber, audio: np.ndarray, segments: Sequence[Segment], win: DrugWindow,
