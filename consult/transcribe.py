@@ -325,11 +325,13 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
 
 
 def spelled_in(entry: object, language: str, lexicon: object) -> str:
-    """How a candidate is written in the transcript: a brand as the brand, a substance in the file's language
-    ("paracetamol" in English, "paracétamol" in French)."""
+    """How a candidate is written in the transcript: a brand as the brand (capitalised), a substance in the file's
+    language ("paracetamol" in English, "paracétamol" in French)."""
     from consult.extract.text import key_of
 
     surface = entry.surface  # type: ignore[attr-defined]
+    if entry.kind == "brand" and surface.islower():  # type: ignore[attr-defined]
+        return surface[:1].upper() + surface[1:]  # a brand is written with its capital: "Kardegic"
     if entry.kind == "brand" or key_of(surface) != key_of(entry.name):  # type: ignore[attr-defined]
         return surface
     return lexicon.name_in(entry.name, language)  # type: ignore[attr-defined,no-any-return]
