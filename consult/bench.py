@@ -506,7 +506,7 @@ def format_bench(r: BenchResult) -> str:
     lines += [
         "",
         f"transcription: consult vs bare faster-whisper (same model folder, {r.compute_type}, beam {r.beam_size}, "
-        f"language {r.language or 'auto'}, vad_filter, word_timestamps, same hotwords, same audio array)",
+        f"language {r.language or 'auto'}, vad_filter, word_timestamps, same audio array)",
         f"{'mode':<12}{'impl':<9}{'wall s':>9}{'CPU s':>9}{'RTF':>8}{'x real time':>13}{'words':>8}{'segments':>10}"
         f"{'peak RSS MB':>13}",
     ]

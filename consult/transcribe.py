@@ -5,19 +5,22 @@
    file is English when English holds at least ``english_threshold`` of the French+English probability, else French
    (French-first: unsure means French). A file clearly in a third language (its top language above 0.5 and above
    French and English together) is transcribed in that language, with no drug pass. One language per file.
-2. **First pass**: the recogniser as bare faster-whisper runs it (VAD, beam search, no prompt, no hotwords), so the
-   transcript loses nothing that bare faster-whisper keeps. A long hotword prompt was measured to skip whole 30 s
-   windows and to put drug names into speech that had none; the first pass has none.
+2. **First pass**: the recogniser as bare faster-whisper runs it (VAD, beam search, each window conditioned on the
+   previous text, no initial prompt, no hotwords), so the transcript loses nothing that bare faster-whisper keeps.
+   A long hotword prompt was measured to skip whole 30 s windows and to put drug names into speech that had none;
+   the first pass has none.
 3. **Coverage check**: every stretch the VAD calls speech (``coverage_min_s`` or longer) must be covered by words.
    An uncovered stretch is re-decoded on its own, without prompt; what it still does not give is named, with its
    times, in the report's warnings (``speech_gaps``). Silent loss of speech is the worst failure of this product.
-4. **Second pass for drug names**: the windows (first-pass segments) where a drug is likely - a posology or
-   prescribing cue in the segment and a word n-gram that sounds like a lexicon name without being one
-   (:class:`consult.extract.names.NameIndex`), on words the recogniser was unsure of - are re-decoded with the few
-   names proposed for them as hotwords. The second reading is kept only when the re-heard words are exactly one of
-   those names and the model, with no prompt, finds the window's text with them spliced in at least as probable as
-   the first reading (``second_pass_margin``). Both readings and the choice go to the report (``asr_revisions``);
-   a name neither pass heard can never appear, and speech with no drug cue is never re-decoded.
+4. **Second pass for drug names**: the stretches where a drug is likely - a medication cue near a word n-gram
+   that sounds and is spelled like a lexicon name without being one (:class:`consult.extract.names.NameIndex`),
+   with a word that is no word of the language or that the recogniser was unsure of - get at most
+   ``second_pass_candidates`` names. With no prompt and one encoding of the clip, the recogniser scores (forced
+   alignment) the window's first-pass text and that text with each name in place of the heard words. A name is
+   put in only when it is close enough to what was heard (:func:`eligible`), the recogniser finds it about as
+   probable as its first reading (``second_pass_margin``: a common name; ``second_pass_margin_rare``: any other)
+   and clearly ahead of the other names (``second_pass_separation``). Every window scored, both readings and the
+   choice go to the report (``asr_revisions``); speech with no medication cue is never touched.
 """
 
 from __future__ import annotations

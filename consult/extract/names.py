@@ -11,8 +11,8 @@ those names with a similarity score:
 - ``confusion``: the n-gram was heard for that name when the bundled Whisper transcribed TTS sentences
   (``consult/data/asr_confusions.json``, built by ``scripts/build_confusions.py``).
 
-It serves two callers: the speech stage's second pass (:mod:`consult.transcribe`), which re-decodes a window with
-the few names proposed for it as hotwords, and review (a name the first pass bent is shown with its neighbours).
+It serves two callers: the speech stage's second pass (:mod:`consult.transcribe`), which has the recogniser score
+the window's text with each of the few names proposed for it, and the extractor's :class:`DrugNameFinder`.
 The index proposes; it never decides that a drug was said.
 """
 
