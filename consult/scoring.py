@@ -393,12 +393,13 @@ def line_is_right(gold: LabelledMedication, pred: MedicationLine, names: Sequenc
 
 
 def judge_lines(
-    gold: Sequence[LabelledMedication], pred: Sequence[MedicationLine], resolver: DrugResolver
+    gold: Sequence[LabelledMedication], pred: Sequence[MedicationLine], resolver: DrugResolver,
+    pairs: Sequence[tuple[int, int]] | None = None,
 ) -> list[bool]:
-    """Whether each predicted line is right: matched to a labelled line (:func:`pair_lines`) with every field
-    of :data:`RIGHT_LINE_FIELDS` equal; a line with no labelled drug is wrong."""
+    """Whether each predicted line is right: matched to a labelled line (:func:`pair_lines`, or the ``pairs``
+    already made) with every field of :data:`RIGHT_LINE_FIELDS` equal; a line with no labelled drug is wrong."""
     out = [False] * len(pred)
-    for gi, pi in pair_lines(gold, pred, resolver):
+    for gi, pi in (pair_lines(gold, pred, resolver) if pairs is None else pairs):
         out[pi] = line_is_right(gold[gi], pred[pi])
     return out
 
@@ -417,9 +418,7 @@ def score(
         gold = list(item.medications)
         pairs = pair_lines(gold, pred, resolver)
         used = {pi for _, pi in pairs}
-        right = [False] * len(pred)
-        for gi, pi in pairs:
-            right[pi] = line_is_right(gold[gi], pred[pi])
+        right = judge_lines(gold, pred, resolver, pairs)
         out.line_outcomes += [LineOutcome(p.confidence, p.needs_review, ok) for p, ok in zip(pred, right, strict=True)]
         res = ItemResult(item.id, item.language, len(gold), len(pred), len(pairs), 0)
         matched_g = {gi for gi, _ in pairs}

@@ -64,6 +64,7 @@ from consult.extract.calibration import (  # noqa: E402
     MONOTONE,
     CalibrationModel,
     LineOutcome,
+    always_flag_reasons,
     calibration_summary,
     line_features,
     recording,
@@ -185,7 +186,7 @@ def _examples(item: LabelledConsultation, source: str, lines: list[Any], record:
     if len(record) != len(lines):
         raise RuntimeError(f"{item.id}: {len(lines)} lines but {len(record)} calibrated")
     rights = judge_lines(item.medications, lines, resolver)
-    return [Example(item.id, source, item.language, line_features(ev), ok, bool(ev.hard_reasons), line.name)
+    return [Example(item.id, source, item.language, line_features(ev), ok, bool(always_flag_reasons(ev)), line.name)
             for line, (ev, _), ok in zip(lines, record, rights, strict=True)]
 
 

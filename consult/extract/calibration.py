@@ -221,6 +221,13 @@ def hearing_reasons(ev: LineEvidence) -> list[str]:
     return out
 
 
+def always_flag_reasons(ev: LineEvidence) -> list[str]:
+    """The reasons that flag the line whatever its calibrated confidence: its hard reasons and
+    :func:`hearing_reasons` (what :func:`calibrate` flags on, and what training counts as flagged anyway)."""
+    hard = list(ev.hard_reasons)
+    return hard + [r for r in hearing_reasons(ev) if r not in hard]
+
+
 def homophone_reasons(fields: Mapping[str, FieldReading]) -> list[str]:
     """A number read from a recogniser homophone ("de comprimés" -> 2): its field's certainty is at most
     :data:`~consult.extract.numbers.HOMOPHONE_CERTAINTY`."""
@@ -478,8 +485,7 @@ def calibrate(
     confidence, kept when no model is shipped; ``model``: default the bundled one; ``risk_threshold``: flag
     below this probability instead of the model's own threshold."""
     model = model if model is not None else bundled_model()
-    hard = list(ev.hard_reasons)
-    hard += [r for r in hearing_reasons(ev) if r not in hard]
+    hard = always_flag_reasons(ev)
     if model is None:
         reasons = hard + [r for r in soft_reasons if r not in hard]
         out = Calibrated(max(0.0, min(1.0, round(heuristic, 3))), bool(reasons), reasons)
@@ -611,6 +617,7 @@ __all__ = [
     "drug_word_evidence",
     "flag_shares",
     "format_calibration",
+    "always_flag_reasons",
     "hearing_reasons",
     "homophone_reasons",
     "interpolate",
