@@ -131,6 +131,7 @@ class RssSampler:
         self._cpu_at_mark = time.process_time()
         self._maxrss_at_mark = 0.0
         self._lock = threading.Lock()
+        self._generation = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -138,10 +139,14 @@ class RssSampler:
         return self._read() if self._read is not None else ru_maxrss_bytes()
 
     def _record(self) -> None:
+        # A reading belongs to a label only when that label was current both before and after it:
+        # a sample taken under one label must not be credited to the next one (race with ``mark``).
+        with self._lock:
+            label, generation = self.label, self._generation
         value = self.rss()
         with self._lock:
-            if self.label is not None and value > self.peak.get(self.label, 0.0):
-                self.peak[self.label] = value
+            if label is not None and generation == self._generation and value > self.peak.get(label, 0.0):
+                self.peak[label] = value
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -159,6 +164,7 @@ class RssSampler:
             self._maxrss_at_mark = now_max
             self._cpu_at_mark = now_cpu
             self.label = label
+            self._generation += 1
             if label is not None:
                 self.start_rss.setdefault(label, self.rss())
         if label is not None:

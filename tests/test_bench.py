@@ -58,7 +58,8 @@ def test_sampler_sees_a_large_allocation():
         with s.measure("small"):
             pass
     assert s.peak["big"] - s.start_rss["big"] > 150 * 1024 * 1024
-    assert s.peak["small"] < s.peak["big"]
+    # What "small" adds over its own start, not its absolute peak: the allocator may keep the freed block mapped.
+    assert s.peak["small"] - s.start_rss["small"] < 50 * 1024 * 1024
     assert s.cpu["big"] > 0
 
 
