@@ -25,8 +25,9 @@ Outputs, for each input AUDIO, in OUT/<audio stem>/:
   report.json       ConsultationReport (JSON Schema: `consult schema`): audio sha256/duration, language,
                     speakers and roles, segments with words (start, end, probability, speaker), medications
                     with evidence, stage timings, model names and versions
-  bundle.json       FHIR R4B Bundle (collection), one MedicationRequest per medication line, status
-                    draft / intent proposal until a clinician approves it in the review UI
+  bundle.json       FHIR R4B Bundle (collection): a MedicationRequest (draft / proposal until a clinician
+                    approves it) for each drug prescribed, a MedicationStatement for each drug stopped or
+                    only mentioned, Patient / Practitioner / Encounter placeholders, Device, Provenance
   transcript.txt    one line per speaker turn: [mm:ss] Doctor: ...
   diarization.rttm  who spoke when (RTTM)
 

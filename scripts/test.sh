@@ -13,6 +13,12 @@ if ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null;
   else echo "Chromium missing: sudo apt-get install chromium" >&2; exit 1; fi
 fi
+# The independent FHIR validator (npm package `fhir`, FHIR.js, offline R4 structure definitions) for the tests.
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null;
+  else echo "Node.js missing: sudo apt-get install nodejs npm" >&2; exit 1; fi
+fi
+npm ci --prefix scripts/fhir-validator --no-audit --no-fund --loglevel=error >/dev/null
 export HF_HUB_OFFLINE=1 PYANNOTE_METRICS_ENABLED=0 RAY_USAGE_STATS_ENABLED=0 GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/python -m ruff check consult schemas workers demo tests audio_fixtures scripts benchmarks
 .venv/bin/python -m pytest "$@"

@@ -28,6 +28,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 from fhir.resources.R4B.bundle import Bundle  # noqa: E402
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
+from consult.fhir import line_resources  # noqa: E402
 from consult.store import ReportStore  # noqa: E402
 from demo.app import COL, build_app  # noqa: E402
 
@@ -160,11 +161,7 @@ def _filter(page: Page, label: str) -> None:
 
 
 def _requests(bundle: Bundle) -> dict[str, Any]:
-    out = {}
-    for entry in bundle.entry or []:
-        res = entry.resource
-        out[next(e.valueString for e in res.extension if e.url == LINE_ID_EXT)] = res
-    return out
+    return line_resources(bundle)
 
 
 def _screenshot(page: Page, name: str) -> Path:
@@ -331,4 +328,5 @@ def test_pharmacist_queue_flags_and_sign_off(site: dict[str, Any], page: Page, t
         assert last.actor == PHARMACIST
         assert all(d["decision"] == "approved" for d in last.details["decisions"])
         bundle = json.loads(store.bundle_json(job_id))
-        assert bundle["entry"] and all(e["resource"]["status"] in ("active", "stopped") for e in bundle["entry"])
+        requests = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
+        assert requests and all((r["status"], r["intent"]) == ("active", "order") for r in requests)

@@ -144,7 +144,11 @@ def test_extract_text_transcripts_writes_report_and_bundle(tmp_path):
     assert meds["acide acétylsalicylique"]["status"] == "mentioned"
     assert meds["acide acétylsalicylique"]["strength"]["value"] == 75
     bundle = json.loads((out / "visite" / "bundle.json").read_text(encoding="utf-8"))
-    assert len(bundle["entry"]) == 3
+    kinds = {e["resource"]["contained"][0]["code"]["text"]: (e["resource"]["resourceType"], e["resource"]["status"])
+             for e in bundle["entry"] if "contained" in e["resource"]}
+    assert kinds == {"amoxicilline": ("MedicationRequest", "draft"),
+                     "ibuprofène": ("MedicationStatement", "stopped"),
+                     "acide acétylsalicylique": ("MedicationStatement", "active")}  # the patient says it
     assert json.loads((out / "none" / "report.json").read_text())["medications"] == []
     assert json.loads((out / "none" / "report.json").read_text())["language"] == "en"
 

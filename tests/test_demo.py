@@ -21,6 +21,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import gradio as gr  # noqa: E402
 from fhir.resources.R4B.bundle import Bundle  # noqa: E402
 
+from consult.fhir import line_resources  # noqa: E402
 from consult.store import ReportStore  # noqa: E402
 from demo.__main__ import is_loopback, main, parse_auth  # noqa: E402
 from demo.app import (  # noqa: E402
@@ -230,12 +231,7 @@ def _row(rows: list[list[Any]], line_id: str) -> list[Any]:
 
 
 def _requests(bundle: Bundle) -> dict[str, Any]:
-    out = {}
-    for entry in bundle.entry or []:
-        res = entry.resource
-        line_id = next(e.valueString for e in res.extension if e.url == LINE_ID_EXT)
-        out[line_id] = res
-    return out
+    return line_resources(bundle)
 
 
 def _review_and_check(report: ConsultationReport, tmp_path: Path) -> None:
@@ -261,12 +257,20 @@ def _review_and_check(report: ConsultationReport, tmp_path: Path) -> None:
     requests = _requests(bundle)
     assert dropped.id not in requests
     approved = requests[kept.id]
-    expected_intent = {"mentioned": "plan"}.get(kept.status, "order")
-    assert (approved.status in ("active", "stopped"), approved.intent) == (True, expected_intent)
-    dose = approved.dosageInstruction[0].doseAndRate[0].doseQuantity
+    if kept.status in ("stopped", "mentioned"):  # a statement, never a request
+        assert approved.get_resource_type() == "MedicationStatement"
+        dosage = approved.dosage[0]
+    else:
+        assert (approved.status, approved.intent) == ("active", "order")
+        dosage = approved.dosageInstruction[0]
+    dose = dosage.doseAndRate[0].doseQuantity
     assert (float(dose.value), dose.unit) == (3.0, "comprimé")
     for line in report.medications[2:]:
-        assert (requests[line.id].status, requests[line.id].intent) == ("draft", "proposal")
+        res = requests[line.id]
+        if line.status in ("stopped", "mentioned"):
+            assert res.get_resource_type() == "MedicationStatement"
+        else:
+            assert (res.status, res.intent) == ("draft", "proposal")
 
 
 class _ReportPipeline:
@@ -436,7 +440,11 @@ def test_edit_approve_reject_gives_the_reviewed_bundle(report: ConsultationRepor
     bounds = med3.dosageInstruction[0].timing.repeat.boundsDuration
     assert (float(bounds.value), bounds.code) == (10.0, "d")
     for pending in ("med-1", "med-2"):
-        assert (requests[pending].status, requests[pending].intent) == ("draft", "proposal")
+        line = next(m for m in report.medications if m.id == pending)
+        if line.status in ("stopped", "mentioned"):
+            assert requests[pending].get_resource_type() == "MedicationStatement"
+        else:
+            assert (requests[pending].status, requests[pending].intent) == ("draft", "proposal")
     review = next(e for e in med3.extension if e.url.endswith(":review"))
     assert {e.url: (e.valueCode or e.valueString or e.valueBoolean) for e in review.extension}[
         "reviewer"

@@ -7,11 +7,12 @@ import json
 
 import pytest
 from conftest import FIXTURE_NAMES, FIXTURES, load_truth
+from fhirjs import assert_valid
 from rapidfuzz import fuzz
 
 from consult.evaluation import der, normalise_text, read_rttm, wer
 from consult.extract.text import strip_accents
-from consult.fhir import bundle_json, validate_bundle_json
+from consult.fhir import bundle_json, line_resources, validate_bundle_json
 from consult.outputs import rttm_text, transcript_text, write_outputs
 
 pytestmark = pytest.mark.slow
@@ -173,7 +174,17 @@ def test_outputs_written_and_bundle_valid(fixture_report, name, tmp_path):
     assert {p.name for p in paths.values()} == {"report.json", "bundle.json", "transcript.txt",
                                                  "diarization.rttm"}
     bundle = validate_bundle_json(paths["bundle"].read_text(encoding="utf-8"))
-    assert len(bundle.entry) == len(report.medications) >= 1
+    lines = line_resources(bundle)
+    assert len(lines) == len(report.medications) >= 1
+    for m in report.medications:  # what FHIR's own fields say, extensions ignored
+        res = lines[m.id]
+        if m.status in ("stopped", "mentioned"):
+            assert res.get_resource_type() == "MedicationStatement", m.id
+        else:
+            assert res.get_resource_type() == "MedicationRequest", m.id
+            if m.strength is not None:
+                assert res.contained[0].ingredient[0].strength.numerator.value == m.strength.value
+    assert_valid([paths["bundle"]])  # and an independent validator (FHIR.js) agrees
     data = json.loads(paths["report"].read_text(encoding="utf-8"))
     assert data["audio"]["sha256"] == report.audio.sha256
     assert {t["stage"] for t in data["timings"]} >= {"audio", "diarisation", "transcription", "extraction"}
