@@ -168,6 +168,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     )
 
 
+def _add_bundle_type_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bundle-type", choices=["collection", "transaction"], default="collection",
+                   help="bundle.json as a FHIR collection (default) or a transaction (each entry a POST, ready "
+                        "for a FHIR server).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="consult", description=__doc__.splitlines()[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -187,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process the files one after the other in this process, without Ray (a file that crashes "
                         "the process stops the batch; run again to resume).")
     r.add_argument("--no-progress", action="store_true", help="no progress bar.")
+    _add_bundle_type_arg(r)
     _add_batch_args(r)
     _add_model_args(r)
 
@@ -200,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", "-o", type=Path, required=True, help="output folder (one sub-folder per input).")
     x.add_argument("--language", choices=["fr", "en"], default=None,
                    help="language of the transcript (default: guessed from its words, French when unsure).")
+    _add_bundle_type_arg(x)
     _add_extraction_args(x)
 
     e = sub.add_parser("eval", help="score extraction (and speech) on a labelled set",
@@ -409,7 +417,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                            file_hook=(lambda name: _Progress(name, show)) if single else None)
     try:
         outcomes = run_jobs(store, settings, executors, paths=args.audio, resume=args.resume,
-                            export=StemExporter(args.out), max_attempts=args.max_attempts,
+                            export=StemExporter(args.out, bundle_type=args.bundle_type), max_attempts=args.max_attempts,
                             on_outcome=_outcome_printer(progress),
                             on_retry=_retry_printer(progress, args.max_attempts), progress=progress)
         queued_elsewhere = store.counts()["queued"]
@@ -613,7 +621,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
             report = report_from_text(text, name=path.name, extractor=extractor, settings=settings,
                                       language=args.language)
             out_dir = args.out / path.stem
-            paths = write_outputs(report, out_dir)
+            paths = write_outputs(report, out_dir, bundle_type=args.bundle_type)
             flagged = sum(m.needs_review for m in report.medications)
             print(f"ok      {path.name}: {len(report.medications)} medication line(s) ({flagged} to check), "
                   f"language {report.language} -> {paths['report'].parent}")

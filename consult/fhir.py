@@ -42,6 +42,7 @@ verbatim sig is always ``dosageInstruction.text`` (``dosage.text`` in a statemen
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -578,6 +579,23 @@ def build_bundle(report: ConsultationReport, decisions: Sequence[ReviewDecision]
 def bundle_json(bundle: Bundle) -> str:
     """The bundle as indented JSON (absent elements left out)."""
     return str(bundle.model_dump_json(indent=2, exclude_none=True))
+
+
+def as_bundle_type(text: str, bundle_type: BundleType) -> str:
+    """A stored bundle's JSON as ``bundle_type``: a ``collection`` made a ``transaction`` gets a ``POST`` request
+    on each entry (and back), its content unchanged (a reviewed bundle keeps its decisions)."""
+    if bundle_type not in BUNDLE_TYPES:
+        raise FhirError(f"bundle type {bundle_type!r}: use one of {', '.join(BUNDLE_TYPES)}")
+    data = json.loads(text)
+    if data.get("type") == bundle_type:
+        return text
+    data["type"] = bundle_type
+    for entry in data.get("entry", []):
+        if bundle_type == "transaction":
+            entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
+        else:
+            entry.pop("request", None)
+    return bundle_json(validate_bundle_json(json.dumps(data)))
 
 
 _REQUEST_STATES = {("draft", "proposal"), ("active", "order")}

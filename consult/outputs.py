@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from consult.align import turns_from_segments
+from consult.fhir import BundleType, as_bundle_type
 from schemas import ConsultationReport
 
 ROLE_LABEL = {"doctor": "Doctor", "patient": "Patient", "unknown": "Speaker"}
@@ -75,9 +76,11 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> N
 
 
 def write_outputs(report: ConsultationReport, out_dir: Path, *, bundle_json: str | None = None,
-                  files: Iterable[str] = tuple(OUTPUT_FILES)) -> dict[str, Path]:
+                  files: Iterable[str] = tuple(OUTPUT_FILES),
+                  bundle_type: BundleType = "collection") -> dict[str, Path]:
     """Write the report's files (``files``: keys of :data:`OUTPUT_FILES`) into ``out_dir``; ``bundle_json``: a
-    stored bundle to write instead of building one. ``report.json`` is written last."""
+    stored bundle to write instead of building one; ``bundle_type``: ``transaction`` writes the bundle ready to
+    POST to a FHIR server. ``report.json`` is written last."""
     wanted = [k for k in ("transcript", "rttm", "bundle", "report") if k in set(files)]
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}
@@ -90,7 +93,7 @@ def write_outputs(report: ConsultationReport, out_dir: Path, *, bundle_json: str
                 from consult.fhir import bundle_json as dump
 
                 bundle_json = dump(build_bundle(report))
-            text = bundle_json
+            text = as_bundle_type(bundle_json, bundle_type)
         elif key == "transcript":
             text = transcript_text(report)
         else:

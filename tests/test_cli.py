@@ -167,3 +167,19 @@ def test_eval_bad_label_set_is_a_setup_error(tmp_path):
     (tmp_path / "x.json").write_text('{"id": "x", "language": "fr", "medications": [{"drug": "a"}]}')
     r = _consult("eval", str(tmp_path))
     assert r.returncode == 2 and "medications.0.status" in r.stderr
+
+
+def test_extract_writes_a_transaction_bundle_when_asked(tmp_path):
+    src = tmp_path / "visite.txt"
+    src.write_text("DOC: Je vous prescris de l'amoxicilline 1 g, un comprimé matin et soir pendant 6 jours.\n"
+                   "DOC: Arrêtez l'ibuprofène.\n", encoding="utf-8")
+    r = _consult("extract", str(src), "--out", str(tmp_path / "out"), "--bundle-type", "transaction")
+    assert r.returncode == 0, r.stderr
+    bundle = json.loads((tmp_path / "out" / "visite" / "bundle.json").read_text(encoding="utf-8"))
+    assert bundle["type"] == "transaction"
+    assert all(e["request"]["method"] == "POST" for e in bundle["entry"])
+    kinds = sorted(e["request"]["url"] for e in bundle["entry"])
+    assert kinds.count("MedicationRequest") == 1 and kinds.count("MedicationStatement") == 1
+    strength = next(e["resource"]["contained"][0]["ingredient"][0]["strength"] for e in bundle["entry"]
+                    if e["request"]["url"] == "MedicationRequest")
+    assert (strength["numerator"]["value"], strength["numerator"]["code"]) in {(1, "g"), (1000, "mg")}

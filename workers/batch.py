@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from consult.config import Settings
+from consult.fhir import BundleType
 from consult.outputs import OUTPUT_FILES, write_outputs
 from consult.store import ReportStore
 from workers.tasks import Executor, Task, TaskResult
@@ -55,13 +56,14 @@ __all__ = [
 
 
 def export_outputs(out_dir: Path, report_json: str, bundle_json: str,
-                   files: Iterable[str] = tuple(OUTPUT_FILES)) -> dict[str, Path]:
+                   files: Iterable[str] = tuple(OUTPUT_FILES), bundle_type: BundleType = "collection",
+                   ) -> dict[str, Path]:
     """Write a stored report's files into ``out_dir`` with :func:`consult.outputs.write_outputs` (the stored FHIR
     bundle, not a rebuilt one)."""
     from schemas import ConsultationReport
 
     return write_outputs(ConsultationReport.model_validate_json(report_json), Path(out_dir),
-                         bundle_json=bundle_json, files=files)
+                         bundle_json=bundle_json, files=files, bundle_type=bundle_type)
 
 
 class Exporter(Protocol):
@@ -73,8 +75,9 @@ class StemExporter:
     """``consult run``'s layout: ``OUT/<audio stem>/`` with report.json, bundle.json, transcript.txt and
     diarization.rttm, for each input path of the job (or its stored name for a resumed job)."""
 
-    def __init__(self, out_root: Path) -> None:
+    def __init__(self, out_root: Path, bundle_type: BundleType = "collection") -> None:
         self.out_root = Path(out_root)
+        self.bundle_type = bundle_type
         self._owner: dict[str, str] = {}  # stem -> job id written there by this exporter
 
     def __call__(self, job_id: str, paths: Sequence[str], input_name: str, report_json: str,
@@ -87,7 +90,7 @@ class StemExporter:
                 log.warning("two different recordings are named %r: the second overwrites OUT/%s/ (rename one)",
                             stem, stem)
                 self._owner[stem] = job_id
-            export_outputs(self.out_root / stem, report_json, bundle_json)
+            export_outputs(self.out_root / stem, report_json, bundle_json, bundle_type=self.bundle_type)
             out.append(str(self.out_root / stem))
         return out
 
@@ -95,13 +98,15 @@ class StemExporter:
 class JobDirExporter:
     """``consult watch``'s layout: ``OUTBOX/<job id>/`` with ``files`` (default report.json and bundle.json)."""
 
-    def __init__(self, out_root: Path, files: Sequence[str] = ("report", "bundle")) -> None:
+    def __init__(self, out_root: Path, files: Sequence[str] = ("report", "bundle"),
+                 bundle_type: BundleType = "collection") -> None:
         self.out_root = Path(out_root)
         self.files = tuple(files)
+        self.bundle_type = bundle_type
 
     def __call__(self, job_id: str, paths: Sequence[str], input_name: str, report_json: str,
                  bundle_json: str) -> list[str]:
-        export_outputs(self.out_root / job_id, report_json, bundle_json, self.files)
+        export_outputs(self.out_root / job_id, report_json, bundle_json, self.files, self.bundle_type)
         return [str(self.out_root / job_id)]
 
 
