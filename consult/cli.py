@@ -295,6 +295,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no Ray: one pipeline in this process (a file that crashes it stops the watcher).")
     _add_batch_args(w)
     _add_model_args(w)
+
+    a = sub.add_parser("api", help="HTTP API for integrators: send consultations, fetch FHIR bundles",
+                       description="Serve the consult HTTP API (FastAPI, uvicorn): POST /v1/consultations (audio) "
+                                   "-> job; GET its status, bundle (application/fhir+json), report, transcript; "
+                                   "DELETE it. Jobs live in the report store and run on the same workers as "
+                                   "`consult run`; a restart resumes them. Every request needs a bearer token. "
+                                   "See the README's 'Integrating' section and docs/openapi.json.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; another address needs --tokens-file).")
+    a.add_argument("--port", type=int, default=8000, help="port (default 8000).")
+    a.add_argument("--tokens-file", type=Path, default=None,
+                   help="bearer tokens, one 'name:token' per line (default: a random token for this launch, "
+                        "printed and written to DATA_DIR/api-token; loopback only).")
+    a.add_argument("--data-dir", type=Path, default=None,
+                   help="where uploaded audio is kept until its job is deleted (default "
+                        "~/.local/share/consult/api).")
+    a.add_argument("--max-upload-mb", type=float, default=500.0, help="largest upload accepted (default 500 MiB).")
+    a.add_argument("--in-process", action="store_true", help="no Ray: one pipeline in the server process.")
+    a.add_argument("--openapi", type=Path, default=None, metavar="FILE",
+                   help="write the OpenAPI document to FILE and exit (docs/openapi.json).")
+    _add_batch_args(a)
+    _add_model_args(a)
     return p
 
 
@@ -325,40 +348,14 @@ class _Progress:
             self.bar.close()
 
 
-class _Executors:
-    """Creates the executor on first need (no model is loaded when every job is already done), closes it at
-    the end. Ray unless --in-process; ``consult run`` also stays in this process for one file without a cluster."""
+def _executors(args: argparse.Namespace, settings: Settings, *, single_in_process: bool,
+               file_hook: Any = None) -> Any:
+    """The lazily built executor of a batch command (Ray unless --in-process; see workers.executors)."""
+    from workers.executors import ExecutorOptions, LazyExecutor
 
-    def __init__(self, args: argparse.Namespace, settings: Settings, *, single_in_process: bool,
-                 file_hook: Any = None) -> None:
-        self.args = args
-        self.settings = settings
-        self.single_in_process = single_in_process
-        self.file_hook = file_hook
-        self.executor: Any = None
-
-    def __call__(self, n_jobs: int) -> Any:
-        if self.executor is None:
-            a = self.args
-            in_process = a.in_process or (self.single_in_process and n_jobs <= 1 and not a.ray_address)
-            if in_process:
-                from workers.tasks import InProcessExecutor
-
-                self.executor = InProcessExecutor(self.settings, file_hook=self.file_hook if n_jobs <= 1 else None)
-            else:
-                from workers.ray_runner import RayExecutor
-
-                lanes = max(1, min(a.workers, n_jobs) if self.single_in_process else a.workers)
-                executor = RayExecutor(self.settings, workers=lanes, address=a.ray_address,
-                                       cpus_per_worker=a.cpus_per_worker, gpus_per_worker=a.gpus_per_worker)
-                executor.start()
-                self.executor = executor
-        return self.executor
-
-    def close(self) -> None:
-        if self.executor is not None:
-            self.executor.close()
-            self.executor = None
+    options = ExecutorOptions(in_process=args.in_process, workers=args.workers, ray_address=args.ray_address,
+                              cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker)
+    return LazyExecutor(settings, options, single_in_process=single_in_process, file_hook=file_hook)
 
 
 def _outcome_printer(progress: Any) -> Any:
@@ -413,7 +410,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"report store: {store.url}")
     progress = BatchProgress(enabled=show)
     single = len(args.audio) <= 1 and not args.resume
-    executors = _Executors(args, settings, single_in_process=True,
+    executors = _executors(args, settings, single_in_process=True,
                            file_hook=(lambda name: _Progress(name, show)) if single else None)
     try:
         outcomes = run_jobs(store, settings, executors, paths=args.audio, resume=args.resume,
@@ -570,7 +567,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     store = _open_store(args.store)
     progress = BatchProgress(enabled=False)
-    executors = _Executors(args, settings, single_in_process=False)
+    executors = _executors(args, settings, single_in_process=False)
     stop = threading.Event()
     failed = 0
 
@@ -752,6 +749,46 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from consult.api import ApiOptions, JobRunner, create_app, is_loopback, load_tokens, make_token_file, openapi_json
+    from consult.outputs import atomic_write
+
+    if args.openapi is not None:
+        atomic_write(args.openapi, openapi_json())
+        print(f"OpenAPI document written to {args.openapi}")
+        return 0
+    if not is_loopback(args.host) and args.tokens_file is None:
+        print(f"consult: error: listening on {args.host} (not loopback) needs --tokens-file", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from workers.executors import ExecutorOptions, LazyExecutor
+
+    settings = settings_from_args(args)
+    data_dir = args.data_dir or Path(os.path.expanduser("~/.local/share/consult/api"))
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if args.tokens_file is not None:
+        tokens = load_tokens(args.tokens_file)
+    else:
+        token, path = make_token_file(data_dir)
+        tokens = load_tokens(path)
+        print(f"API token for this launch (also in {path}): {token}", flush=True)
+    options = ExecutorOptions(in_process=args.in_process, workers=args.workers, ray_address=args.ray_address,
+                              cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker)
+    store = _open_store(args.store)
+    runner = JobRunner(store, settings, lambda s, hook: LazyExecutor(s, options, file_hook=hook),
+                       max_attempts=args.max_attempts)
+    app = create_app(store, runner, tokens, ApiOptions(data_dir, int(args.max_upload_mb * 1024 * 1024),
+                                                       args.max_attempts))
+    print(f"report store: {store.url}")
+    print(f"consult API on http://{args.host}:{args.port}/v1 (OpenAPI: /openapi.json)", flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=args.verbose > 0)
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_serve(rest: list[str]) -> int:
     from demo.__main__ import main as demo_main
 
@@ -786,6 +823,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_jobs(args)
         if args.command == "watch":
             return cmd_watch(args)
+        if args.command == "api":
+            return cmd_api(args)
     except ConsultError as exc:
         print(f"consult: error: {exc}", file=sys.stderr)
         return 2

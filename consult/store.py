@@ -251,6 +251,8 @@ class _SQLite(_Backend):
         # measurable and makes every committed report and review survive a power loss too.
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # A deleted report is overwritten with zeros, not left readable in free pages of the file.
+        conn.execute("PRAGMA secure_delete = ON")
         return conn
 
     @contextmanager
@@ -787,6 +789,22 @@ class ReportStore:
             tx.execute("INSERT INTO events (job_id, kind, actor, at, details) VALUES (?, ?, ?, ?, ?)",
                        (job_id, action, actor, ts, details))
         log.info("job %s %s: review status %s (%d decision(s))", job_id, action, review_status, len(decisions))
+
+    def delete(self, job_id: str, *, actor: str | None = None, force: bool = False) -> bool:
+        """Remove a job with its report, reviews and history (False when unknown). A running job is refused
+        unless ``force``: its worker would write it back. SQLite overwrites the deleted content
+        (``secure_delete``); kept audio files are the caller's (the API deletes its own)."""
+        with self._tx() as tx:
+            row = tx.one("SELECT status FROM jobs WHERE id = ?", (job_id,))
+            if row is None:
+                return False
+            if row["status"] == "running" and not force:
+                raise StoreError(f"job {job_id} is being processed: delete it once it is done or failed")
+            tx.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+            tx.execute("DELETE FROM reports WHERE job_id = ?", (job_id,))
+            tx.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        log.info("job %s deleted%s", job_id, f" by {actor}" if actor else "")
+        return True
 
     def history(self, job_id: str) -> builtins.list[Event]:
         """The job's events, oldest first (empty for an unknown job)."""
