@@ -280,7 +280,7 @@ def _status(job: Job, runner: JobRunner) -> JobStatus:
     base = f"/v1/consultations/{job.id}"
     progress = runner.progress(job.id) if job.status == "running" else None
     return JobStatus(
-        id=job.id, status=job.status,  # type: ignore[arg-type]
+        id=job.id, status=job.status,
         attempts=job.attempts, error=job.error,
         created_at=job.created_at.isoformat(timespec="seconds"),
         updated_at=job.updated_at.isoformat(timespec="seconds"),
@@ -343,7 +343,7 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
                     "a clinician checks), the report and the transcript. Every endpoint but /v1/health needs "
                     "`Authorization: Bearer TOKEN`.",
     )
-    app.add_middleware(_UploadLimit, limit=options.max_upload_bytes)  # type: ignore[arg-type]
+    app.add_middleware(_UploadLimit, limit=options.max_upload_bytes)
     bearer = HTTPBearer(auto_error=False)
 
     def caller(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:

@@ -624,15 +624,17 @@ def validate_bundle_json(text: str | bytes) -> Bundle:
         raise FhirError(f"invalid FHIR R4B bundle: {exc}") from exc
     if bundle.type not in BUNDLE_TYPES:
         raise FhirError(f"bundle type {bundle.type!r}: consult bundles are of type collection or transaction")
+    from fhir.resources.R4B.medicationrequest import MedicationRequest
+    from fhir.resources.R4B.medicationstatement import MedicationStatement
+
     for entry in bundle.entry or []:
         res = entry.resource
-        kind = res.get_resource_type()
         status = next((x.valueCode for x in getattr(res, "extension", None) or [] if x.url == EXT_LINE_STATUS), None)
-        if kind == "MedicationRequest":
+        if isinstance(res, MedicationRequest):
             if (res.status, res.intent) not in _REQUEST_STATES:
                 raise FhirError(f"MedicationRequest {res.id}: status/intent {res.status}/{res.intent} not allowed")
             if status in ("stopped", "mentioned"):
                 raise FhirError(f"MedicationRequest {res.id}: a {status} line must be a MedicationStatement")
-        elif kind == "MedicationStatement" and res.status not in _STATEMENT_STATES:
+        elif isinstance(res, MedicationStatement) and res.status not in _STATEMENT_STATES:
             raise FhirError(f"MedicationStatement {res.id}: status {res.status} not allowed")
     return bundle

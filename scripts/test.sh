@@ -21,4 +21,7 @@ fi
 npm ci --prefix scripts/fhir-validator --no-audit --no-fund --loglevel=error >/dev/null
 export HF_HUB_OFFLINE=1 PYANNOTE_METRICS_ENABLED=0 RAY_USAGE_STATS_ENABLED=0 GRADIO_ANALYTICS_ENABLED=False
 .venv/bin/python -m ruff check consult schemas workers demo tests audio_fixtures scripts benchmarks
+# Types: plain on the packages, strict on schemas/, consult/interfaces.py, consult/fhir.py, consult/api.py
+# (pyproject.toml [tool.mypy]).
+.venv/bin/python -m mypy
 .venv/bin/python -m pytest "$@"
