@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from consult.audio import sha256_file
 from consult.errors import ConsultError
+from consult.outputs import atomic_write, write_outputs
 from consult.store import REVIEW_ACTIONS, Event, Job, ReportStore, default_store_url
 from demo.i18n import texts
 from demo.table import (
@@ -355,8 +356,7 @@ class ReviewService:
             raise ReviewError(t["store_error"].format(error=exc)) from exc
         event, _ = self.last_review(report.id)
         out = self.work.fresh()
-        bundle_path = out / "bundle.json"
-        bundle_path.write_text(bundle_text, encoding="utf-8")
+        bundle_path = write_outputs(reviewed, out, bundle_json=bundle_text, files=("bundle",))["bundle"]
         report_path = make_report_file(reviewed, out)
         plan_path, plan_md = make_plan_files(report, decisions, out)
         return SavedReview(
@@ -387,20 +387,13 @@ def make_bundle_file(
     from consult.fhir import build_bundle, bundle_json
 
     decisions = rows_to_decisions(report, rows, reviewer, lang=lang)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "bundle.json"
-    path.write_text(bundle_json(build_bundle(report, decisions)), encoding="utf-8")
-    return path
+    text = bundle_json(build_bundle(report, decisions))
+    return write_outputs(report, Path(out_dir), bundle_json=text, files=("bundle",))["bundle"]
 
 
 def make_report_file(report: ConsultationReport, out_dir: str | Path) -> Path:
-    """Write ``out_dir/report.json``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "report.json"
-    path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
-    return path
+    """Write ``out_dir/report.json`` (the one writer: :func:`consult.outputs.write_outputs`)."""
+    return write_outputs(report, Path(out_dir), files=("report",))["report"]
 
 
 def make_plan_files(report: ConsultationReport, decisions: Sequence[ReviewDecision],
@@ -410,10 +403,8 @@ def make_plan_files(report: ConsultationReport, decisions: Sequence[ReviewDecisi
     from consult.plan import patient_plan, plan_html, plan_markdown
 
     plan = patient_plan(report, decisions)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "plan.html"
-    path.write_text(plan_html(plan), encoding="utf-8")
+    path = Path(out_dir) / "plan.html"
+    atomic_write(path, plan_html(plan))
     return path, plan_markdown(plan)
 
 
@@ -422,8 +413,6 @@ def make_pseudonymised_transcript(report: ConsultationReport, out_dir: str | Pat
     and addresses replaced by placeholders (:func:`consult.pseudonymise.pseudonymise_report`)."""
     from consult.pseudonymise import pseudonymise_report
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / texts(lang)["pseudo_name"]
-    path.write_text(transcript_text(pseudonymise_report(report), lang), encoding="utf-8")
+    path = Path(out_dir) / texts(lang)["pseudo_name"]
+    atomic_write(path, transcript_text(pseudonymise_report(report), lang))
     return path
