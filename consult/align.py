@@ -53,7 +53,7 @@ def speaker_for_span(start: float, end: float, turns: Sequence[SpeakerTurn], sta
         t = turns[k]
         ov = min(end, t.end) - max(start, t.start)
         if ov > 0:
-            overlap[t.speaker] += ov
+            overlap[t.speaker] += ov  # type: ignore[assignment]  # typeshed: Counter holds int; floats work
         if t.end < start - 30.0:  # turns longer than 30 s are rare: stop scanning far back
             break
     if overlap:

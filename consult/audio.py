@@ -144,7 +144,7 @@ def _read_av(path: Path, max_duration: float) -> tuple[np.ndarray, int, int]:
                 chunks.append(out.to_ndarray().reshape(-1))
     except AudioError:
         raise
-    except (av.error.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, ValueError, OSError) as exc:
         raise AudioError(
             f"{path.name}: could not be decoded as audio ({type(exc).__name__}). Supported: "
             f"{', '.join(SUPPORTED_SUFFIXES)}."
@@ -195,7 +195,8 @@ def load_audio(path: str | Path, *, max_duration: float = 4 * 3600.0, keep_chann
 def _frame_db(x: np.ndarray, frame: int) -> np.ndarray:
     n = len(x) // frame
     e = np.square(x[: n * frame].astype(np.float64)).reshape(n, frame).mean(axis=1)
-    return 10.0 * np.log10(e + 1e-12)
+    db: np.ndarray = 10.0 * np.log10(e + 1e-12)
+    return db
 
 
 def channels_separated(channels: np.ndarray, *, dominance_db: float = 10.0, min_share: float = 0.1,

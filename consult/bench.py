@@ -337,9 +337,9 @@ def run_bench(
         marked_asr = _Marking(transcriber, sampler, "transcribe", "transcription", "alignment")
         pipeline = Pipeline(
             settings,
-            transcriber=marked_asr,  # type: ignore[arg-type]
-            diariser=_Marking(diariser, sampler, "diarise", "diarisation", "between"),  # type: ignore[arg-type]
-            extractor=_Marking(extractor, sampler, "extract", "extraction", "between"),  # type: ignore[arg-type]
+            transcriber=marked_asr,
+            diariser=_Marking(diariser, sampler, "diarise", "diarisation", "between"),
+            extractor=_Marking(extractor, sampler, "extract", "extraction", "between"),
         )
         rss0 = sampler.rss()
         maxrss0 = ru_maxrss_bytes()

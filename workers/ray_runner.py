@@ -270,7 +270,7 @@ class RayExecutor:
             self._started_ray = start_ray(self.address, num_cpus=1, log_to_driver=self.log_to_driver)
         self._running = True
         try:
-            available = ray.cluster_resources()
+            available = ray.cluster_resources()  # type: ignore[no-untyped-call]  # unannotated in ray
             gpu_available = float(available.get("GPU", 0.0)) > 0
             self.resources = default_resources(self.settings, cpus_per_worker=self.cpus_per_worker,
                                                gpus_per_worker=self.gpus_per_worker, gpu_available=gpu_available)
@@ -434,7 +434,7 @@ class RayExecutor:
                 return
             slot.busy = None
         f = files.get(number) if number is not None else None
-        if f is None:
+        if number is None or f is None:
             return  # the file already failed in its other stage: this result is not needed
         if isinstance(value, StageFailure):
             del files[number]

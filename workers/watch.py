@@ -111,7 +111,8 @@ class Watcher:
         for suffix in (DONE_SUFFIX, ERROR_SUFFIX):
             path = self.outbox / f"{name}{suffix}"
             try:
-                return json.loads(path.read_text(encoding="utf-8"))
+                manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+                return manifest
             except FileNotFoundError:
                 continue
             except (OSError, ValueError):

@@ -505,4 +505,5 @@ def channel_turns(channels: np.ndarray, *, crosstalk_db: float = 10.0, above_flo
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-8)
+    unit: np.ndarray = x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-8)
+    return unit

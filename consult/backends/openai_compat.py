@@ -352,7 +352,7 @@ def ground_value(name: str, value: object, text: str) -> tuple[object, float] | 
     needed: list[float] = []
     if isinstance(value, (Quantity, Duration)):
         if parsed_slot is not None and type(parsed) is type(value):
-            if (parsed.value, parsed.value_high) == (value.value, value.value_high):  # type: ignore[union-attr]
+            if (parsed.value, parsed.value_high) == (value.value, value.value_high):
                 return parsed, parsed_slot.certainty  # same numbers, the unit as said
         needed = [value.value] + ([value.value_high] if value.value_high is not None else [])
     elif isinstance(value, Frequency):
@@ -407,7 +407,7 @@ def _duration(raw: dict[str, Any]) -> Duration | None:
     unit = _TIME_UNITS.get(fold(str(raw.get("unit", ""))).strip())
     if value is None or value <= 0 or unit is None:
         return None
-    return Duration(value=value, value_high=high if high is not None and high > value else None, unit=unit)  # type: ignore[arg-type]
+    return Duration(value=value, value_high=high if high is not None and high > value else None, unit=unit)
 
 
 def _frequency(raw: dict[str, Any]) -> Frequency | None:
@@ -416,7 +416,7 @@ def _frequency(raw: dict[str, Any]) -> Frequency | None:
     if count is None or not count.is_integer() or count < 1 or period is None or period <= 0 or unit is None:
         return None
     count_max = int(cmax) if cmax is not None and cmax.is_integer() and cmax > count else None
-    return Frequency(count=int(count), count_max=count_max, period=period, period_unit=unit)  # type: ignore[arg-type]
+    return Frequency(count=int(count), count_max=count_max, period=period, period_unit=unit)
 
 
 def _form(raw: dict[str, Any]) -> str | None:
@@ -775,7 +775,8 @@ class OpenAICompatibleExtractor:
         if value is None:
             g.reasons.append(f"{name} not understood in the LLM answer")
             return
-        quote = raw.get("quote") if isinstance(raw.get("quote"), str) and raw.get("quote", "").strip() else med_quote
+        said = raw.get("quote")
+        quote = said if isinstance(said, str) and said.strip() else med_quote
         ref = _segment_ref(raw.get("segment"))
         loc = tr.locate(quote, [tr.index.get(ref) if ref is not None else None, i])
         grounded: tuple[object, float] | None = None
@@ -812,7 +813,8 @@ class OpenAICompatibleExtractor:
             g.status = rule_status
             return
         status: MedicationStatus = value.strip().lower()  # type: ignore[assignment]
-        quote = raw.get("quote") if isinstance(raw.get("quote"), str) and raw.get("quote", "").strip() else None
+        said = raw.get("quote")
+        quote = said if isinstance(said, str) and said.strip() else None
         j = i
         if quote is not None:
             ref = _segment_ref(raw.get("segment"))

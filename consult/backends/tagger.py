@@ -204,7 +204,8 @@ class TokenTagger:
         from transformers.utils import logging as hf_logging
 
         bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar for a 4 MB model
+        # no "Loading weights" bar for a 4 MB model; transformers leaves these two unannotated
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         try:
             tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder), local_files_only=True)
             model = BertForTokenClassification.from_pretrained(str(folder), local_files_only=True)
@@ -214,7 +215,7 @@ class TokenTagger:
             ) from exc
         finally:
             if bars:
-                hf_logging.enable_progress_bar()
+                hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]  # unannotated in transformers
         card_path = folder / "training_card.json"
         try:
             card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}

@@ -296,7 +296,7 @@ class FasterWhisperTranscriber:
                 break
             _, _, probs = self._model.detect_language(audio=window, language_detection_segments=1)
             for code, p in probs:
-                totals[code] += float(p)
+                totals[code] += float(p)  # type: ignore[assignment]  # typeshed: Counter holds int; floats work
             count += 1
             top = totals.most_common(1)[0][1] / count
             if top >= 0.9:  # a clear answer from the first window: no need to listen further

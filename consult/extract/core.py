@@ -228,7 +228,7 @@ class Region:
 class DrugFinder(Protocol):
     """Drug mentions of one sentence, offsets in the sentence (e.g. :meth:`DrugLexicon.find`)."""
 
-    def __call__(self, sentence: str) -> list[DrugMatch]: ...
+    def __call__(self, sentence: str, /) -> list[DrugMatch]: ...
 
 
 class PosologyReader(Protocol):

@@ -146,14 +146,14 @@ class RuleBasedExtractor:
         sentences: list[_Sentence] = []
         for i, seg in enumerate(segs):
             role: Role = roles.get(seg.speaker, "unknown") if seg.speaker is not None else "unknown"
-            for sent in split_sentences(seg.text):
+            for piece in split_sentences(seg.text):
                 matches = tuple(
-                    DrugMatch(m.entry, m.start + sent.start, m.end + sent.start, m.score, m.method)
-                    for m in self.find_drugs(sent.text)
-                    if is_medication_mention(m.entry.name, sent.text, m.entry.atc, said=m.entry.key)
-                    and not _after_title(sent.text, m.start)
+                    DrugMatch(m.entry, m.start + piece.start, m.end + piece.start, m.score, m.method)
+                    for m in self.find_drugs(piece.text)
+                    if is_medication_mention(m.entry.name, piece.text, m.entry.atc, said=m.entry.key)
+                    and not _after_title(piece.text, m.start)
                 )
-                sentences.append(_Sentence(i, sent.start, sent.end, role, matches))
+                sentences.append(_Sentence(i, piece.start, piece.end, role, matches))
         confidence = role_confidence or {}
         # the status model reads a sentence that names a drug with the words the ASR cut off before it
         prefixes = [self._carried_prefix(sentences, k, segs) if s.matches else "" for k, s in enumerate(sentences)]

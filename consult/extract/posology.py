@@ -452,6 +452,7 @@ def parse_posology(
         vals = [t.num(g).certainty for g in groups if g is not None]
         return min(vals) if vals else 1.0
 
+    m: re.Match[str] | None
     # corrections ("deux... non, un comprimé"): the corrected number is not read
     for m in _CORRECTION.finditer(rw):
         t.take(m.start(), m.end())
@@ -465,7 +466,7 @@ def parse_posology(
         value = t.num(grp).value if grp else 1.0
         cert = ncert(grp)
         if value > 0 and unit_text:
-            dur = Duration(value=value, unit=_DUR_UNITS[unit_text])  # type: ignore[arg-type]
+            dur = Duration(value=value, unit=_DUR_UNITS[unit_text])
             pos.quantity_for = slot(dur, m.start(), m.end(), cert)
             t.take(m.start(), m.end())
             break
@@ -493,7 +494,7 @@ def parse_posology(
         unit = _PERIOD_UNITS.get(m.group(2), "h")
         explicit = bool(re.search(r"entre|between|intervalle|delai|apart|espac|attend|wait|leave", m.group(0)))
         if num.value > 0 and explicit:
-            pos.min_interval = slot(Duration(value=num.value, unit=unit), m.start(), m.end(), num.certainty)  # type: ignore[arg-type]
+            pos.min_interval = slot(Duration(value=num.value, unit=unit), m.start(), m.end(), num.certainty)
             t.take(m.start(), m.end())
             break
 
@@ -521,8 +522,8 @@ def parse_posology(
             break
 
     # as needed (+ condition)
-    for pattern in (_P_PRN_COND, _P_PRN_CASE):
-        for m in pattern.finditer(rw):
+    for prn_pattern in (_P_PRN_COND, _P_PRN_CASE):
+        for m in prn_pattern.finditer(rw):
             if t.free(m.start(), m.end()):
                 cond = " ".join(text[slice(*t.span(m.start(1), m.end(1)))].split())
                 pos.as_needed = slot(cond or None, m.start(), m.end(), 0.9)
@@ -544,7 +545,7 @@ def parse_posology(
         if value <= 0:
             continue
         unit = _DUR_UNITS[m.group(3)]
-        pos.duration = slot(Duration(value=value, unit=unit), m.start(), m.end(), ncert(m.group(1)))  # type: ignore[arg-type]
+        pos.duration = slot(Duration(value=value, unit=unit), m.start(), m.end(), ncert(m.group(1)))
         t.take(m.start(), m.end())
         break
     if pos.duration is None:
@@ -555,7 +556,7 @@ def parse_posology(
             value = t.num(grp).value if grp else 1.0
             if value > 0 and unit_text:
                 unit = _DUR_UNITS.get(unit_text, _DUR_UNITS.get(unit_text.rstrip("s"), "d"))
-                pos.duration = slot(Duration(value=value, unit=unit), m.start(), m.end(), ncert(grp))  # type: ignore[arg-type]
+                pos.duration = slot(Duration(value=value, unit=unit), m.start(), m.end(), ncert(grp))
                 t.take(m.start(), m.end())
                 break
     if pos.duration is None:
@@ -569,7 +570,7 @@ def parse_posology(
             if num.value <= 0:
                 continue
             unit = _DUR_UNITS[m.group(2)]
-            pos.duration = slot(Duration(value=num.value, unit=unit), m.start(), m.end(), 0.8 * num.certainty)  # type: ignore[arg-type]
+            pos.duration = slot(Duration(value=num.value, unit=unit), m.start(), m.end(), 0.8 * num.certainty)
             t.take(m.start(), m.end())
             break
 
@@ -580,7 +581,7 @@ def parse_posology(
                 count=int(round(count)),
                 count_max=int(round(count_max)) if count_max and count_max > count else None,
                 period=period,
-                period_unit=unit,  # type: ignore[arg-type]
+                period_unit=unit,
             )
             pos.frequency = slot(freq, a, b, c)
             t.take(a, b)
@@ -641,7 +642,7 @@ def parse_posology(
             for c, _ in ((c, 0) for c in ("WAKE", "ACM", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS", "AC", "C", "PC"))
             if c in codes
         ]
-        pos.when = slot(order, w_start, w_end)  # type: ignore[arg-type]
+        pos.when = slot(order, w_start, w_end)
         daily = [c for c in order if c in ("WAKE", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS", "ACM")]
         if pos.frequency is None and daily:
             set_freq(len(daily), None, 1, "d", w_start, w_end, 1.0)
@@ -714,10 +715,10 @@ def parse_posology(
 
     # product form, if no dose form said it
     if pos.form is None:
-        for pattern, value in _PRODUCT_FORMS:
+        for pattern, form_name in _PRODUCT_FORMS:
             m = re.search(r"\b(?:" + pattern + r")\b", rw)
-            if m is not None and value:
-                pos.form = slot(value, m.start(), m.end(), 0.9)
+            if m is not None and form_name:
+                pos.form = slot(form_name, m.start(), m.end(), 0.9)
                 break
         if pos.form is None:
             m = re.search(r"\b(?:en|in)\s+(" + _FORM_RE + r")\b", rw)
@@ -734,10 +735,10 @@ def parse_posology(
                 setattr(pos, name, Slot(q, cur.start, cur.end, cur.certainty))
 
     # route
-    for pattern, value in _ROUTES:
+    for pattern, route_name in _ROUTES:
         m = re.search(r"(?<![a-z])(?:" + pattern + r")(?![a-z])", rw)
         if m is not None:
-            pos.route = slot(value, m.start(), m.end())
+            pos.route = slot(route_name, m.start(), m.end())
             break
     return pos
 

@@ -821,7 +821,7 @@ def _posology(
             if ctx.chance(0.12):
                 b.add(ctx.pick(["dosé à", "à", ","] if ctx.lang == "fr" else [",", "at"]))
             b.add(_strength(ctx, d), "STRENGTH")
-    p = (lambda x: x) if rich else (lambda x: x * 0.5)
+    p: Callable[[float], float] = (lambda x: x) if rich else (lambda x: x * 0.5)
     slots: list[tuple[str, Callable[[], str]]] = []
     if ctx.chance(p(0.7)):
         slots.append(("DOSE", lambda: _dose(ctx, form)))
