@@ -17,9 +17,10 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from consult.backends.factory import build_extractor  # noqa: E402
 from consult.config import ExtractionOptions, Settings  # noqa: E402
 from consult.extract.textinput import parse_text_transcript, read_transcript_file  # noqa: E402
-from consult.pipeline import build_extractor, guess_language  # noqa: E402
+from consult.pipeline import guess_language  # noqa: E402
 
 WORDS_PER_10_MIN = 1500
 DEFAULT = Path(__file__).resolve().parent / "devset"

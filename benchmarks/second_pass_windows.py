@@ -47,7 +47,7 @@ def first_pass(transcriber: object, path: Path, language: str) -> list[Segment]:
 
 
 def collect(dirs: list[Path]) -> list[dict[str, object]]:
-    from consult.pipeline import build_transcriber
+    from consult.backends.factory import build_transcriber
 
     settings = Settings()
     transcriber = build_transcriber(settings)

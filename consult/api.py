@@ -47,10 +47,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from consult.audio import SUPPORTED_SUFFIXES, load_audio, sha256_file
 from consult.config import Settings
+from consult.config import job_id as make_job_id
 from consult.errors import AudioError, ConsultError, FhirError
 from consult.fhir import BundleType, as_bundle_type
 from consult.outputs import transcript_text
-from consult.pipeline import job_id as make_job_id
 from consult.store import Job, ReportStore, StoreError
 from schemas import ConsultationReport
 

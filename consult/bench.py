@@ -307,8 +307,9 @@ def run_bench(
     """Benchmark the pipeline and bare faster-whisper on ``audio_path``; see the module docstring."""
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+    from consult.backends.factory import build_diariser, build_extractor, build_transcriber
     from consult.backends.whisper import FasterWhisperTranscriber
-    from consult.pipeline import Pipeline, build_diariser, build_extractor, build_transcriber
+    from consult.pipeline import Pipeline
 
     asr = settings.asr
     language = None if asr.language == "auto" else asr.language

@@ -604,9 +604,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from consult.backends.factory import build_extractor
     from consult.extract.textinput import read_transcript_file
     from consult.outputs import write_outputs
-    from consult.pipeline import build_extractor, report_from_text
+    from consult.pipeline import report_from_text
 
     settings = Settings(extraction=_extraction_settings(args))
     extractor = build_extractor(settings)
@@ -632,9 +633,9 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
+    from consult.backends.factory import build_extractor
     from consult.evaluation import der, read_rttm, wer
     from consult.extract.textinput import parse_text_transcript
-    from consult.pipeline import build_extractor
     from consult.roles import role_map
     from consult.scoring import format_scores, load_labelled_set, score
     from schemas import ConsultationReport

@@ -249,3 +249,8 @@ class Settings(BaseSettings):
         """Short hash of the settings that change results (not cache paths)."""
         data = self.model_dump(mode="json", exclude={"cache_dir", "concurrent_stages"})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def job_id(audio_sha256: str, settings: Settings) -> str:
+    """Deterministic id from the audio content and the result-changing settings."""
+    return hashlib.sha256(f"{audio_sha256}:{settings.fingerprint()}".encode()).hexdigest()[:24]

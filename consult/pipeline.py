@@ -1,7 +1,10 @@
-"""The per-file pipeline: audio -> diarised transcript -> roles -> medications -> report (+ FHIR, files).
+"""The per-file pipeline: audio -> diarised transcript -> roles -> medications -> report.
 
-``Pipeline`` loads every model once in its constructor; ``process`` runs one file. Batches (the report store,
-retries, Ray) live in :mod:`workers`; ``FileOutcome`` is the per-file record of :func:`workers.ray_runner.run_batch`.
+``Pipeline`` loads every model once in its constructor; ``process`` runs one file. Its stages (``load_for``,
+``diarise_stage``, ``assemble_report``) are shared with the Ray workers. Elsewhere, by concern: building the
+back-ends in :mod:`consult.backends.factory`, job ids in :func:`consult.config.job_id`, writing files in
+:mod:`consult.outputs`, the FHIR bundle in :mod:`consult.fhir`, batches (the report store, retries, Ray) in
+:mod:`workers`.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from consult.align import assign_speakers
 from consult.audio import Audio, channels_separated, load_audio
-from consult.config import Settings
+from consult.backends.factory import build_diariser, build_extractor, build_transcriber
+from consult.config import Settings, job_id
 from consult.errors import ExtractionError, StageError
 from consult.interfaces import AsrResult, Diariser, MedicationExtractor, ProgressHook, Transcriber
 from consult.outputs import atomic_write
@@ -30,63 +33,6 @@ from schemas import ConsultationReport, ModelInfo, SpeakerTurn, StageTiming
 from schemas.report import AudioInfo, Speaker, TextSource
 
 log = logging.getLogger(__name__)
-
-def build_transcriber(settings: Settings) -> Transcriber:
-    from consult.backends.whisper import FasterWhisperTranscriber
-
-    return FasterWhisperTranscriber(settings.asr, cache_dir=settings.cache_dir)
-
-
-def build_diariser(settings: Settings) -> Diariser:
-    d = settings.diarisation
-    if d.backend == "pyannote":
-        from consult.backends.pyannote_backend import PyannoteDiariser
-
-        if not d.pyannote_pipeline:
-            from consult.errors import ModelLoadError
-
-            raise ModelLoadError(
-                "the pyannote back-end needs a local pipeline: download e.g. "
-                "pyannote/speaker-diarization-community-1 to a folder and pass --pyannote-pipeline FOLDER."
-            )
-        from consult.backends.pyannote_backend import download_pipeline, is_hub_id
-
-        source: str | Path = d.pyannote_pipeline
-        if is_hub_id(d.pyannote_pipeline):
-            if not d.allow_download:
-                from consult.errors import ModelLoadError
-
-                raise ModelLoadError(
-                    f"{d.pyannote_pipeline} is a hub id and downloads are off: pass --allow-download (with "
-                    f"{d.hf_token_env} set) to fetch it once, or a local folder to --pyannote-pipeline."
-                )
-            source = download_pipeline(d.pyannote_pipeline, settings.cache_dir, token_env=d.hf_token_env)
-        return PyannoteDiariser(source, device=d.device)
-    from consult.backends.offline_diar import OfflineDiariser
-
-    return OfflineDiariser(device=d.device)
-
-
-def build_extractor(settings: Settings) -> MedicationExtractor:
-    """The extraction back-end named by ``settings.extraction.backend`` (rules, tagger or llm)."""
-    opts = settings.extraction
-    if opts.backend == "tagger":
-        from consult.backends.tagger import TaggerExtractor
-
-        return TaggerExtractor.from_options(opts)
-    if opts.backend == "llm":
-        from consult.backends.openai_compat import OpenAICompatibleExtractor
-
-        return OpenAICompatibleExtractor.from_options(opts)
-    from consult.extract.extractor import ExtractorOptions, RuleBasedExtractor
-
-    return RuleBasedExtractor(options=ExtractorOptions(review_threshold=opts.review_threshold))
-
-
-def job_id(audio_sha256: str, settings: Settings) -> str:
-    """Deterministic id from the audio content and the result-changing settings."""
-    return hashlib.sha256(f"{audio_sha256}:{settings.fingerprint()}".encode()).hexdigest()[:24]
-
 
 class _Timer:
     def __init__(self) -> None:
@@ -233,19 +179,6 @@ def assemble_report(
         asr_revisions=list(getattr(asr, "revisions", [])),
         speech_gaps=list(getattr(asr, "gaps", [])),
     )
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    """Result of one file in a batch (picklable)."""
-
-    path: str
-    ok: bool
-    out_dir: str | None
-    error: str | None
-    seconds: float
-    audio_seconds: float = 0.0
-    medications: int = 0
 
 
 _FR_WORDS = frozenset("le la les des du de un une et est je vous il elle pas que qui pour avec dans sur ce ça "

@@ -1,6 +1,6 @@
 """Persistent job and report store: SQLite (WAL) by default, PostgreSQL by URL for a shared deployment.
 
-A job is one audio file processed with one set of settings; its id (``consult.pipeline.job_id``) is derived
+A job is one audio file processed with one set of settings; its id (``consult.config.job_id``) is derived
 from the audio content and the settings, so submitting the same work twice is a no-op. Every state change
 is one explicit transaction: a finished job's report, FHIR bundle, summary and ``done`` status are written
 together or not at all, so a process killed at any point (``kill -9``) leaves each job either done with

@@ -1,7 +1,7 @@
 """What the review page does with the pipeline, the report store and files — without Gradio.
 
 :class:`ReviewService` runs the pipeline in-process (models loaded once, on first use), keeps every processed
-recording in the report store (:mod:`consult.store`, job id = :func:`consult.pipeline.job_id`) so the
+recording in the report store (:mod:`consult.store`, job id = :func:`consult.config.job_id`) so the
 pharmacist's queue sees it, reopens a stored report with its last review, and saves a review (who, when, the
 decisions and edits, the reviewed FHIR bundle). The files offered for download are written by the functions at
 the bottom. Nothing here logs transcript text, file names or patient data: job ids and counts only.
@@ -243,7 +243,7 @@ class ReviewService:
         sha = sha256_file(path)
         settings = getattr(pipeline, "settings", None)
         if settings is not None:
-            from consult.pipeline import job_id
+            from consult.config import job_id
 
             known = self.store.get(job_id(sha, settings))
             if known is not None and known.status == "done":

@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from rapidfuzz import fuzz
 
+    from consult.backends.factory import build_transcriber
     from consult.config import Settings
     from consult.extract.lexicon import phonetic_key
     from consult.extract.text import key_of
-    from consult.pipeline import build_transcriber
 
     transcriber = build_transcriber(Settings())
     names = common_names(args.shared)

@@ -206,7 +206,7 @@ def constructed_report() -> ConsultationReport:
         ),
     ]
     return ConsultationReport(
-        id="3f2a9c0d1b7e4a6f8c5d2e10",  # as consult.pipeline.job_id makes them
+        id="3f2a9c0d1b7e4a6f8c5d2e10",  # as consult.config.job_id makes them
         created_at=datetime(2025, 3, 1, 10, 0, tzinfo=timezone.utc),
         audio=AudioInfo(
             name="fr_consult_1.flac", sha256="0" * 64, duration=54.5, sample_rate=16000, channels=1
@@ -630,8 +630,7 @@ def test_processing_stores_the_report_and_keeps_the_audio(service: ReviewService
 def test_a_processed_recording_is_reopened_not_run_again(tmp_path: Path, report: ConsultationReport) -> None:
     import hashlib
 
-    from consult.config import Settings
-    from consult.pipeline import job_id
+    from consult.config import Settings, job_id
 
     settings = Settings()
     known = report.model_copy(update={"id": job_id(hashlib.sha256(FIXTURE.read_bytes()).hexdigest(), settings)})

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from consult.config import Settings
-from consult.pipeline import job_id, report_from_text
+from consult.config import Settings, job_id
+from consult.pipeline import report_from_text
 from consult.store import ReportStore
 from workers.batch import BatchProgress, JobOutcome, StemExporter, process_token, recover_interrupted, run_jobs
 from workers.stages import StageFailure, finish_report

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from consult.backends.factory import build_extractor
 from consult.backends.openai_compat import (
     OpenAICompatibleExtractor,
     find_quote,
@@ -26,7 +27,6 @@ from consult.backends.openai_compat import (
 )
 from consult.config import ExtractionOptions, Settings
 from consult.errors import ConsultError, ModelLoadError, StageError
-from consult.pipeline import build_extractor
 from schemas import MedicationLine, Segment, Word
 from schemas.medication import Duration, Frequency, Quantity
 

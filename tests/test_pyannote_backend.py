@@ -301,8 +301,8 @@ def test_module_import_is_light() -> None:
 # -- opt-in download of a hub pipeline ----------------------------------------------------------------------
 
 def test_hub_id_needs_allow_download(tmp_path: Path) -> None:
+    from consult.backends.factory import build_diariser
     from consult.config import DiarisationOptions, Settings
-    from consult.pipeline import build_diariser
 
     settings = Settings(cache_dir=tmp_path, diarisation=DiarisationOptions(
         backend="pyannote", pyannote_pipeline="pyannote/speaker-diarization-community-1"))
@@ -326,8 +326,8 @@ def test_download_once_then_load_offline(tiny_pipeline: Path, tmp_path: Path, mo
     """The hub client is replaced by a copy of the tiny pipeline: the folder layout, the token hand-over, the
     reuse of the downloaded folder and the loading through build_diariser are ours and are checked."""
     import consult.backends.pyannote_backend as backend
+    from consult.backends.factory import build_diariser
     from consult.config import DiarisationOptions, Settings
-    from consult.pipeline import build_diariser
 
     calls: list[dict[str, Any]] = []
 

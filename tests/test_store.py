@@ -169,8 +169,7 @@ def test_submit_many_is_one_idempotent_transaction(store):
 
 
 def test_job_id_from_pipeline_makes_reruns_idempotent(store):
-    from consult.config import Settings
-    from consult.pipeline import job_id
+    from consult.config import Settings, job_id
 
     a = job_id(sha("audio"), Settings())
     assert a == job_id(sha("audio"), Settings())

@@ -313,14 +313,14 @@ def test_missing_or_invalid_model_folder_is_a_clear_error(tmp_path: Path) -> Non
     with pytest.raises(ModelLoadError, match="labels"):
         TaggerExtractor(bad)
     with pytest.raises(ModelLoadError, match="scripts/train_tagger.py"):
-        from consult.pipeline import build_extractor
+        from consult.backends.factory import build_extractor
 
         build_extractor(Settings(extraction=ExtractionOptions(backend="tagger", tagger_model=str(tmp_path / "x"))))
 
 
 def test_build_extractor_returns_the_tagger() -> None:
+    from consult.backends.factory import build_extractor
     from consult.backends.tagger import TaggerExtractor
-    from consult.pipeline import build_extractor
 
     ex = build_extractor(Settings(extraction=ExtractionOptions(backend="tagger")))
     assert isinstance(ex, TaggerExtractor) and isinstance(ex, MedicationExtractor)

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from consult.config import Settings
+from consult.config import Settings, job_id
 from consult.outputs import write_outputs
-from consult.pipeline import job_id
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "audio_fixtures"
@@ -165,8 +164,8 @@ def test_ray_smoke_one_cpu(ray_one_cpu: None, clips: dict[str, Path], tmp_path: 
     """ray.init(num_cpus=1): one lane of per-stage actors processes a batch; a bad file fails alone."""
     import ray
 
-    from consult.pipeline import FileOutcome
     from workers import run_batch
+    from workers.ray_runner import FileOutcome
 
     paths = [clips["fr"], clips["corrupt"], clips["en"]]
     seen: list[FileOutcome] = []

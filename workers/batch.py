@@ -4,7 +4,7 @@
 
 1. put back in the queue the jobs left ``running`` by a process of this machine that has died (``kill -9``,
    power cut), see :func:`recover_interrupted`;
-2. hash each input and submit its job (id ``consult.pipeline.job_id(sha256, settings)``): a file already done
+2. hash each input and submit its job (id ``consult.config.job_id(sha256, settings)``): a file already done
    with the same settings is not processed again, its outputs are written from the store ("already done");
 3. claim each queued job just before an executor (in-process or Ray) takes it, store the report, the FHIR
    bundle and ``done`` in one transaction, then write the output files;
@@ -300,7 +300,7 @@ def run_jobs(
     in completion order.
     """
     from consult.audio import sha256_file
-    from consult.pipeline import job_id as make_job_id
+    from consult.config import job_id as make_job_id
 
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")

@@ -31,7 +31,6 @@ from typing import Any
 
 from consult.config import Settings
 from consult.errors import ConsultError
-from consult.pipeline import FileOutcome
 from workers.stages import (
     Diarised,
     DiariserStage,
@@ -483,6 +482,19 @@ class RayExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """Result of one file in a batch (picklable)."""
+
+    path: str
+    ok: bool
+    out_dir: str | None
+    error: str | None
+    seconds: float
+    audio_seconds: float = 0.0
+    medications: int = 0
 
 
 def run_batch(

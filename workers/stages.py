@@ -137,7 +137,7 @@ class TranscriberStage(_Stage):
     stage = "transcription"
 
     def __init__(self, settings_json: Mapping[str, Any] | Settings) -> None:
-        from consult.pipeline import build_transcriber
+        from consult.backends.factory import build_transcriber
 
         self.settings = _settings(settings_json)
         self.transcriber = build_transcriber(self.settings)
@@ -163,7 +163,7 @@ class DiariserStage(_Stage):
     stage = "diarisation"
 
     def __init__(self, settings_json: Mapping[str, Any] | Settings) -> None:
-        from consult.pipeline import build_diariser
+        from consult.backends.factory import build_diariser
 
         self.settings = _settings(settings_json)
         self.diariser = build_diariser(self.settings)
@@ -187,7 +187,7 @@ class ExtractorStage(_Stage):
     stage = "extraction"
 
     def __init__(self, settings_json: Mapping[str, Any] | Settings) -> None:
-        from consult.pipeline import build_extractor
+        from consult.backends.factory import build_extractor
 
         self.settings = _settings(settings_json)
         self.extractor = build_extractor(self.settings)
