@@ -766,7 +766,8 @@ def cmd_api(args: argparse.Namespace) -> int:
     from workers.executors import ExecutorOptions, LazyExecutor
 
     settings = settings_from_args(args)
-    data_dir = args.data_dir or Path(os.path.expanduser("~/.local/share/consult/api"))
+    # Absolute: the jobs keep the audio's path, and a restarted server may run from another folder.
+    data_dir = (args.data_dir or Path(os.path.expanduser("~/.local/share/consult/api"))).resolve()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if args.tokens_file is not None:
         tokens = load_tokens(args.tokens_file)
