@@ -51,7 +51,7 @@ from consult.config import job_id as make_job_id
 from consult.errors import AudioError, ConsultError, FhirError
 from consult.fhir import BundleType, as_bundle_type
 from consult.outputs import transcript_text
-from consult.store import Job, ReportStore, StoreError
+from consult.store import Job, ReportStore, StoreError, kept_audio
 from schemas import ConsultationReport
 
 log = logging.getLogger(__name__)
@@ -464,11 +464,12 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
     def delete_job(job_id: str, who: str = Depends(caller)) -> Response:
         job = job_or_404(job_id)
         try:
-            store.delete(job.id, actor=f"{API_ACTOR_PREFIX}{who}")
+            removed = store.purge(job.id, actor=f"{API_ACTOR_PREFIX}{who}")
         except StoreError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from exc
-        for path in options.audio_dir.glob(f"{job.id}.*"):
-            path.unlink(missing_ok=True)
+        kept = kept_audio(removed) if removed is not None else None
+        if kept is not None:
+            kept.unlink(missing_ok=True)
         return Response(status_code=204)
 
     @app.exception_handler(StoreError)

@@ -273,7 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     jr = jsub.add_parser("retry", help="queue failed jobs again (then: consult run --resume --out DIR)")
     jr.add_argument("job_ids", nargs="*", metavar="JOB_ID")
     jr.add_argument("--all-failed", action="store_true", help="every failed job.")
-    for q in (jl, js, jr):
+    jp = jsub.add_parser("purge", help="delete jobs: report, reviews, history and the audio consult kept",
+                         description="Delete jobs for good: their report, reviews, history and the copy of the "
+                                     "recording that consult kept (the review page's and the API's; your own input "
+                                     "files are never touched). An audit entry records the purge, with no content. "
+                                     "Exports written with --out are yours to delete.")
+    jp.add_argument("job_ids", nargs="*", metavar="JOB_ID")
+    jp.add_argument("--older-than", default=None, metavar="AGE",
+                    help="every job not updated for AGE (e.g. 30d, 12h, 2w): the retention setting.")
+    for q in (jl, js, jr, jp):
         q.add_argument("--store", default=None, metavar="URL",
                        help="report store (default $CONSULT_STORE, else ~/.local/share/consult/consult.db).")
 
@@ -463,6 +471,48 @@ def _job_dict(job: Any) -> dict[str, Any]:
     return data
 
 
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``2w`` (or a bare number of days) as days."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hdw]?)\s*", text or "")
+    if m is None:
+        raise ValueError(f"age {text!r}: write e.g. 30d, 12h or 2w")
+    return float(m.group(1)) * {"h": 1 / 24, "d": 1.0, "w": 7.0, "": 1.0}[m.group(2)]
+
+
+def _purge(store: Any, args: argparse.Namespace) -> int:
+    from consult.store import StoreError, kept_audio
+
+    if not args.job_ids and args.older_than is None:
+        print("consult: error: give JOB_ID(s) or --older-than AGE", file=sys.stderr)
+        return 2
+    actor = _whoami()
+    errors = 0
+    removed = []
+    for jid in args.job_ids:
+        try:
+            job = store.purge(jid, actor=actor)
+        except StoreError as exc:
+            errors += 1
+            print(f"consult: error: {exc}", file=sys.stderr)
+            continue
+        if job is None:
+            errors += 1
+            print(f"consult: error: no job {jid} in {store.url}", file=sys.stderr)
+            continue
+        removed.append(job)
+    if args.older_than is not None:
+        removed += store.purge_older_than(parse_age(args.older_than), actor=actor)
+    for job in removed:
+        audio = kept_audio(job)
+        if audio is not None:
+            audio.unlink(missing_ok=True)
+        print(f"purged  {job.id}" + ("  (and its kept audio)" if audio is not None else ""))
+    print(f"{len(removed)} job(s) purged")
+    return 1 if errors else 0
+
+
 def cmd_jobs(args: argparse.Namespace) -> int:
     import json
 
@@ -518,6 +568,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 tail = f"  ({details})" if details else ""
                 print(f"  {e.at.isoformat(timespec='seconds')}  {e.kind:<9}{who}{tail}")
             return 0
+        if args.jobs_command == "purge":
+            return _purge(store, args)
         # retry
         if not args.job_ids and not args.all_failed:
             print("consult: error: give JOB_ID(s) or --all-failed", file=sys.stderr)

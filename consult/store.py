@@ -46,10 +46,12 @@ __all__ = [
     "ReportStore",
     "StoreError",
     "default_store_url",
+    "kept_audio",
+    "private_files",
 ]
 
 DEFAULT_STORE_ENV = "CONSULT_STORE"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 JOB_STATUSES = ("queued", "running", "done", "failed")
 REVIEW_STATUSES = ("to_review", "approved", "rejected", "partly_approved")
 REVIEW_ACTIONS = ("reviewed", "edited", "approved", "rejected", "signed")
@@ -156,13 +158,50 @@ CREATE TABLE events (
 CREATE INDEX events_by_job ON events (job_id, seq)
 """
 
+# Version 2: an audit trail that outlives the jobs it names (a purge records that it happened, with no content).
+_SCHEMA_V2 = """
+CREATE TABLE audit (
+    seq {serial},
+    kind TEXT NOT NULL,
+    actor TEXT,
+    at {ts} NOT NULL,
+    details TEXT NOT NULL
+)
+"""
+
 # version -> DDL that brings the schema from version-1 to version. Never edit a released entry: add one.
-_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 _JOB_COLUMNS = (
     "id, input_path, input_name, audio_sha256, status, attempts, error, created_at, updated_at, worker, "
     "review_status, language, medications, needs_review, audio_seconds"
 )
+
+
+def kept_audio(job: Job) -> Path | None:
+    """The copy of a job's recording that consult keeps (the API's and the review page's ``<job id><suffix>``
+    files), None when the input is the user's own file (``consult run``, the watch folder): never deleted."""
+    path = Path(job.input_path)
+    return path if path.stem == job.id else None
+
+
+def private_files(db_path: Path) -> None:
+    """The SQLite store's folder 0700 when we create it, the database and its -wal/-shm files 0600 (created so,
+    or tightened when this user owns them); a folder others can read gets a warning."""
+    folder = db_path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+    elif folder.stat().st_mode & 0o077:
+        log.warning("the report store's folder %s is readable by other users: chmod 700 it", folder)
+    if not db_path.exists():
+        os.close(os.open(db_path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for path in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+            os.chmod(path, 0o600)
 
 
 def _now() -> datetime:
@@ -219,6 +258,9 @@ class _Backend:
     def lock_schema(self, conn: Any) -> None:
         """Serialise schema creation between processes (inside the schema transaction)."""
 
+    def after_purge(self, conn: Any) -> None:
+        """Make deleted rows unreadable in the files (SQLite: empty the write-ahead log)."""
+
     def to_db(self, t: datetime) -> Any:
         return t
 
@@ -231,11 +273,19 @@ class _SQLite(_Backend):
     name = "sqlite"
     driver_errors = (sqlite3.Error,)
 
+    def after_purge(self, conn: sqlite3.Connection) -> None:
+        # secure_delete zeroes the freed pages of the database file; the old pages still sit in the WAL
+        # until a checkpoint: copy back and truncate it now (a reader holding a snapshot delays it).
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            log.warning("SQLite store: the write-ahead log could not be checkpointed after a purge")
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_files(self.path)
         # isolation_level=None: the driver never opens transactions on its own; we issue BEGIN IMMEDIATE.
         # check_same_thread=False only so that close() may close every thread's connection; each
         # connection is otherwise used by the one thread that opened it.
@@ -792,21 +842,52 @@ class ReportStore:
                        (job_id, action, actor, ts, details))
         log.info("job %s %s: review status %s (%d decision(s))", job_id, action, review_status, len(decisions))
 
-    def delete(self, job_id: str, *, actor: str | None = None, force: bool = False) -> bool:
-        """Remove a job with its report, reviews and history (False when unknown). A running job is refused
-        unless ``force``: its worker would write it back. SQLite overwrites the deleted content
-        (``secure_delete``); kept audio files are the caller's (the API deletes its own)."""
+    def purge(self, job_id: str, *, actor: str | None = None, force: bool = False) -> Job | None:
+        """Remove a job with its report, reviews and history; returns the removed job (None when unknown).
+
+        A running job is refused unless ``force`` (its worker would write it back). An ``audit`` row records that
+        a purge happened (job id, who, when; no content). SQLite overwrites the deleted content
+        (``secure_delete``) and the write-ahead log is checkpointed, so the report's text is gone from the files.
+        Files (kept audio, exports) are the caller's: see :func:`kept_audio`.
+        """
+        now = _now()
         with self._tx() as tx:
-            row = tx.one("SELECT status FROM jobs WHERE id = ?", (job_id,))
+            row = tx.one(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
             if row is None:
-                return False
+                return None
             if row["status"] == "running" and not force:
-                raise StoreError(f"job {job_id} is being processed: delete it once it is done or failed")
+                raise StoreError(f"job {job_id} is being processed: purge it once it is done or failed")
+            job = self._job(row)
             tx.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
             tx.execute("DELETE FROM reports WHERE job_id = ?", (job_id,))
             tx.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-        log.info("job %s deleted%s", job_id, f" by {actor}" if actor else "")
-        return True
+            tx.execute("INSERT INTO audit (kind, actor, at, details) VALUES (?, ?, ?, ?)",
+                       ("purged", actor, self._backend.to_db(now), json.dumps({"job_id": job_id})))
+        self._backend.after_purge(self._conn())
+        log.info("job %s purged%s", job_id, f" by {actor}" if actor else "")
+        return job
+
+    def purge_older_than(self, days: float, *, actor: str | None = None) -> builtins.list[Job]:
+        """Purge every job (not running) last updated more than ``days`` days ago (the retention setting)."""
+        from datetime import timedelta
+
+        cutoff = self._backend.to_db(_now() - timedelta(days=days))
+        with self._read() as tx:
+            ids = [r["id"] for r in tx.all(
+                "SELECT id FROM jobs WHERE updated_at < ? AND status <> 'running' ORDER BY seq", (cutoff,))]
+        removed = [self.purge(i, actor=actor) for i in ids]
+        return [j for j in removed if j is not None]
+
+    def audit(self) -> builtins.list[Event]:
+        """The audit trail (purges), oldest first; ``job_id`` is the job the entry is about."""
+        with self._read() as tx:
+            rows = tx.all("SELECT kind, actor, at, details FROM audit ORDER BY seq")
+        out = []
+        for r in rows:
+            details = json.loads(r["details"])
+            out.append(Event(job_id=str(details.get("job_id", "")), kind=r["kind"], actor=r["actor"],
+                             at=self._backend.from_db(r["at"]), details=details))
+        return out
 
     def history(self, job_id: str) -> builtins.list[Event]:
         """The job's events, oldest first (empty for an unknown job)."""

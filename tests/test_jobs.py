@@ -296,3 +296,35 @@ def test_kill_9_mid_batch_then_resume_and_rerun(tmp_path: Path) -> None:
 def test_run_without_inputs_is_a_usage_error(tmp_path: Path) -> None:
     r = _consult("run", "--out", str(tmp_path), "--store", str(tmp_path / "s.db"))
     assert r.returncode == 2 and "--resume" in r.stderr
+
+
+def test_jobs_purge_deletes_kept_audio_never_the_users_file(tmp_path):
+    db = tmp_path / "store.db"
+    kept_dir = tmp_path / "audio"
+    kept_dir.mkdir()
+    own = tmp_path / "my-consultation.flac"
+    own.write_bytes(b"users own recording")
+    with ReportStore.open(db) as store:
+        for name, path in [("a", None), ("b", own), ("c", None)]:
+            report = report_from_text(f"DOC: Amoxicilline 1 g matin et soir ({name}).", name=f"{name}.txt")
+            jid = report.id
+            input_path = path or kept_dir / f"{jid}.flac"
+            if path is None:
+                input_path.write_bytes(b"kept copy")
+            store.submit(jid, input_path=input_path, input_name=f"{name}.flac", audio_sha256="0" * 64)
+            assert store.claim(jid, worker="w")
+            store.complete(jid, report_json=report.model_dump_json(), bundle_json='{"resourceType": "Bundle"}',
+                           summary={"language": "fr", "medications": 1, "needs_review": 0, "audio_seconds": 1})
+        ids = [j.id for j in store.list(limit=None)][::-1]
+    r = _consult("jobs", "purge", ids[0], ids[1], "--store", str(db))
+    assert r.returncode == 0, r.stderr
+    assert "2 job(s) purged" in r.stdout and "and its kept audio" in r.stdout
+    assert not (kept_dir / f"{ids[0]}.flac").exists() and own.read_bytes() == b"users own recording"
+    assert (kept_dir / f"{ids[2]}.flac").exists()
+    r = _consult("jobs", "purge", "--older-than", "30d", "--store", str(db))
+    assert r.returncode == 0 and "0 job(s) purged" in r.stdout  # the last one is fresh
+    r = _consult("jobs", "purge", "0123456789abcdef01234567", "--store", str(db))
+    assert r.returncode == 1 and "no job" in r.stderr
+    with ReportStore.open(db) as store:
+        assert [j.id for j in store.list(limit=None)] == [ids[2]]
+        assert [(a.kind, a.job_id) for a in store.audit()] == [("purged", ids[0]), ("purged", ids[1])]

@@ -613,3 +613,69 @@ def test_store_module_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=str(REPO))
     # consult/__init__ imports numpy (consult.audio); the store itself adds nothing heavier.
     assert set(filter(None, out.stdout.strip().split(","))) <= {"numpy"}
+
+
+def test_sqlite_files_are_private(tmp_path):
+    folder = tmp_path / "fresh" / "store"
+    with ReportStore.open(folder / "consult.db") as store:
+        finish(store, submit(store, 1))
+        assert (folder.stat().st_mode & 0o777) == 0o700
+        for path in folder.iterdir():  # consult.db, consult.db-wal, consult.db-shm
+            assert (path.stat().st_mode & 0o777) == 0o600, path
+    # an existing database left readable by others is tightened when opened
+    loose = tmp_path / "loose.db"
+    with ReportStore.open(loose):
+        pass
+    loose.chmod(0o644)
+    with ReportStore.open(loose):
+        assert (loose.stat().st_mode & 0o777) == 0o600
+
+
+def test_purge_removes_everything_and_leaves_no_trace_in_the_file(tmp_path):
+    db = tmp_path / "s" / "consult.db"
+    marker = "Lefebvre-Zanzibar-4471 amoxicilline"
+    with ReportStore.open(db) as store:
+        for i in range(3):
+            jid = submit(store, i)
+            assert store.claim(jid, worker="w")
+            store.complete(jid, report_json=json.dumps({"note": f"{marker} {i}" * 50}),
+                           bundle_json=json.dumps({"resourceType": "Bundle", "note": f"{marker} {i}"}),
+                           summary={"language": "fr", "medications": 1, "needs_review": 0, "audio_seconds": 1})
+        kept = submit(store, "kept")
+        removed = store.purge("job-1", actor="dr.admin")
+        assert removed is not None and removed.id == "job-1"
+        assert store.get("job-1") is None and store.history("job-1") == [] and store.report_json("job-1") is None
+        assert store.purge("job-1") is None  # unknown now
+        audit = store.audit()
+        assert [(a.kind, a.job_id, a.actor) for a in audit] == [("purged", "job-1", "dr.admin")]
+        assert set(audit[0].details) == {"job_id"}  # no content in the audit trail
+        assert store.claim("job-kept", worker="w")
+        with pytest.raises(StoreError, match="being processed"):
+            store.purge("job-kept")
+        raw = b"".join(p.read_bytes() for p in db.parent.iterdir())
+        assert f"{marker} 1".encode() not in raw  # checked on the bytes: database, WAL and shm
+        assert f"{marker} 0".encode() in raw  # the others are still there
+        assert store.get(kept) is not None
+
+
+def test_purge_older_than_is_the_retention(store):
+    for i in range(3):
+        finish(store, submit(store, i))
+    assert store.purge_older_than(30) == []  # all fresh
+    time.sleep(0.05)
+    removed = store.purge_older_than(0.0005 / 86400)  # older than half a millisecond
+    assert sorted(j.id for j in removed) == ["job-0", "job-1", "job-2"]
+    assert store.list(limit=None) == [] and len(store.audit()) == 3
+
+
+def test_kept_audio_is_only_consults_own_copy():
+    from consult.store import kept_audio
+
+    def job(path: str, jid: str = "0123456789abcdef01234567") -> Job:
+        now = datetime.now(timezone.utc)
+        return Job(id=jid, input_path=path, input_name="x.flac", audio_sha256="0" * 64, status="done", attempts=1,
+                   error=None, created_at=now, updated_at=now, worker=None, review_status=None, language=None,
+                   medications=0, needs_review=0, audio_seconds=0.0)
+
+    assert kept_audio(job("/srv/api/audio/0123456789abcdef01234567.flac")) is not None
+    assert kept_audio(job("/home/dr/consultations/martin.flac")) is None  # the user's own file: never deleted

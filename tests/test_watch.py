@@ -129,3 +129,29 @@ def test_watch_command_once(tmp_path: Path) -> None:
                            "--store", str(tmp_path / "s.db")],
                           capture_output=True, text=True, timeout=120, env=env, cwd=REPO)
     assert same.returncode == 2 and "another folder" in same.stderr
+
+
+def test_inbox_symlinks_are_never_followed(tmp_path: Path, caplog) -> None:
+    from workers.watch import Watcher
+
+    inbox, outbox = tmp_path / "inbox", tmp_path / "outbox"
+    inbox.mkdir()
+    secret = tmp_path / "elsewhere" / "other-patient.flac"
+    secret.parent.mkdir()
+    secret.write_bytes(_clip(tmp_path))
+    (inbox / "link.flac").symlink_to(secret)
+    (inbox / "real.flac").write_bytes(_clip(tmp_path))
+
+    def no_executor(n: int):  # nothing is processed in this test
+        raise AssertionError("no file should be processed")
+
+    with ReportStore.open(tmp_path / "store.db") as store:
+        watcher = Watcher(inbox, outbox, store, Settings(), no_executor, settle_s=0.0)
+        watcher.observe(now=0.0)
+        ready = watcher.observe(now=1.0)
+        assert [p.name for p in ready] == ["real.flac"]
+        assert "link.flac is a symbolic link: ignored" in caplog.text
+        # a file swapped for a link after it was seen is not read either
+        (inbox / "real.flac").unlink()
+        (inbox / "real.flac").symlink_to(secret)
+        assert watcher.process(ready) == []

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -87,6 +88,7 @@ class Watcher:
         self.on_retry = on_retry
         self._seen: dict[str, tuple[_State, float]] = {}  # name -> (state, when first seen in that state)
         self._done: dict[str, _State] = {}  # files with a done manifest for their current state (not re-read)
+        self._links_seen: set[str] = set()  # symbolic links already warned about
 
     # ------------------------------------------------------------------------------------------ scanning
 
@@ -100,10 +102,15 @@ class Watcher:
             if path.name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
             try:
-                st = path.stat()
+                st = path.lstat()  # never follow a link: a writer of the inbox must not get other files read
             except OSError:  # removed meanwhile
                 continue
-            if path.is_file():
+            if stat.S_ISLNK(st.st_mode):
+                if path.name not in self._links_seen:
+                    self._links_seen.add(path.name)
+                    log.warning("inbox entry %s is a symbolic link: ignored (copy the file itself)", path.name)
+                continue
+            if stat.S_ISREG(st.st_mode):
                 found[path.name] = _State(st.st_size, st.st_mtime_ns)
         return found
 
@@ -157,6 +164,7 @@ class Watcher:
 
     def process(self, paths: list[Path], stop: threading.Event | None = None) -> list[JobOutcome]:
         """Run ``paths`` as store jobs and write their outputs and manifests."""
+        paths = [p for p in paths if not p.is_symlink()]  # replaced by a link since it was seen: not read
         if not paths:
             return []
         states = {p.name: self._seen.get(p.name, (None, 0.0))[0] for p in paths}
