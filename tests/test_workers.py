@@ -252,3 +252,28 @@ def test_worker_start_error_is_clear(ray_one_cpu: None, tmp_path: Path, settings
     too_big = RayExecutor(settings, cpus_per_worker=4)
     with pytest.raises(WorkerStartError, match="asks for 2 CPU"):
         too_big.start()
+
+
+@pytest.mark.slow
+def test_embedded_ray_listens_on_loopback_only(clips, tmp_path):
+    """A port scan of the machine during an embedded Ray batch finds nothing of Ray beyond 127.0.0.1 (no
+    job-submission API or gRPC server on the network)."""
+    import time
+
+    from netscan import is_loopback, listening
+
+    before = listening()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "consult", "run", str(clips["fr"]), str(clips["en"]), "--out", str(tmp_path / "out"),
+         "--workers", "1", "--store", str(tmp_path / "store.db"), "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    seen: set[tuple[str, int]] = set()
+    while proc.poll() is None:
+        seen |= listening() - before
+        time.sleep(0.2)
+    output = proc.stdout.read() if proc.stdout else ""
+    assert proc.returncode == 0, output
+    assert len(seen) >= 5, f"the scan saw too little of Ray to mean anything: {seen}"
+    exposed = sorted(s for s in seen if not is_loopback(s[0]))
+    assert not exposed, f"listening beyond loopback during the batch: {exposed}"

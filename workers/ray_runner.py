@@ -130,8 +130,55 @@ def _runtime_env() -> dict[str, Any]:
     return {"env_vars": {"PYTHONPATH": os.pathsep.join([*roots, *([existing] if existing else [])])}}
 
 
+_SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _single_machine_ray() -> Callable[[], None]:
+    """Make the next embedded Ray listen on 127.0.0.1 only; returns what undoes it (once Ray has started).
+
+    Ray binds its servers (GCS, raylets, workers, dashboard and runtime-env agents) to the node's address, and
+    ``ray.init`` turns a loopback ``_node_ip_address`` into the machine's routable address; in its single-machine
+    mode (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, Ray's switch, read when ``ray`` is imported) the node address is
+    127.0.0.1 and so is every listening socket. Nothing on the network can then reach the job-submission API or the
+    gRPC servers of a batch.
+    """
+    previous_env = os.environ.get(_SINGLE_MACHINE_ENV)
+    os.environ[_SINGLE_MACHINE_ENV] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")  # already imported: its flag was read then
+    previous_flag = getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    if constants is not None:
+        vars(constants)["ENABLE_RAY_CLUSTER"] = False
+
+    def undo() -> None:
+        if previous_env is None:
+            os.environ.pop(_SINGLE_MACHINE_ENV, None)
+        else:
+            os.environ[_SINGLE_MACHINE_ENV] = previous_env
+        loaded = sys.modules.get("ray._private.ray_constants")
+        if loaded is not None:  # the flag as it was, or as Ray reads it without our switch
+            if previous_flag is not None:
+                vars(loaded)["ENABLE_RAY_CLUSTER"] = previous_flag
+            elif previous_env is None:
+                vars(loaded)["ENABLE_RAY_CLUSTER"] = not getattr(loaded, "IS_WINDOWS_OR_OSX", False)
+            else:
+                vars(loaded)["ENABLE_RAY_CLUSTER"] = previous_env.strip().lower() in ("1", "true")
+
+    return undo
+
+
 def start_ray(address: str | None, *, num_cpus: int, log_to_driver: bool = False) -> bool:
-    """Connect to or start Ray. True when this call initialised Ray (and so must shut it down)."""
+    """Connect to or start Ray. True when this call initialised Ray (and so must shut it down).
+
+    An embedded Ray (no ``address``) listens on 127.0.0.1 only (:func:`_single_machine_ray`)."""
+    undo = _single_machine_ray() if not address else None
+    try:
+        return _start_ray(address, num_cpus=num_cpus, log_to_driver=log_to_driver)
+    finally:
+        if undo is not None:
+            undo()
+
+
+def _start_ray(address: str | None, *, num_cpus: int, log_to_driver: bool) -> bool:
     import ray
 
     if ray.is_initialized():
