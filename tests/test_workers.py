@@ -41,6 +41,14 @@ def _fixture(name: str) -> Path:
     return path
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Two short real speech clips and one file named .wav that holds no audio at all."""
@@ -277,3 +285,44 @@ def test_embedded_ray_listens_on_loopback_only(clips, tmp_path):
     assert len(seen) >= 5, f"the scan saw too little of Ray to mean anything: {seen}"
     exposed = sorted(s for s in seen if not is_loopback(s[0]))
     assert not exposed, f"listening beyond loopback during the batch: {exposed}"
+
+
+@pytest.mark.slow
+def test_cluster_mode_with_ray_token_authentication(clips, tmp_path):
+    """A head started apart with `ray start --head` after `ray get-auth-token --generate` (token authentication on,
+    as Ray does when a token exists): `consult run
+    --ray-address` finds the token where Ray documents it and completes the batch; without a token it stops with an
+    error naming the fix instead of retrying for ever."""
+    port = _free_port()
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    env.update(HOME=str(home), HF_HUB_OFFLINE="1", RAY_USAGE_STATS_ENABLED="0", PYTHONUNBUFFERED="1")
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    made = subprocess.run([ray_bin, "get-auth-token", "--generate"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert made.returncode == 0, made.stderr
+    started = subprocess.run([ray_bin, "start", "--head", "--port", str(port), "--num-cpus", "2",
+                              "--include-dashboard=false", "--disable-usage-stats"],
+                             capture_output=True, text=True, env=env, timeout=180)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert (home / ".ray" / "auth_token").is_file(), "no token: token authentication would be off"
+        address = f"127.0.0.1:{port}"
+        run = [sys.executable, "-m", "consult", "run", str(clips["fr"]), str(clips["en"]), "--ray-address", address,
+               "--no-progress"]
+        ok = subprocess.run([*run, "--out", str(tmp_path / "out"), "--store", str(tmp_path / "a.db")],
+                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+        assert ok.returncode == 0, ok.stdout + ok.stderr[-3000:]
+        assert "2 succeeded, 0 failed" in ok.stdout
+
+        stranger = tmp_path / "stranger"
+        stranger.mkdir()
+        refused = subprocess.run([*run, "--out", str(tmp_path / "out2"), "--store", str(tmp_path / "b.db")],
+                                 capture_output=True, text=True, env={**env, "HOME": str(stranger)}, cwd=ROOT,
+                                 timeout=300)
+        assert refused.returncode == 2, refused.stdout + refused.stderr[-3000:]
+        assert "no Ray token was found here" in refused.stderr and "~/.ray/auth_token" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=env, timeout=120)

@@ -171,6 +171,8 @@ def start_ray(address: str | None, *, num_cpus: int, log_to_driver: bool = False
 
     An embedded Ray (no ``address``) listens on 127.0.0.1 only (:func:`_single_machine_ray`)."""
     undo = _single_machine_ray() if not address else None
+    if address:
+        _cluster_auth()
     try:
         return _start_ray(address, num_cpus=num_cpus, log_to_driver=log_to_driver)
     finally:
@@ -194,7 +196,11 @@ def _start_ray(address: str | None, *, num_cpus: int, log_to_driver: bool) -> bo
     }
     if address:
         logger.info("Connecting to the Ray cluster at %s", address)
-        ray.init(address=address, **common)
+        token = cluster_token_source()
+        try:
+            ray.init(address=address, **common)
+        except ConnectionError as exc:
+            raise WorkerStartError(_cluster_refused(address, token)) from exc
     else:
         logger.info("Starting an embedded Ray instance with %d CPU slot(s)", num_cpus)
         ray.init(
@@ -205,6 +211,46 @@ def _start_ray(address: str | None, *, num_cpus: int, log_to_driver: bool) -> bo
             **common,
         )
     return True
+
+
+def _cluster_auth() -> None:
+    """Ray turns token authentication on for `ray start --head` clusters but, for an explicit address, only when
+    RAY_AUTH_MODE says so: set it (as Ray's own ``_enable_token_auth`` does: the variable, then its cached
+    configuration when Ray is already loaded) when a token is where Ray looks for one and the mode is unset."""
+    token = cluster_token_source()
+    if token is None or "RAY_AUTH_MODE" in os.environ:
+        return
+    os.environ["RAY_AUTH_MODE"] = "token"
+    raylet = sys.modules.get("ray._raylet")
+    if raylet is not None:
+        raylet.Config.initialize("")
+    logger.info("Ray token authentication on (token from %s)", token)
+
+
+def cluster_token_source() -> str | None:
+    """Where Ray would read its cluster token, as Ray documents it: ``$RAY_AUTH_TOKEN``, the file
+    ``$RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``; None when there is none (the token is never read here)."""
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return "$RAY_AUTH_TOKEN"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH", "").strip()
+    if path:
+        return path if Path(path).expanduser().is_file() else None
+    default = Path.home() / ".ray" / "auth_token"
+    return str(default) if default.is_file() else None
+
+
+def _cluster_refused(address: str, token: str | None) -> str:
+    mode = os.environ.get("RAY_AUTH_MODE", "")
+    if token is None and mode.lower() != "disabled":
+        why = ("no Ray token was found here, and clusters started with `ray start --head` require one: copy the "
+               "head's ~/.ray/auth_token to ~/.ray/auth_token on this machine (chmod 600), or set "
+               "RAY_AUTH_TOKEN / RAY_AUTH_TOKEN_PATH; RAY_AUTH_MODE=token is then set for you")
+    elif token is not None:
+        why = (f"the token from {token} was refused or the head is unreachable: use the head's own token "
+               "(~/.ray/auth_token on the head) and check the address and port (`ray status` on the head)")
+    else:
+        why = "RAY_AUTH_MODE=disabled here: the head may require a token, or the address is wrong"
+    return f"cannot connect to the Ray cluster at {address}: {why} (see docs/security.md)."
 
 
 def _crash_message(stage: str, exc: BaseException) -> str:
