@@ -64,7 +64,6 @@ __all__ = [
     "JobRunner",
     "JobStatus",
     "create_app",
-    "is_loopback",
     "load_tokens",
     "make_token_file",
     "openapi_json",
@@ -113,17 +112,6 @@ def make_token_file(data_dir: Path) -> tuple[str, Path]:
     path = Path(data_dir) / "api-token"
     atomic_write(path, f"launch:{token}\n", mode=0o600)
     return token, path
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # ------------------------------------------------------------------------------------------------ runner

@@ -803,8 +803,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    from consult.api import ApiOptions, JobRunner, create_app, is_loopback, load_tokens, make_token_file, openapi_json
+    from consult.api import ApiOptions, JobRunner, create_app, load_tokens, make_token_file, openapi_json
     from consult.outputs import atomic_write
+    from consult.security import is_loopback
 
     if args.openapi is not None:
         atomic_write(args.openapi, openapi_json())

@@ -12,29 +12,29 @@ reviewer's name recorded in the store. Reports go to the report store (``--store
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before anything imports gradio
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded by the page (models are local)
+
+from consult.security import is_loopback  # noqa: E402 - after the environment is set
 
 logger = logging.getLogger(__name__)
 
 AUTH_ENV = "CONSULT_UI_AUTH"
+# What the page never does: a public share link, a browser tab opened for you, server-side rendering, an MCP
+# server, monitoring, tracebacks to the browser, a run history kept in the reviewer's browser (audio, report JSON,
+# transcript of every call, with an offer to sync them to a hub bucket) or footer links to it and to the API page.
+SAFE_LAUNCH: dict[str, Any] = {
+    "share": False, "inbrowser": False, "ssr_mode": False, "mcp_server": False, "enable_monitoring": False,
+    "show_error": False, "run_history": False, "footer_links": [],
+}
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); False for 0.0.0.0 and the rest."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_auth(value: str) -> tuple[str, str]:
@@ -102,17 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from demo.app import build_app
 
     app = build_app(language=args.lang, store=args.store or default_store_url(), audio_dir=args.audio_dir)
-    app.launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=False,
-        auth=auth,
-        inbrowser=False,
-        ssr_mode=False,
-        mcp_server=False,
-        enable_monitoring=False,
-        show_error=False,
-    )
+    app.launch(server_name=args.host, server_port=args.port, auth=auth, **SAFE_LAUNCH)
     return 0
 
 

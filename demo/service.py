@@ -209,14 +209,22 @@ class ReviewService:
     # -------------------------------------------------------------------------------- processing
 
     def keep_audio(self, source: Path, job_id: str) -> Path:
-        """Copy a processed recording into :attr:`audio_dir` as ``<job id><suffix>`` (once)."""
+        """Keep a processed recording in :attr:`audio_dir` as ``<job id>.flac`` (once), re-encoded from the decoded
+        audio (16 kHz, its channels kept): whatever the upload was named or hid (an HTML or SVG polyglot), what the
+        page serves back is plain FLAC with an audio type, never the uploaded bytes."""
+        import soundfile as sf
+
+        from consult.audio import SAMPLE_RATE, load_audio
+
         self.audio_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        dest = self.audio_dir / f"{job_id}{source.suffix.lower() or '.wav'}"
+        dest = self.audio_dir / f"{job_id}.flac"
         if not dest.exists():
-            fd, tmp = tempfile.mkstemp(prefix=f".{job_id}.", dir=self.audio_dir)
+            audio = load_audio(source, keep_channels=True)
+            data = audio.channels.T if audio.channels is not None else audio.samples
+            fd, tmp = tempfile.mkstemp(prefix=f".{job_id}.", suffix=".flac", dir=self.audio_dir)
             os.close(fd)
             try:
-                shutil.copyfile(source, tmp)
+                sf.write(tmp, data, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
                 os.replace(tmp, dest)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import soundfile as sf
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -619,7 +620,10 @@ def test_processing_stores_the_report_and_keeps_the_audio(service: ReviewService
     job = service.store.get(job_id)
     assert (job.status, job.review_status, job.medications, job.needs_review) == ("done", "to_review", 4, 1)
     assert job.input_name == FIXTURE.name and Path(job.input_path).parent == service.audio_dir
-    assert Path(job.input_path).read_bytes() == FIXTURE.read_bytes()
+    kept = Path(job.input_path)  # re-encoded: FLAC, same length, never the uploaded bytes
+    assert kept.name == f"{job_id}.flac" and sf.info(str(kept)).format == "FLAC"
+    assert sf.info(str(kept)).duration == pytest.approx(sf.info(str(FIXTURE)).duration, abs=0.05)
+    assert (kept.stat().st_mode & 0o077) == 0
     assert [e.kind for e in service.store.history(job_id)] == ["created", "done"]
     assert service.store.history(job_id)[0].actor == "Dr A"
     opened = service.open(job_id)
@@ -926,3 +930,31 @@ def test_both_languages_have_every_label() -> None:
     assert all(f"f_{f}" in fr for f in QUEUE_FILTERS)
     assert all(f"rs_{s}" in fr for s in ("to_review", "approved", "rejected", "partly_approved"))
     assert all(f"ev_{k}" in fr for k in ("signed", "reviewed", "edited", "approved", "rejected"))
+
+
+def test_page_keeps_no_run_history_and_shows_no_footer_links(tmp_path: Path) -> None:
+    from demo.__main__ import SAFE_LAUNCH
+
+    app = build_app(lambda: pytest.fail("no model load on page load"), language="fr", store=tmp_path / "s.db")
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **SAFE_LAUNCH)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as resp:
+            config = json.loads(resp.read())
+        assert config["run_history"] is False and config["footer_links"] == []
+    finally:
+        app.close()
+
+
+def test_a_polyglot_upload_is_kept_and_served_as_audio(service: ReviewService, tmp_path: Path) -> None:
+    """A WAV that is also an HTML page, uploaded as evil.html: the kept copy is FLAC (audio MIME), no HTML left."""
+    import mimetypes
+
+    data, rate = sf.read(str(FIXTURE), dtype="int16", frames=16000)
+    wav = tmp_path / "clip.wav"
+    sf.write(str(wav), data, rate, subtype="PCM_16")
+    evil = tmp_path / "evil.html"
+    evil.write_bytes(wav.read_bytes() + b"<html><script>alert(document.cookie)</script></html>")
+    kept = service.keep_audio(evil, "0123456789abcdef01234567")
+    assert kept.suffix == ".flac" and mimetypes.guess_type(kept.name)[0] in ("audio/flac", "audio/x-flac")
+    assert b"<script" not in kept.read_bytes() and sf.info(str(kept)).format == "FLAC"
