@@ -51,6 +51,7 @@ from consult.config import job_id as make_job_id
 from consult.errors import AudioError, ConsultError, FhirError
 from consult.fhir import BundleType, as_bundle_type
 from consult.outputs import transcript_text
+from consult.security import LOOPBACK_NAMES, HostOriginGuard
 from consult.store import Job, ReportStore, StoreError, kept_audio
 from schemas import ConsultationReport
 
@@ -118,11 +119,13 @@ def make_token_file(data_dir: Path) -> tuple[str, Path]:
 
 @dataclass(frozen=True)
 class ApiOptions:
-    """``data_dir``: kept audio and the launch token; ``max_upload_bytes``: the largest upload accepted."""
+    """``data_dir``: kept audio and the launch token; ``max_upload_bytes``: the largest upload accepted;
+    ``allowed_hosts``: the Host names answered (others get 400: DNS rebinding), see :class:`HostOriginGuard`."""
 
     data_dir: Path
     max_upload_bytes: int = 500 * 1024 * 1024
     max_attempts: int = 2
+    allowed_hosts: frozenset[str] = LOOPBACK_NAMES
 
     @property
     def audio_dir(self) -> Path:
@@ -332,6 +335,7 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
                     "`Authorization: Bearer TOKEN`.",
     )
     app.add_middleware(_UploadLimit, limit=options.max_upload_bytes)
+    app.add_middleware(HostOriginGuard, allowed=options.allowed_hosts)  # outermost: checked first
     bearer = HTTPBearer(auto_error=False)
 
     def caller(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:

@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where uploaded audio is kept until its job is deleted (default "
                         "~/.local/share/consult/api).")
     a.add_argument("--max-upload-mb", type=float, default=500.0, help="largest upload accepted (default 500 MiB).")
+    a.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a Host name clients use besides the loopback names and --host (e.g. a TLS proxy's); "
+                        "other Host headers are refused. Repeat for several.")
     a.add_argument("--in-process", action="store_true", help="no Ray: one pipeline in the server process.")
     a.add_argument("--openapi", type=Path, default=None, metavar="FILE",
                    help="write the OpenAPI document to FILE and exit (docs/openapi.json).")
@@ -805,7 +808,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     from consult.api import ApiOptions, JobRunner, create_app, load_tokens, make_token_file, openapi_json
     from consult.outputs import atomic_write
-    from consult.security import is_loopback
+    from consult.security import allowed_hosts, is_loopback
 
     if args.openapi is not None:
         atomic_write(args.openapi, openapi_json())
@@ -833,8 +836,9 @@ def cmd_api(args: argparse.Namespace) -> int:
     store = _open_store(args.store)
     runner = JobRunner(store, settings, lambda s, hook: LazyExecutor(s, options, file_hook=hook),
                        max_attempts=args.max_attempts)
-    app = create_app(store, runner, tokens, ApiOptions(data_dir, int(args.max_upload_mb * 1024 * 1024),
-                                                       args.max_attempts))
+    api_options = ApiOptions(data_dir, int(args.max_upload_mb * 1024 * 1024), args.max_attempts,
+                             allowed_hosts(args.host, args.allowed_host))
+    app = create_app(store, runner, tokens, api_options)
     print(f"report store: {store.url}")
     print(f"consult API on http://{args.host}:{args.port}/v1 (OpenAPI: /openapi.json)", flush=True)
     try:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["is_loopback"]
+__all__ = ["LOOPBACK_NAMES", "HostOriginGuard", "allowed_hosts", "is_loopback"]
 
 
 def is_loopback(host: str) -> bool:
@@ -17,3 +21,58 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def allowed_hosts(bind_host: str, extra: Iterable[str] = ()) -> frozenset[str]:
+    """The Host names a service answers to: the loopback names (and the address it listens on), plus ``extra``
+    (the names users type, e.g. a reverse proxy's). Everything else is refused (DNS rebinding)."""
+    names = set(LOOPBACK_NAMES)
+    if bind_host and bind_host not in ("0.0.0.0", "::"):
+        names.add(bind_host.strip("[]").lower())
+    names.update(h.strip().strip("[]").lower() for h in extra if h.strip())
+    return frozenset(names)
+
+
+def _host_of(value: str) -> str:
+    """``host[:port]`` or ``[v6]:port`` -> host, lower case."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class HostOriginGuard:
+    """ASGI middleware: a request whose ``Host`` is not an allowed name gets 400; a state-changing request
+    (POST, PUT, PATCH, DELETE, or a WebSocket) whose ``Origin`` names another host gets 403. Stops a page on
+    another site (DNS rebinding, cross-site forms) from driving a service that listens on loopback."""
+
+    def __init__(self, app: Any, allowed: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = frozenset(allowed)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            problem = None
+            if _host_of(headers.get("host", "")) not in self.allowed:
+                problem = (400, "host not allowed")
+            elif scope["type"] == "websocket" or scope.get("method") in ("POST", "PUT", "PATCH", "DELETE"):
+                origin = headers.get("origin")
+                if origin and origin != "null" and _host_of(urlsplit(origin).netloc) not in self.allowed:
+                    problem = (403, "cross-origin request refused")
+                elif origin == "null":
+                    problem = (403, "cross-origin request refused")
+            if problem is not None:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                body = json.dumps({"detail": problem[1]}).encode()
+                await send({"type": "http.response.start", "status": problem[0],
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -1,10 +1,11 @@
 """``python -m demo [--host 127.0.0.1] [--port 7860] [--lang fr|en] [--auth user:password] [--store URL]
 [--audio-dir DIR]``.
 
-Privacy: the page listens on the loopback interface by default, never creates a public share link, and runs
-with gradio's analytics off. Listening on any other interface is refused unless a login is set with
-``--auth user:password`` or the ``CONSULT_UI_AUTH`` environment variable (same format); the login is then the
-reviewer's name recorded in the store. Reports go to the report store (``--store``, ``$CONSULT_STORE``, default
+Privacy: the page listens on the loopback interface by default, never creates a public share link, keeps no run
+history in the browser, and runs with gradio's analytics off. A login is always asked: ``CONSULT_UI_AUTH``
+(``user:password``, or ``--auth``, which ``ps`` shows), else on loopback a password made for the launch and shown
+on the console; listening on any other interface needs the former. Requests whose Host is not a loopback name,
+``--host`` or an ``--allowed-host`` are refused (DNS rebinding), and so are cross-origin POSTs. Reports go to the report store (``--store``, ``$CONSULT_STORE``, default
 ``consult.store.default_store_url()``), recordings processed on the page to ``--audio-dir`` (default: an
 ``audio`` folder next to a SQLite store).
 """
@@ -21,11 +22,12 @@ from typing import Any
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before anything imports gradio
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded by the page (models are local)
 
-from consult.security import is_loopback  # noqa: E402 - after the environment is set
+from consult.security import HostOriginGuard, allowed_hosts, is_loopback  # noqa: E402 - after the environment
 
 logger = logging.getLogger(__name__)
 
 AUTH_ENV = "CONSULT_UI_AUTH"
+LAUNCH_USER = "consult"
 # What the page never does: a public share link, a browser tab opened for you, server-side rendering, an MCP
 # server, monitoring, tracebacks to the browser, a run history kept in the reviewer's browser (audio, report JSON,
 # transcript of every call, with an offer to sync them to a hub bucket) or footer links to it and to the API page.
@@ -57,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
         "--auth",
         default=None,
         help=f"login user:password; required to listen on a non-loopback host (or set {AUTH_ENV})",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a Host name reviewers use besides the loopback names and --host (e.g. a TLS proxy's); other Host "
+        "headers are refused. Repeat for several.",
     )
     parser.add_argument(
         "--store",
@@ -97,12 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if not is_loopback(args.host):
         logger.warning("serving on %s with a login but without TLS: put it behind a TLS proxy", args.host)
+    if auth is None:  # a login always: on loopback, one made for this launch, shown on this console only
+        import secrets
+
+        auth = (LAUNCH_USER, secrets.token_urlsafe(18))
+        print(f"Login for this launch: user {auth[0]!r}, password {auth[1]!r}", flush=True)
 
     from consult.store import default_store_url
     from demo.app import build_app
 
     app = build_app(language=args.lang, store=args.store or default_store_url(), audio_dir=args.audio_dir)
-    app.launch(server_name=args.host, server_port=args.port, auth=auth, **SAFE_LAUNCH)
+    from starlette.middleware import Middleware
+
+    guard = Middleware(HostOriginGuard, allowed=allowed_hosts(args.host, args.allowed_host))
+    app.launch(server_name=args.host, server_port=args.port, auth=auth, app_kwargs={"middleware": [guard]},
+               **SAFE_LAUNCH)
     return 0
 
 

@@ -186,6 +186,12 @@ def test_tokens_and_unknown_ids(server):
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
         assert anonymous.post("/v1/consultations", files={"audio": ("a.wav", b"x", "audio/wav")}).status_code == 401
         assert anonymous.get("/v1/health").json() == {"status": "ok"}
+        # a page on another site (DNS rebinding, cross-site form) cannot drive the API
+        assert anonymous.get("/v1/health", headers={"Host": "evil.example"}).status_code == 400
+        with server.client() as client:
+            r = client.post("/v1/consultations", files={"audio": ("a.wav", b"x", "audio/wav")},
+                            headers={"Origin": "http://evil.example"})
+            assert r.status_code == 403
         assert anonymous.get("/docs").status_code == 404  # no page that loads scripts from a CDN
         openapi = anonymous.get("/openapi.json").json()
         assert json.loads((REPO / "docs" / "openapi.json").read_text()) == openapi, (

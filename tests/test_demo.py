@@ -814,7 +814,10 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
     assert main(["--store", store, "--audio-dir", str(tmp_path / "a"), "--lang", "en"]) == 0
     assert seen["build"] == {"language": "en", "store": store, "audio_dir": str(tmp_path / "a")}
     launch = seen["launch"]
-    assert (launch["server_name"], launch["share"], launch["auth"]) == ("127.0.0.1", False, None)
+    assert (launch["server_name"], launch["share"]) == ("127.0.0.1", False)
+    user, password = launch["auth"]  # a login always: one made for this launch on loopback
+    assert user == "consult" and len(password) >= 20
+    assert launch["run_history"] is False and launch["app_kwargs"]["middleware"]
     monkeypatch.setenv("CONSULT_STORE", store + "2")
     assert main(["--host", "0.0.0.0", "--auth", "doc:pw"]) == 0
     assert seen["build"]["store"] == store + "2" and seen["launch"]["auth"] == ("doc", "pw")
@@ -958,3 +961,50 @@ def test_a_polyglot_upload_is_kept_and_served_as_audio(service: ReviewService, t
     kept = service.keep_audio(evil, "0123456789abcdef01234567")
     assert kept.suffix == ".flac" and mimetypes.guess_type(kept.name)[0] in ("audio/flac", "audio/x-flac")
     assert b"<script" not in kept.read_bytes() and sf.info(str(kept)).format == "FLAC"
+
+
+def test_launched_page_asks_a_login_and_refuses_foreign_hosts(tmp_path: Path) -> None:
+    """`python -m demo` for real: without the launch login nothing is served; a foreign Host header (DNS
+    rebinding) and a cross-origin POST are refused even with it."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    env.pop("CONSULT_UI_AUTH", None)
+    proc = subprocess.Popen([sys.executable, "-m", "demo", "--port", str(port), "--store", str(tmp_path / "s.db"),
+                             "--audio-dir", str(tmp_path / "audio")], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        while "Login for this launch" not in line:
+            assert line, "the page printed no launch login"
+            line = proc.stdout.readline()
+        password = line.rsplit("password ", 1)[1].strip().strip("'")
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the page did not start"
+                time.sleep(0.3)
+        assert httpx.get(base + "/config", timeout=10).status_code in (401, 403)  # no session, nothing
+        assert httpx.get(base + "/", headers={"Host": "evil.example:7860"}, timeout=10).status_code == 400
+        with httpx.Client(base_url=base, timeout=10) as client:
+            bad = client.post("/login", data={"username": "consult", "password": "guess"})
+            assert bad.status_code in (400, 401)
+            foreign = client.post("/login", data={"username": "consult", "password": password},
+                                  headers={"Origin": "http://evil.example"})
+            assert foreign.status_code == 403
+            ok = client.post("/login", data={"username": "consult", "password": password})
+            assert ok.status_code == 200, ok.text
+            assert client.get("/config").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(30)
