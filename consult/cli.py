@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process the files one after the other in this process, without Ray (a file that crashes "
                         "the process stops the batch; run again to resume).")
     r.add_argument("--no-progress", action="store_true", help="no progress bar.")
+    r.add_argument("--no-store", action="store_true",
+                   help="a one-off run: the jobs live in a private temporary store deleted at the end (nothing "
+                        "is kept but the files written to --out; no resume after a crash).")
     _add_bundle_type_arg(r)
     _add_batch_args(r)
     _add_model_args(r)
@@ -413,12 +417,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers < 1 or args.max_attempts < 1:
         print("consult: error: --workers and --max-attempts must be at least 1", file=sys.stderr)
         return 2
+    if args.no_store and (args.resume or args.store):
+        print("consult: error: --no-store keeps nothing to resume: drop --resume and --store", file=sys.stderr)
+        return 2
     settings = settings_from_args(args)
     args.out.mkdir(parents=True, exist_ok=True)
     show = not args.no_progress and sys.stderr.isatty()
     t0 = time.perf_counter()
-    store = _open_store(args.store)
-    print(f"report store: {store.url}")
+    scratch = tempfile.TemporaryDirectory(prefix="consult-run-") if args.no_store else None
+    store = _open_store(str(Path(scratch.name) / "consult.db") if scratch is not None else args.store)
+    print("report store: none (--no-store: nothing is kept after this run)" if scratch is not None
+          else f"report store: {store.url}")
     progress = BatchProgress(enabled=show)
     single = len(args.audio) <= 1 and not args.resume
     executors = _executors(args, settings, single_in_process=True,
@@ -436,6 +445,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         executors.close()
         store.close()
+        if scratch is not None:
+            scratch.cleanup()
     ok = sum(o.ok for o in outcomes)
     failed = sum(o.status in ("failed", "failed_earlier") for o in outcomes)
     already = sum(o.status == "already_done" for o in outcomes)

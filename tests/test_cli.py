@@ -183,3 +183,18 @@ def test_extract_writes_a_transaction_bundle_when_asked(tmp_path):
     strength = next(e["resource"]["contained"][0]["ingredient"][0]["strength"] for e in bundle["entry"]
                     if e["request"]["url"] == "MedicationRequest")
     assert (strength["numerator"]["value"], strength["numerator"]["code"]) in {(1, "g"), (1000, "mg")}
+
+
+@pytest.mark.slow
+def test_run_no_store_keeps_nothing_but_the_outputs(fixtures_dir, tmp_path):
+    store = tmp_path / "default" / "consult.db"
+    env_store = {"CONSULT_STORE": str(store)}
+    r = subprocess.run([sys.executable, "-m", "consult", "run", str(fixtures_dir / "en_consult_2.flac"), "--out",
+                        str(tmp_path / "out"), "--no-store", "--no-progress", "--language", "en"],
+                       capture_output=True, text=True, timeout=900, cwd=REPO,
+                       env=dict(os.environ, HF_HUB_OFFLINE="1", **env_store))
+    assert r.returncode == 0, r.stderr
+    assert "report store: none" in r.stdout and (tmp_path / "out" / "en_consult_2" / "bundle.json").is_file()
+    assert not store.exists() and not store.parent.exists()
+    bad = _consult("run", "x.flac", "--out", str(tmp_path / "o2"), "--no-store", "--resume")
+    assert bad.returncode == 2 and "--no-store" in bad.stderr
