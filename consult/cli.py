@@ -119,6 +119,9 @@ def _add_extraction_args(p: argparse.ArgumentParser) -> None:
                    help="base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 "
                         "(API key from $CONSULT_LLM_API_KEY).")
     g.add_argument("--llm-model", default=e.llm_model, metavar="NAME", help="model name for --llm-url.")
+    g.add_argument("--llm-pseudonymise", action="store_true", default=e.llm_pseudonymise,
+                   help="send the transcript to --llm-url with names, dates, phone and social security numbers and "
+                        "addresses replaced by placeholders (mapped back in the answer).")
     g.add_argument("--review-threshold", type=float, default=e.review_threshold,
                    help="a flagged line names its drug and numbers below this certainty among its review "
                         "reasons (whether a line is flagged is decided by its calibrated risk).")
@@ -126,7 +129,8 @@ def _add_extraction_args(p: argparse.ArgumentParser) -> None:
 
 def _extraction_settings(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"backend": args.extractor, "review_threshold": args.review_threshold,
-                           "tagger_model": args.tagger_model, "llm_url": args.llm_url, "llm_model": args.llm_model}
+                           "tagger_model": args.tagger_model, "llm_url": args.llm_url, "llm_model": args.llm_model,
+                           "llm_pseudonymise": args.llm_pseudonymise}
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -221,6 +221,11 @@ class ExtractionOptions(_Options):
         default="CONSULT_LLM_API_KEY", description="Environment variable holding the API key (never stored)."
     )
     llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the endpoint.")
+    llm_pseudonymise: bool = Field(
+        default=False,
+        description="Replace names, dates, phone and social security numbers, addresses by placeholders in the "
+        "transcript sent to the endpoint (mapped back in its answer).",
+    )
 
 
 class Settings(BaseSettings):

@@ -544,3 +544,59 @@ def test_find_quote_is_accent_insensitive_and_fuzzy():
     a, b, score = find_quote("deux gélule matin et soir", hay, 90)
     assert hay[a:b].startswith("deux gélules") and 90 <= score < 100
     assert find_quote("ibuprofène 400 mg", hay, 85) is None
+
+
+# --------------------------------------------------------------------------- what leaves the machine
+@pytest.mark.parametrize(("url", "refused"), [
+    ("http://llm.hopital.example:8000/v1", "unencrypted"),  # plain http off this machine
+    ("https://user:secret@llm.hopital.example/v1", "credentials"),
+    ("https://llm.hopital.example/v1?api_key=secret", "credentials"),
+])
+def test_remote_endpoint_needs_https_and_no_credentials_in_the_url(url, refused):
+    with pytest.raises(ModelLoadError, match=refused):
+        OpenAICompatibleExtractor(url, "m", lexicon=None)
+    OpenAICompatibleExtractor("https://llm.hopital.example/v1", "m")  # https off loopback: fine
+    OpenAICompatibleExtractor("http://127.0.0.1:8000/v1", "m")  # plain http on this machine: fine
+
+
+def test_a_quote_far_from_the_drug_does_not_give_it_a_dose(fake_llm):
+    """A dose said for another drug three turns away cannot attach to this one (quotes: own segment +-1)."""
+    turns = [
+        ("SPEAKER_00", "Je vous prescris de l'amoxicilline."),
+        ("SPEAKER_01", "D'accord."),
+        ("SPEAKER_00", "On en reparle."),
+        ("SPEAKER_00", "Et le Doliprane 1000, trois comprimés par jour."),
+    ]
+
+    def answer(segs: dict[int, tuple[str, str]]) -> list[dict[str, Any]]:
+        amox = seg_id(segs, "amoxicilline")
+        doli = seg_id(segs, "Doliprane 1000")
+        return [{"drug": "amoxicilline", "segment": amox, "quote": "amoxicilline",
+                 "dose": field(value=3, unit="comprimé", quote="trois comprimés par jour", segment=doli),
+                 "status": field(value="new", quote="Je vous prescris", segment=amox)}]
+
+    server = fake_llm(scripted(answer))
+    meds = by_name(extractor_for(server).extract(make_segments(turns), roles=ROLES, language="fr"))
+    assert meds["amoxicilline"].dose is None and "dose" not in meds["amoxicilline"].field_evidence
+
+
+def test_pseudonymised_transcript_is_sent_and_names_come_back(fake_llm):
+    turns = [("SPEAKER_00", "Bonjour madame Lefebvre, je vous prescris de l'amoxicilline 500 mg."),
+             ("SPEAKER_01", "Merci docteur. Mon numéro est le 06 12 34 56 78.")]
+    sent: list[str] = []
+
+    def answer(segs: dict[int, tuple[str, str]]) -> list[dict[str, Any]]:
+        sent.extend(text for _, text in segs.values())
+        amox = seg_id(segs, "amoxicilline")
+        said = segs[amox][1]
+        quote = said[said.index("Bonjour"):said.index("mg") + 2]  # the placeholder the model saw, quoted back
+        return [{"drug": "amoxicilline", "segment": amox, "quote": quote,
+                 "strength": field(value=500, unit="mg", quote="amoxicilline 500 mg", segment=amox),
+                 "status": field(value="new", quote="je vous prescris", segment=amox)}]
+
+    server = fake_llm(scripted(answer))
+    extractor = extractor_for(server, llm_pseudonymise=True)
+    meds = by_name(extractor.extract(make_segments(turns), roles=ROLES, language="fr"))
+    assert sent and not any("Lefebvre" in t or "06 12 34 56 78" in t for t in sent)
+    amox = meds["amoxicilline"]  # grounded in the real words: the placeholder was mapped back
+    assert amox.strength == Quantity(value=500, unit="mg", ucum=True) and amox.status == "new"

@@ -31,6 +31,7 @@ from consult.extract.numbers import find_numbers
 from consult.extract.posology import form_of, parse_posology, route_of, unit_of
 from consult.extract.status import classify_status
 from consult.extract.text import fold, key_of, split_sentences
+from consult.security import is_loopback
 from schemas import MedicationLine, ModelInfo, Segment
 from schemas.medication import (
     Duration,
@@ -512,16 +513,14 @@ class _Transcript:
             self._matches[i] = self.lexicon.find(self.segs[i].text)
         return self._matches[i]
 
-    def locate(self, quote: object, first: Sequence[int | None]) -> tuple[int, int, int, float] | None:
-        """Segment index and span of ``quote``: the preferred segments first, then the nearest others."""
+    def locate(self, quote: object, first: Sequence[int | None], around: int) -> tuple[int, int, int, float] | None:
+        """Segment index and span of ``quote`` in the drug's own segment ``around`` or a neighbour (the segments
+        of ``first`` tried first): a dose said for another drug, further away, must not attach to this one."""
         if not isinstance(quote, str) or not quote.strip():
             return None
-        order: list[int] = []
-        for i in first:
-            if i is not None and i not in order:
-                order.append(i)
-        anchor = order[0] if order else 0
-        order += sorted((i for i in range(len(self.segs)) if i not in order), key=lambda i: (abs(i - anchor), i))
+        near = [i for i in (around, around - 1, around + 1) if 0 <= i < len(self.segs)]
+        order = [i for i in dict.fromkeys(first) if i is not None and i in near]
+        order += [i for i in near if i not in order]
         for i in order:
             found = find_quote(quote, self.segs[i].text, QUOTE_MIN_SCORE)
             if found is not None:
@@ -553,6 +552,7 @@ class OpenAICompatibleExtractor:
         timeout: float = 120.0,
         review_threshold: float = 0.6,
         lexicon: DrugLexicon | None = None,
+        pseudonymise: bool = False,
     ) -> None:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -560,11 +560,22 @@ class OpenAICompatibleExtractor:
                 "llm_url must be an http(s) URL such as http://127.0.0.1:8000/v1 "
                 "(set CONSULT_EXTRACTION__LLM_URL or --llm-url)."
             )
+        if parts.username or parts.password or parts.query:
+            raise ModelLoadError(
+                "llm_url must not carry credentials (user:password@ or ?key=): put the key in the environment "
+                f"variable {api_key_env}; the URL is recorded in every report."
+            )
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ModelLoadError(
+                f"llm_url {parts.scheme}://{parts.hostname}: the transcript would cross the network unencrypted; "
+                "use https (or an endpoint on this machine, http://127.0.0.1:PORT/v1)."
+            )
         self.url = url.strip().rstrip("/")
         self.model = model
         self.api_key_env = api_key_env
         self.timeout = timeout
         self.review_threshold = review_threshold
+        self.pseudonymise = pseudonymise
         self.lexicon = lexicon if lexicon is not None else DrugLexicon.load()
         self._json_schema = True
         """False once the endpoint refused ``response_format`` json_schema: json_object is asked instead."""
@@ -589,6 +600,7 @@ class OpenAICompatibleExtractor:
             api_key_env=options.llm_api_key_env,
             timeout=options.llm_timeout,
             review_threshold=options.review_threshold,
+            pseudonymise=options.llm_pseudonymise,
         )
 
     @property
@@ -620,12 +632,21 @@ class OpenAICompatibleExtractor:
         segs = list(segments)
         if not any(s.text.strip() for s in segs):
             return []
+        transcript = format_transcript(segs, roles)
+        mapping: dict[str, str] = {}
+        if self.pseudonymise:
+            from consult.pseudonymise import pseudonymise_text
+
+            transcript, mapping = pseudonymise_text(transcript, language)
         messages = [
             {"role": "system", "content": system_prompt(language)},
-            {"role": "user", "content": format_transcript(segs, roles)},
+            {"role": "user", "content": transcript},
         ]
         logger.info("asking the LLM endpoint at %s about %d segments", self.host, len(segs))
-        items = parse_answer(self._complete(messages))
+        answer = self._complete(messages)
+        for placeholder, original in sorted(mapping.items(), key=lambda kv: -len(kv[0])):
+            answer = answer.replace(placeholder, json.dumps(original, ensure_ascii=False)[1:-1])
+        items = parse_answer(answer)
         tr = _Transcript(segs, roles, self.lexicon)
         grounded: list[_Grounded] = []
         dropped = 0
@@ -754,7 +775,7 @@ class OpenAICompatibleExtractor:
             reasons=reasons,
             spans=[(i, *tr.sentence(i, a))],
         )
-        med_quote = tr.locate(item.get("quote"), [i])
+        med_quote = tr.locate(item.get("quote"), [i], i)
         if med_quote is not None:
             g.spans.append(med_quote[:3])
         for name in FIELDS:
@@ -778,7 +799,7 @@ class OpenAICompatibleExtractor:
         said = raw.get("quote")
         quote = said if isinstance(said, str) and said.strip() else med_quote
         ref = _segment_ref(raw.get("segment"))
-        loc = tr.locate(quote, [tr.index.get(ref) if ref is not None else None, i])
+        loc = tr.locate(quote, [tr.index.get(ref) if ref is not None else None, i], i)
         grounded: tuple[object, float] | None = None
         if loc is not None:
             j, a, b, score = loc
@@ -818,7 +839,7 @@ class OpenAICompatibleExtractor:
         j = i
         if quote is not None:
             ref = _segment_ref(raw.get("segment"))
-            loc = tr.locate(quote, [tr.index.get(ref) if ref is not None else None, i])
+            loc = tr.locate(quote, [tr.index.get(ref) if ref is not None else None, i], i)
             if loc is None:
                 g.reasons.append("status not found in the transcript")
                 g.status = rule_status
