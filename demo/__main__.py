@@ -5,9 +5,10 @@ Privacy: the page listens on the loopback interface by default, never creates a 
 history in the browser, and runs with gradio's analytics off. A login is always asked: ``CONSULT_UI_AUTH``
 (``user:password``, or ``--auth``, which ``ps`` shows), else on loopback a password made for the launch and shown
 on the console; listening on any other interface needs the former. Requests whose Host is not a loopback name,
-``--host`` or an ``--allowed-host`` are refused (DNS rebinding), and so are cross-origin POSTs. Reports go to the report store (``--store``, ``$CONSULT_STORE``, default
-``consult.store.default_store_url()``), recordings processed on the page to ``--audio-dir`` (default: an
-``audio`` folder next to a SQLite store).
+``--host`` or an ``--allowed-host`` are refused (DNS rebinding), and so are cross-origin POSTs. Uploads are
+limited to 500 MB and land in a private temporary folder (``$GRADIO_TEMP_DIR``, 0700). Reports go to the report
+store (``--store``, ``$CONSULT_STORE``, default ``consult.store.default_store_url()``), recordings processed on the
+page to ``--audio-dir`` (default: an ``audio`` folder next to a SQLite store), re-encoded as FLAC.
 """
 
 from __future__ import annotations
@@ -33,10 +34,26 @@ LAUNCH_USER = "consult"
 # transcript of every call, with an offer to sync them to a hub bucket) or footer links to it and to the API page.
 SAFE_LAUNCH: dict[str, Any] = {
     "share": False, "inbrowser": False, "ssr_mode": False, "mcp_server": False, "enable_monitoring": False,
-    "show_error": False, "run_history": False, "footer_links": [],
+    "show_error": False, "run_history": False, "footer_links": [], "max_file_size": "500mb",
 }
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+
+
+def private_temp_dir() -> str:
+    """Gradio's upload and cache folder, private to this user (0700): recordings and exports land there before
+    the store. ``$GRADIO_TEMP_DIR`` when set (made 0700 if we create it), else a fresh folder under the system's."""
+    import tempfile
+
+    path = os.environ.get("GRADIO_TEMP_DIR", "").strip()
+    if path:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    else:
+        path = tempfile.mkdtemp(prefix="consult-gradio-")  # 0700
+        os.environ["GRADIO_TEMP_DIR"] = path
+    if os.stat(path).st_mode & 0o077:
+        logger.warning("GRADIO_TEMP_DIR %s is readable by other users: chmod 700 it", path)
+    return path
 
 
 def parse_auth(value: str) -> tuple[str, str]:
@@ -112,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         auth = (LAUNCH_USER, secrets.token_urlsafe(18))
         print(f"Login for this launch: user {auth[0]!r}, password {auth[1]!r}", flush=True)
+
+    private_temp_dir()  # before gradio is imported
 
     from consult.store import default_store_url
     from demo.app import build_app

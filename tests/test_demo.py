@@ -810,6 +810,7 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
 
     monkeypatch.setattr(demo.app, "build_app", fake_build)
     monkeypatch.delenv("CONSULT_UI_AUTH", raising=False)
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio-tmp"))
     store = str(tmp_path / "s.db")
     assert main(["--store", store, "--audio-dir", str(tmp_path / "a"), "--lang", "en"]) == 0
     assert seen["build"] == {"language": "en", "store": store, "audio_dir": str(tmp_path / "a")}
@@ -818,6 +819,9 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
     user, password = launch["auth"]  # a login always: one made for this launch on loopback
     assert user == "consult" and len(password) >= 20
     assert launch["run_history"] is False and launch["app_kwargs"]["middleware"]
+    assert launch["max_file_size"] == "500mb"
+    temp = Path(os.environ["GRADIO_TEMP_DIR"])  # uploads land in a folder only this user can read
+    assert temp.is_dir() and (temp.stat().st_mode & 0o077) == 0
     monkeypatch.setenv("CONSULT_STORE", store + "2")
     assert main(["--host", "0.0.0.0", "--auth", "doc:pw"]) == 0
     assert seen["build"]["store"] == store + "2" and seen["launch"]["auth"] == ("doc", "pw")
