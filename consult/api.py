@@ -41,10 +41,11 @@ from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from consult.accounts import Accounts
 from consult.audio import SUPPORTED_SUFFIXES, load_audio, sha256_file
 from consult.config import Settings
 from consult.config import job_id as make_job_id
@@ -62,6 +63,7 @@ __all__ = [
     "FHIR_JSON",
     "LANGUAGES",
     "ApiOptions",
+    "Caller",
     "JobRunner",
     "JobStatus",
     "create_app",
@@ -316,8 +318,23 @@ def _safe_name(raw: str | None) -> tuple[str, str]:
     return name[-120:], Path(name).suffix.lower()
 
 
-def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str], options: ApiOptions) -> FastAPI:
-    """The FastAPI application; the runner starts and stops with it."""
+@dataclass(frozen=True)
+class Caller:
+    """Who makes a request: a token's name (an integrator: every action) or an account with its role."""
+
+    name: str
+    role: str = "integrator"
+
+    def may(self, action: str) -> bool:
+        from consult.accounts import PERMISSIONS
+
+        return self.role == "integrator" or self.role in PERMISSIONS.get(action, frozenset())
+
+
+def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str], options: ApiOptions,
+               accounts: Accounts | None = None) -> FastAPI:
+    """The FastAPI application; the runner starts and stops with it. ``tokens``: SHA-256 of each bearer token ->
+    its name; ``accounts``: logins (HTTP Basic) with roles, e.g. a pharmacist may read but not delete."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -337,15 +354,30 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
     app.add_middleware(_UploadLimit, limit=options.max_upload_bytes)
     app.add_middleware(HostOriginGuard, allowed=options.allowed_hosts)  # outermost: checked first
     bearer = HTTPBearer(auto_error=False)
+    basic = HTTPBasic(auto_error=False)
 
-    def caller(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+    def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                      login: HTTPBasicCredentials | None = Depends(basic)) -> Caller:
         if credentials is not None and credentials.scheme.lower() == "bearer":
             given = _digest(credentials.credentials)
             for digest, name in tokens.items():
                 if hmac.compare_digest(given, digest):
-                    return name
-        raise HTTPException(status_code=401, detail="a valid bearer token is required",
+                    return Caller(name)
+        if login is not None and accounts is not None:
+            account = accounts.check(login.username, login.password)
+            if account is not None:
+                return Caller(account.name, account.role)
+        raise HTTPException(status_code=401, detail="a valid bearer token (or account login) is required",
                             headers={"WWW-Authenticate": "Bearer"})
+
+    def allowed(action: str) -> Callable[[Caller], str]:
+        def check(who: Caller = Depends(authenticated)) -> str:
+            if not who.may(action):
+                raise HTTPException(status_code=403, detail=f"the {who.role} role may not {action}")
+            return who.name
+        return check
+
+    caller = allowed("open")
 
     def job_or_404(job_id: str) -> Job:
         job = store.get(job_id) if re.fullmatch(r"[0-9a-f]{8,64}", job_id) else None
@@ -361,6 +393,7 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
 
     problems: dict[int | str, dict[str, Any]] = {
         401: {"model": Problem, "description": "missing or unknown bearer token"},
+        403: {"model": Problem, "description": "the account's role may not do this"},
         404: {"model": Problem, "description": "unknown job"},
     }
 
@@ -373,7 +406,7 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
                          415: {"model": Problem}, 422: {"model": Problem, "description": "not readable audio"}})
     def submit(audio: UploadFile = File(description="the recording (wav, flac, ogg, opus, mp3, m4a, webm...)"),
                language: Language | None = Form(default=None, description="auto (default), fr or en"),
-               who: str = Depends(caller)) -> JSONResponse:
+               who: str = Depends(allowed("transcribe"))) -> JSONResponse:
         name, suffix = _safe_name(audio.filename)
         if suffix not in SUPPORTED_SUFFIXES:
             raise HTTPException(status_code=415, detail=f"{name}: unsupported file type {suffix or '(none)'}; "
@@ -453,7 +486,7 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
 
     @app.delete("/v1/consultations/{job_id}", status_code=204, tags=["consultations"],
                 responses={**problems, 409: {"model": Problem, "description": "being processed"}})
-    def delete_job(job_id: str, who: str = Depends(caller)) -> Response:
+    def delete_job(job_id: str, who: str = Depends(allowed("purge"))) -> Response:
         job = job_or_404(job_id)
         try:
             removed = store.purge(job.id, actor=f"{API_ACTOR_PREFIX}{who}")

@@ -312,6 +312,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch_args(w)
     _add_model_args(w)
 
+    ac = sub.add_parser("accounts", help="accounts of the review page and the API (hashed passwords, roles)",
+                        description="One file of accounts (name:role:scrypt hash, mode 0600) for `python -m demo "
+                                    "--accounts` and `consult api --accounts`. Roles: doctor (transcribe, edit, "
+                                    "sign), pharmacist (edit, sign), admin (transcribe, purge). The password is "
+                                    "asked on the terminal, or read from the first line of standard input.")
+    acs = ac.add_subparsers(dest="accounts_command", required=True)
+    aa = acs.add_parser("add", help="add or replace an account")
+    aa.add_argument("name")
+    aa.add_argument("--role", choices=["doctor", "pharmacist", "admin"], required=True)
+    al = acs.add_parser("list", help="names and roles")
+    for q in (aa, al):
+        q.add_argument("--file", type=Path, default=None,
+                       help="accounts file (default $CONSULT_ACCOUNTS, else ~/.config/consult/accounts).")
+
     a = sub.add_parser("api", help="HTTP API for integrators: send consultations, fetch FHIR bundles",
                        description="Serve the consult HTTP API (FastAPI, uvicorn): POST /v1/consultations (audio) "
                                    "-> job; GET its status, bundle (application/fhir+json), report, transcript; "
@@ -332,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="a Host name clients use besides the loopback names and --host (e.g. a TLS proxy's); "
                         "other Host headers are refused. Repeat for several.")
+    a.add_argument("--accounts", type=Path, default=os.environ.get("CONSULT_ACCOUNTS") or None,
+                   help="also accept account logins (HTTP Basic) from this file, with their roles: a pharmacist may "
+                        "read, not delete (default $CONSULT_ACCOUNTS; see consult accounts).")
     a.add_argument("--in-process", action="store_true", help="no Ray: one pipeline in the server process.")
     a.add_argument("--openapi", type=Path, default=None, metavar="FILE",
                    help="write the OpenAPI document to FILE and exit (docs/openapi.json).")
@@ -820,6 +837,31 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from consult.accounts import ACCOUNTS_ENV, add_account
+
+    path = args.file or Path(os.environ.get(ACCOUNTS_ENV) or os.path.expanduser("~/.config/consult/accounts"))
+    if args.accounts_command == "list":
+        from consult.accounts import Accounts
+
+        for account in Accounts.load(path).accounts.values():
+            print(f"{account.name}\t{account.role}")
+        return 0
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("consult: error: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    account = add_account(path, args.name, args.role, password)
+    print(f"account {account.name} ({account.role}) written to {path}")
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     from consult.api import ApiOptions, JobRunner, create_app, load_tokens, make_token_file, openapi_json
     from consult.outputs import atomic_write
@@ -853,7 +895,10 @@ def cmd_api(args: argparse.Namespace) -> int:
                        max_attempts=args.max_attempts)
     api_options = ApiOptions(data_dir, int(args.max_upload_mb * 1024 * 1024), args.max_attempts,
                              allowed_hosts(args.host, args.allowed_host))
-    app = create_app(store, runner, tokens, api_options)
+    from consult.accounts import Accounts
+
+    accounts = Accounts.load(args.accounts) if args.accounts else None
+    app = create_app(store, runner, tokens, api_options, accounts)
     print(f"report store: {store.url}")
     print(f"consult API on http://{args.host}:{args.port}/v1 (OpenAPI: /openapi.json)", flush=True)
     try:
@@ -899,6 +944,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_watch(args)
         if args.command == "api":
             return cmd_api(args)
+        if args.command == "accounts":
+            return cmd_accounts(args)
     except ConsultError as exc:
         print(f"consult: error: {exc}", file=sys.stderr)
         return 2

@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         help=f"login user:password; required to listen on a non-loopback host (or set {AUTH_ENV})",
     )
     parser.add_argument(
+        "--accounts",
+        default=os.environ.get("CONSULT_ACCOUNTS") or None,
+        help="accounts file (consult accounts add): logins with hashed passwords and roles; the signer is the "
+        "logged-in account (default $CONSULT_ACCOUNTS)",
+    )
+    parser.add_argument(
         "--allowed-host",
         action="append",
         default=[],
@@ -107,8 +113,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
         return 2
     auth_text = args.auth or os.environ.get(AUTH_ENV) or None
-    auth: tuple[str, str] | None = None
-    if auth_text:
+    auth: Any = None
+    accounts = None
+    if args.accounts:
+        from consult.accounts import Accounts
+        from consult.errors import ConsultError
+
+        try:
+            accounts = Accounts.load(args.accounts)
+        except ConsultError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        auth = accounts.login  # hashed passwords, rate-limited
+    elif auth_text:
         try:
             auth = parse_auth(auth_text)
         except ValueError as exc:
@@ -135,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from consult.store import default_store_url
     from demo.app import build_app
 
-    app = build_app(language=args.lang, store=args.store or default_store_url(), audio_dir=args.audio_dir)
+    app = build_app(language=args.lang, store=args.store or default_store_url(), audio_dir=args.audio_dir,
+                    may=accounts.may if accounts is not None else None)
     from starlette.middleware import Middleware
 
     guard = Middleware(HostOriginGuard, allowed=allowed_hosts(args.host, args.allowed_host))

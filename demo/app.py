@@ -170,6 +170,7 @@ def build_app(
     language: str = "fr",
     store: ReportStore | str | Path | None = None,
     audio_dir: str | Path | None = None,
+    may: Callable[[str | None, str], bool] | None = None,
 ) -> gr.Blocks:
     """The review page.
 
@@ -179,6 +180,8 @@ def build_app(
         store: the report store or its URL (default ``consult.store.default_store_url()``), opened on first use.
         audio_dir: where processed recordings are kept (default: next to a SQLite store, see
             :func:`demo.service.default_audio_dir`).
+        may: ``may(login, action)`` for the roles of the accounts file (``consult.accounts.Accounts.may``;
+            actions ``transcribe``, ``edit``, ``sign``); None: every logged-in reviewer may do everything.
     """
     lang = check_language(language)
     t = texts(lang)
@@ -220,8 +223,13 @@ def build_app(
 
     # ---------------------------------------------------------------------------------------- callbacks
 
+    def allowed(request: gr.Request | None, action: str) -> None:
+        if may is not None and not may(getattr(request, "username", None), action):
+            raise gr.Error(t["not_allowed"].format(action=t[f"action_{action}"]), print_exception=False)
+
     def run(audio: str | None, typed: str, request: gr.Request,
             progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        allowed(request, "transcribe")
         if not audio:
             raise gr.Error(t["no_audio"], print_exception=False)
         try:
@@ -251,6 +259,7 @@ def build_app(
 
     def save(state: dict[str, Any] | None, rows: list[list[Any]], typed: str, status: str,
              request: gr.Request, *, sign: bool) -> tuple[Any, ...]:
+        allowed(request, "sign" if sign else "edit")
         report = _report_from_state(state, lang)
         try:
             saved = service.save(report, rows or [], _actor(request, typed), sign=sign)

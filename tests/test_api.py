@@ -258,3 +258,27 @@ def test_twenty_at_once_survive_kill_9(tmp_path):
             assert all([e.kind for e in store.history(j)].count("started") == 2 for j in interrupted)
     finally:
         server.stop()
+
+
+def test_account_roles_a_pharmacist_cannot_purge(tmp_path):
+    from consult.accounts import add_account
+
+    accounts = tmp_path / "accounts"
+    add_account(accounts, "ph.durand", "pharmacist", "pharmacien secret")
+    add_account(accounts, "admin.it", "admin", "administrateur secret")
+    server = Server(tmp_path, "--accounts", str(accounts))
+    server.start()
+    try:
+        unknown = "/v1/consultations/0123456789abcdef01234567"
+        with httpx.Client(base_url=server.base, timeout=30, auth=("ph.durand", "pharmacien secret")) as pharmacist:
+            assert pharmacist.get("/v1/consultations").status_code == 200  # may read
+            r = pharmacist.delete(unknown)
+            assert r.status_code == 403 and "pharmacist" in r.json()["detail"]
+            assert pharmacist.post("/v1/consultations", files={"audio": ("a.wav", b"x", "audio/wav")}).status_code \
+                == 403
+        with httpx.Client(base_url=server.base, timeout=30, auth=("ph.durand", "wrong password")) as wrong:
+            assert wrong.get("/v1/consultations").status_code == 401
+        with httpx.Client(base_url=server.base, timeout=30, auth=("admin.it", "administrateur secret")) as admin:
+            assert admin.delete(unknown).status_code == 404  # allowed to purge; nothing to purge
+    finally:
+        server.stop()

@@ -1012,3 +1012,35 @@ def test_launched_page_asks_a_login_and_refuses_foreign_hosts(tmp_path: Path) ->
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_account_roles_on_the_page(report: ConsultationReport, tmp_path: Path) -> None:
+    """With an accounts file the login is checked against hashed passwords and the role decides: a pharmacist
+    cannot transcribe; a doctor can, and signs as the logged-in account whatever name is typed."""
+    from gradio_client import Client, handle_file
+
+    from consult.accounts import Accounts, add_account
+
+    path = tmp_path / "accounts"
+    add_account(path, "ph.durand", "pharmacist", "pharmacien secret")
+    add_account(path, "dr.martin", "doctor", "docteur secret")
+    accounts = Accounts.load(path)
+    app = build_app(lambda: _ReportPipeline(report), store=tmp_path / "consult.db", audio_dir=tmp_path / "audio",
+                    may=accounts.may)
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
+               auth=accounts.login)
+    try:
+        pharmacist = Client(f"http://127.0.0.1:{port}/", auth=("ph.durand", "pharmacien secret"), verbose=False)
+        with pytest.raises(Exception, match="rôle ne permet pas de transcrire"):
+            pharmacist.predict(handle_file(str(FIXTURE)), "", api_name="/transcribe")
+        doctor = Client(f"http://127.0.0.1:{port}/", auth=("dr.martin", "docteur secret"), verbose=False)
+        out = doctor.predict(handle_file(str(FIXTURE)), "Someone Else", api_name="/transcribe")
+        rows = set_all_decisions(out[3]["data"], "approved", "fr")
+        status = doctor.predict({"headers": out[3]["headers"], "data": rows}, "Someone Else", "all",
+                                api_name="/sign")[0]
+        assert "dr.martin" in status and "Someone Else" not in status
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client refuses a wrong login with its own error
+            Client(f"http://127.0.0.1:{port}/", auth=("dr.martin", "wrong password"), verbose=False)
+    finally:
+        app.close()
