@@ -813,7 +813,7 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio-tmp"))
     store = str(tmp_path / "s.db")
     assert main(["--store", store, "--audio-dir", str(tmp_path / "a"), "--lang", "en"]) == 0
-    assert seen["build"] == {"language": "en", "store": store, "audio_dir": str(tmp_path / "a")}
+    assert seen["build"] == {"language": "en", "store": store, "audio_dir": str(tmp_path / "a"), "may": None}
     launch = seen["launch"]
     assert (launch["server_name"], launch["share"]) == ("127.0.0.1", False)
     user, password = launch["auth"]  # a login always: one made for this launch on loopback
