@@ -1,23 +1,28 @@
 """Pseudonymisation of transcripts: person names, dates, phone numbers, e-mails, social security numbers
-(French NIR, NHS number) and postal addresses are replaced by consistent placeholders (``[NOM_1]``, ``[DATE_1]``,
-``[TEL_1]`` in French, ``[NAME_1]``, ``[DATE_1]``, ``[PHONE_1]`` in English); the same value always gets the same
-placeholder within one text or report.
+(French NIR, NHS number), numbers read out as words, postal addresses, hospitals and home towns, and ages are
+replaced by consistent placeholders (``[NOM_1]``, ``[DATE_1]``, ``[TEL_1]`` in French, ``[NAME_1]``,
+``[DATE_1]``, ``[PHONE_1]`` in English); the same value always gets the same placeholder within one text or report.
+A run of five or more numbers said as words is a number read out (phone, NIR), never a dose ("deux comprimés
+trois fois par jour" is broken by its words).
 
-Names are found after a civility title ("Madame Martin", "Dr Patel"), after "je m'appelle" / "my name is", and
-from a list of first names and surnames (``consult/data/person_names.txt.gz``, from Faker; see
-``scripts/build_review_data.py``). A listed name that is also an ordinary word or a drug ("Rose", "Pierre",
-"Martin") is replaced only next to a title or another name; a drug the lexicon recognises is never replaced by the
-list, so "Doliprane 1000 mg" survives. Numbers that are doses (1000 mg, 12/8 of blood pressure) are not
-dates or phone numbers: a date needs a year or a month name, a phone number ten digits.
+Names are found after a civility title ("Madame Martin", "Dr Patel"), after "je m'appelle" / "my name is" (and,
+for listed names only, even in lower case, after "je suis" / "I'm"), and from a list of first names and surnames
+(``consult/data/person_names.txt.gz``, from Faker; see ``scripts/build_review_data.py``). A listed name that is
+also an ordinary word or a drug ("Rose", "Pierre", "Martin") is replaced only next to a title or another name; a
+drug the lexicon recognises is never replaced by the list, so "Doliprane 1000 mg" survives. Numbers that are doses
+(1000 mg, 12/8 of blood pressure) are not dates or phone numbers: a date needs a year or a month name, a phone
+number ten digits.
 """
 
 from __future__ import annotations
 
 import gzip
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from consult.extract.lexicon import DrugLexicon
 from consult.extract.stopwords import STOPWORDS
@@ -31,11 +36,12 @@ NAMES_RESOURCE = "data/person_names.txt.gz"
 
 LABELS = {
     "fr": {"name": "NOM", "date": "DATE", "phone": "TEL", "email": "EMAIL", "nir": "NIR", "nhs": "NHS",
-           "address": "ADRESSE"},
+           "address": "ADRESSE", "place": "LIEU", "age": "AGE", "number": "NUMERO"},
     "en": {"name": "NAME", "date": "DATE", "phone": "PHONE", "email": "EMAIL", "nir": "NIR", "nhs": "NHS",
-           "address": "ADDRESS"},
+           "address": "ADDRESS", "place": "PLACE", "age": "AGE", "number": "NUMBER"},
 }
-_PRIORITY = {"email": 0, "nir": 1, "nhs": 2, "phone": 3, "address": 4, "date": 5, "name": 6}
+_PRIORITY = {"email": 0, "nir": 1, "nhs": 2, "phone": 3, "number": 4, "address": 5, "place": 6, "age": 7,
+             "date": 8, "name": 9}
 
 # --------------------------------------------------------------------------- patterns
 _UP = "A-ZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸÆŒ"
@@ -106,7 +112,33 @@ _TITLE = re.compile(
 )
 _INTRO = re.compile(r"\b(?:je m'appelle|je m’appelle|je me nomme|my name is|my name's|i am called|i'm called)\b",
                     re.I)
+# "je suis jean-marc lefebvre", "I'm sarah": only names of the list, so "je suis fatigué" stays
+_WEAK_INTRO = re.compile(r"\b(?:je suis|moi c'est|moi c’est|c'est|c’est|i am|i'm|this is)\b", re.I)
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+# Numbers spoken as words: a run of five or more is a phone or social security number read out, not a dose.
+_NUMBER_WORDS = (
+    "zero|zéro|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|"
+    "vingt|trente|quarante|cinquante|soixante|cent|cents|mille|"
+    "oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|double|triple"
+)
+_NUM_TOKEN = rf"(?:\d+|(?:{_NUMBER_WORDS})(?:-(?:et-)?(?:{_NUMBER_WORDS}))*)"
+_SPOKEN_NUMBER = re.compile(rf"(?<![\w-]){_NUM_TOKEN}(?:(?:\s+|\s*[,.]\s*|\s+et\s+){_NUM_TOKEN}){{4,}}(?![\w-])",
+                            re.I)
+# Ages: "j'ai 45 ans", "âgée de quatre-vingts ans", "45-year-old", "I'm 45 years old"
+_AGE = re.compile(
+    rf"\b(?:j'ai|j’ai|il a|elle a|âgée?s? de|agée?s? de|de)\s+{_NUM_TOKEN}\s+ans\b"
+    rf"|\b{_NUM_TOKEN}[\s-]years?[\s-]old\b|\b(?:i am|i'm|he is|she is|aged)\s+{_NUM_TOKEN}(?=\s*(?:years|[,.]|$))",
+    re.I,
+)
+# Places that identify: hospitals, clinics, care homes, and "I live in X" / "j'habite à X"
+_PLACE = re.compile(
+    rf"\b(?:h[ôo]pital|chu|chr|clinique|centre hospitalier|ehpad|maison de sant[ée]|hospital|infirmary|clinic|"
+    rf"care home)(?:\s+(?:de la|de l'|du|des|de|d'|saint|sainte|st))?\s+(?-i:{_CAP})(?:[\s-](?-i:{_CAP}))*"
+    rf"|\b(?:(?:j'habite|j’habite)\s+(?:à|a|au|dans|en)|je vis\s+(?:à|a|au|dans)|je viens de|"
+    rf"i live\s+(?:in|near)|i come from)\s+(?:le |la |les )?(?-i:{_CAP})(?:[\s-](?-i:{_CAP}))*",
+    re.I,
+)
 _NOT_NAMES = frozenset(
     key_of(w)
     for w in (_MONTHS_FR + "|" + _MONTHS_EN + "|" + _DAYS_FR + "|" + _DAYS_EN).replace("\\.?", "").split("|")
@@ -173,6 +205,12 @@ def _regex_spans(text: str) -> list[Span]:
             if tail is not None:
                 end = m.start() + tail.start()
             spans.append(Span(m.start(), end, "address", _norm(text[m.start() : end])))
+    for m in _SPOKEN_NUMBER.finditer(text):
+        spans.append(Span(m.start(), m.end(), "number", _norm(m.group())))
+    for m in _AGE.finditer(text):
+        spans.append(Span(m.start(), m.end(), "age", _norm(m.group())))
+    for m in _PLACE.finditer(text):
+        spans.append(Span(m.start(), m.end(), "place", _norm(m.group())))
     for p in _DATE_PATTERNS:
         spans += [Span(m.start(), m.end(), "date", _norm(m.group())) for m in p.finditer(text)]
     for m in _SHORT_DATE.finditer(text):  # "le 15/06": a day and month after an article (not "à 13/8")
@@ -247,6 +285,20 @@ def _name_spans(text: str, known: set[str], lex: DrugLexicon) -> list[Span]:
                     break
                 chosen.add(i)
                 pos, taken = tok.end, taken + 1
+    # 1b. after "je suis", "I'm": listed names only (written in lower case too), not ordinary words
+    for m in _WEAK_INTRO.finditer(text):
+        pos, taken = m.end(), 0
+        for i, tok in enumerate(toks):
+            if tok.start < pos:
+                continue
+            gap = text[pos : tok.start]
+            if taken == 3 or gap.strip() not in ("", ".") or len(gap) > 2:
+                break
+            flags = _listed(tok, names)
+            if flags is None or "w" in flags or "d" in flags or is_drug(tok) or tok.key in _NOT_NAMES:
+                break
+            chosen.add(i)
+            pos, taken = tok.end, taken + 1
     # 2. listed names written with a capital; ambiguous ones (words, drugs) need a neighbour
     strong: set[int] = set()
     weak: set[int] = set()
@@ -470,7 +522,8 @@ def _line(line: MedicationLine, texts: dict[int, tuple[str, str, list[Replacemen
 
 def pseudonymise_report(report: ConsultationReport, lang: str | None = None) -> ConsultationReport:
     """A copy of ``report`` whose segment texts, words and medication evidence are pseudonymised (evidence offsets
-    follow the new texts). Drug names, doses and timings are kept."""
+    follow the new texts), with a fresh id and neither the file name nor the content hash of the recording (nothing
+    links it back to the patient's file). Drug names, doses and timings are kept."""
     p = Pseudonymiser(lang or report.language)
     for seg in report.segments:
         p.learn(seg.text)
@@ -481,7 +534,14 @@ def pseudonymise_report(report: ConsultationReport, lang: str | None = None) -> 
         texts[seg.id] = (seg.text, new, reps)
         segments.append(seg.model_copy(update={"text": new, "words": _words(seg, new, reps)}))
     meds = [_line(line, texts, p) for line in report.medications]
-    return report.model_copy(update={"segments": segments, "medications": meds})
+    # Nothing that links the copy back to the patient's recording: no file name, no content hash, a fresh id.
+    update: dict[str, object] = {"segments": segments, "medications": meds, "id": uuid.uuid4().hex[:24]}
+    if report.audio is not None:
+        suffix = Path(report.audio.name).suffix
+        update["audio"] = report.audio.model_copy(update={"name": f"recording{suffix}", "sha256": ""})
+    if report.text_source is not None:
+        update["text_source"] = report.text_source.model_copy(update={"name": "transcript.txt", "sha256": ""})
+    return report.model_copy(update=update)
 
 
 __all__ = ["Pseudonymiser", "Span", "name_list", "pseudonymise_report", "pseudonymise_text"]

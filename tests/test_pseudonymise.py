@@ -121,3 +121,54 @@ def test_report_segments_words_and_evidence():
         assert seg.text[ev.char_start : ev.char_end] == ev.text
     assert doli.evidence.text == "Doliprane"
     assert rep.segments[0].text.startswith("Bonjour Madame Martin")  # the input report is unchanged
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "gone"),
+    [
+        ("Bonjour docteur, je suis jean-marc lefebvre, j'ai rendez-vous.", "fr", ["jean-marc", "lefebvre"]),
+        ("Hi, I'm sarah thompson, I have an appointment.", "en", ["sarah", "thompson"]),
+        ("Mon numéro c'est le zéro six douze trente-quatre cinquante-six soixante-dix-huit.", "fr",
+         ["douze trente-quatre"]),
+        ("Mon numéro de sécu, un quatre-vingt-cinq zéro cinq soixante-quinze cent douze trois cent quarante.", "fr",
+         ["quatre-vingt-cinq zéro cinq"]),
+        ("It's oh seven seven double oh nine hundred one two three.", "en", ["seven seven double"]),
+        ("J'ai été hospitalisée à l'hôpital Saint-Louis l'an dernier.", "fr", ["Saint-Louis"]),
+        ("Je suis suivie au CHU de Bordeaux et j'habite à Pessac.", "fr", ["Bordeaux", "Pessac"]),
+        ("I was seen at Leeds General Infirmary, I live in Harrogate.", "en", ["Harrogate"]),
+        ("J'ai soixante-dix-huit ans et je prends du Kardégic.", "fr", ["soixante-dix-huit ans"]),
+        ("She is a 45-year-old teacher.", "en", ["45-year-old"]),
+    ],
+)
+def test_identifiers_the_pseudonymiser_used_to_miss(text, lang, gone):
+    out, mapping = pseudonymise_text(text, lang)
+    for piece in gone:
+        assert piece.lower() not in out.lower(), out
+    assert mapping
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Je suis fatigué depuis trois jours, je prends deux comprimés trois fois par jour.",
+        "Prenez un comprimé le matin pendant dix jours, puis un demi.",
+        "I'm fine, I take two tablets twice a day for seven days.",
+        "Depuis deux ans j'ai de l'asthme, je prends de la Ventoline.",
+    ],
+)
+def test_doses_and_durations_said_in_words_stay(text):
+    lang = "en" if text.startswith("I'm") else "fr"
+    assert pseudonymise_text(text, lang) == (text, {})
+
+
+def test_pseudonymised_report_has_no_file_name_or_linkable_id():
+    from schemas.report import AudioInfo
+
+    rep = ConsultationReport(
+        id="0123456789abcdef01234567", created_at=datetime(2024, 3, 12, tzinfo=timezone.utc), language="fr",
+        audio=AudioInfo(name="Martin_Jeanne_2024-03-12.flac", sha256="ab" * 32, duration=60, sample_rate=16000,
+                        channels=1), segments=[], medications=[])
+    out = pseudonymise_report(rep)
+    dumped = out.model_dump_json()
+    assert "Martin" not in dumped and "ab" * 32 not in dumped and rep.id not in dumped
+    assert out.audio is not None and out.audio.name == "recording.flac"
