@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["LOOPBACK_NAMES", "HostOriginGuard", "allowed_hosts", "is_loopback"]
+__all__ = ["LOOPBACK_NAMES", "HostOriginGuard", "SessionExpiry", "allowed_hosts", "is_loopback"]
 
 
 def is_loopback(host: str) -> bool:
@@ -76,3 +76,42 @@ class HostOriginGuard:
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)
+
+
+class SessionExpiry:
+    """ASGI middleware for the review page: a login session ends after ``idle_s`` without a request or
+    ``max_s`` in all; the reviewer logs in again. Gradio keeps its sessions in ``app.tokens`` (cookie
+    ``access-token-<id>`` -> user) and never expires them: this drops the expired ones from there."""
+
+    def __init__(self, app: Any, idle_s: float = 30 * 60, max_s: float = 12 * 3600) -> None:
+        self.app = app
+        self.idle_s, self.max_s = idle_s, max_s
+        self._seen: dict[str, tuple[float, float]] = {}  # token -> (first, last)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            import time
+
+            now = time.monotonic()
+            tokens = getattr(scope.get("app"), "tokens", None)
+            for token in self._cookies(scope):
+                first, last = self._seen.get(token, (now, now))
+                if now - last > self.idle_s or now - first > self.max_s:
+                    if isinstance(tokens, dict):
+                        tokens.pop(token, None)
+                    self._seen.pop(token, None)
+                elif isinstance(tokens, dict) and token in tokens:
+                    self._seen[token] = (first, now)
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _cookies(scope: Any) -> list[str]:
+        from http.cookies import SimpleCookie
+
+        out = []
+        for key, value in scope.get("headers", []):
+            if key == b"cookie":
+                jar: SimpleCookie = SimpleCookie()
+                jar.load(value.decode("latin-1"))
+                out += [m.value for name, m in jar.items() if name.startswith("access-token")]
+        return out

@@ -23,7 +23,12 @@ from typing import Any
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before anything imports gradio
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded by the page (models are local)
 
-from consult.security import HostOriginGuard, allowed_hosts, is_loopback  # noqa: E402 - after the environment
+from consult.security import (  # noqa: E402 - after the environment
+    HostOriginGuard,
+    SessionExpiry,
+    allowed_hosts,
+    is_loopback,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
         help="accounts file (consult accounts add): logins with hashed passwords and roles; the signer is the "
         "logged-in account (default $CONSULT_ACCOUNTS)",
     )
+    parser.add_argument("--session-idle-minutes", type=float, default=30.0,
+                        help="a login ends after this long without a request (default 30)")
+    parser.add_argument("--session-max-hours", type=float, default=12.0,
+                        help="a login ends after this long in all (default 12)")
     parser.add_argument(
         "--allowed-host",
         action="append",
@@ -126,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         auth = accounts.login  # hashed passwords, rate-limited
     elif auth_text:
+        if args.auth:
+            logger.warning("--auth puts the password in the process list (ps): prefer --accounts or %s", AUTH_ENV)
         try:
             auth = parse_auth(auth_text)
         except ValueError as exc:
@@ -157,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from starlette.middleware import Middleware
 
     guard = Middleware(HostOriginGuard, allowed=allowed_hosts(args.host, args.allowed_host))
-    app.launch(server_name=args.host, server_port=args.port, auth=auth, app_kwargs={"middleware": [guard]},
+    expiry = Middleware(SessionExpiry, idle_s=args.session_idle_minutes * 60, max_s=args.session_max_hours * 3600)
+    app.launch(server_name=args.host, server_port=args.port, auth=auth, app_kwargs={"middleware": [guard, expiry]},
                **SAFE_LAUNCH)
     return 0
 

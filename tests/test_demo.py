@@ -1044,3 +1044,29 @@ def test_account_roles_on_the_page(report: ConsultationReport, tmp_path: Path) -
             Client(f"http://127.0.0.1:{port}/", auth=("dr.martin", "wrong password"), verbose=False)
     finally:
         app.close()
+
+
+def test_login_sessions_expire(tmp_path: Path) -> None:
+    import time
+
+    import httpx
+    from starlette.middleware import Middleware
+
+    from consult.security import SessionExpiry
+
+    app = build_app(lambda: pytest.fail("no model load"), store=tmp_path / "s.db")
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
+               auth=("dr.test", "un mot de passe long"),
+               app_kwargs={"middleware": [Middleware(SessionExpiry, idle_s=1.0, max_s=60.0)]})
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            assert client.post("/login", data={"username": "dr.test", "password": "un mot de passe long"}
+                               ).status_code == 200
+            assert client.get("/config").status_code == 200
+            time.sleep(0.5)
+            assert client.get("/config").status_code == 200  # still active: each request renews it
+            time.sleep(1.5)
+            assert client.get("/config").status_code in (401, 403)  # idle too long: log in again
+    finally:
+        app.close()
