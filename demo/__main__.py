@@ -61,6 +61,13 @@ def private_temp_dir() -> str:
     return path
 
 
+def _one_login(user: str, password: str) -> Any:
+    """Gradio's ``auth`` for a single login, rate-limited like the accounts file (the password kept hashed)."""
+    from consult.accounts import Account, Accounts, hash_password
+
+    return Accounts({user: Account(user, "admin", hash_password(password))}).login
+
+
 def parse_auth(value: str) -> tuple[str, str]:
     """``user:password`` -> (user, password). Raises ValueError when either part is empty."""
     user, sep, password = value.partition(":")
@@ -138,10 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.auth:
             logger.warning("--auth puts the password in the process list (ps): prefer --accounts or %s", AUTH_ENV)
         try:
-            auth = parse_auth(auth_text)
+            user, password = parse_auth(auth_text)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        auth = _one_login(user, password)
     if not is_loopback(args.host) and auth is None:
         print(
             f"error: refusing to serve consultation data on non-loopback host {args.host!r} without a login. "
@@ -155,8 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if auth is None:  # a login always: on loopback, one made for this launch, shown on this console only
         import secrets
 
-        auth = (LAUNCH_USER, secrets.token_urlsafe(18))
-        print(f"Login for this launch: user {auth[0]!r}, password {auth[1]!r}", flush=True)
+        password = secrets.token_urlsafe(18)
+        print(f"Login for this launch: user {LAUNCH_USER!r}, password {password!r}", flush=True)
+        auth = _one_login(LAUNCH_USER, password)
 
     private_temp_dir()  # before gradio is imported
 

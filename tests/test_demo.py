@@ -816,15 +816,16 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
     assert seen["build"] == {"language": "en", "store": store, "audio_dir": str(tmp_path / "a"), "may": None}
     launch = seen["launch"]
     assert (launch["server_name"], launch["share"]) == ("127.0.0.1", False)
-    user, password = launch["auth"]  # a login always: one made for this launch on loopback
-    assert user == "consult" and len(password) >= 20
+    login = launch["auth"]  # a login always: one made for this launch on loopback, checked rate-limited
+    assert callable(login) and not login("consult", "guess")
     assert launch["run_history"] is False and launch["app_kwargs"]["middleware"]
     assert launch["max_file_size"] == "500mb"
     temp = Path(os.environ["GRADIO_TEMP_DIR"])  # uploads land in a folder only this user can read
     assert temp.is_dir() and (temp.stat().st_mode & 0o077) == 0
     monkeypatch.setenv("CONSULT_STORE", store + "2")
     assert main(["--host", "0.0.0.0", "--auth", "doc:pw"]) == 0
-    assert seen["build"]["store"] == store + "2" and seen["launch"]["auth"] == ("doc", "pw")
+    assert seen["build"]["store"] == store + "2" and seen["launch"]["auth"]("doc", "pw")
+    assert not seen["launch"]["auth"]("doc", "other")
 
 
 # ------------------------------------------------------------------------------------- a real launch
@@ -1070,3 +1071,13 @@ def test_login_sessions_expire(tmp_path: Path) -> None:
             assert client.get("/config").status_code in (401, 403)  # idle too long: log in again
     finally:
         app.close()
+
+
+def test_page_process_forces_offline_hub() -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    r = subprocess.run([sys.executable, "-c", "import os, demo.__main__; print(os.environ.get('HF_HUB_OFFLINE'))"],
+                       capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert r.stdout.strip() == "1", r.stderr
