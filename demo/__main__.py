@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         help="accounts file (consult accounts add): logins with hashed passwords and roles; the signer is the "
         "logged-in account (default $CONSULT_ACCOUNTS)",
     )
+    parser.add_argument(
+        "--prescriber",
+        default=os.environ.get("CONSULT_PRESCRIBER") or None,
+        help="prescriber profile for the ordonnance: a JSON file with name, rpps, specialty, address, phone "
+        "(default $CONSULT_PRESCRIBER)",
+    )
     parser.add_argument("--session-idle-minutes", type=float, default=30.0,
                         help="a login ends after this long without a request (default 30)")
     parser.add_argument("--session-max-hours", type=float, default=12.0,
@@ -167,13 +173,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Login for this launch: user {LAUNCH_USER!r}, password {password!r}", flush=True)
         auth = _one_login(LAUNCH_USER, password)
 
+    prescriber = None
+    if args.prescriber:
+        from consult.errors import ConsultError
+        from consult.ordonnance import Prescriber
+
+        try:
+            prescriber = Prescriber.load(args.prescriber)
+        except ConsultError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     private_temp_dir()  # before gradio is imported
 
     from consult.store import default_store_url
     from demo.app import build_app
 
     app = build_app(language=args.lang, store=args.store or default_store_url(), audio_dir=args.audio_dir,
-                    may=accounts.may if accounts is not None else None)
+                    may=accounts.may if accounts is not None else None, prescriber=prescriber)
     from starlette.middleware import Middleware
 
     guard = Middleware(HostOriginGuard, allowed=allowed_hosts(args.host, args.allowed_host))

@@ -29,6 +29,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr  # noqa: E402
 
+from consult.ordonnance import Prescriber  # noqa: E402
 from consult.store import ReportStore  # noqa: E402
 from demo.i18n import QUEUE_FILTERS, check_language, headers, queue_headers, texts  # noqa: E402
 from demo.service import (  # noqa: E402
@@ -171,6 +172,7 @@ def build_app(
     store: ReportStore | str | Path | None = None,
     audio_dir: str | Path | None = None,
     may: Callable[[str | None, str], bool] | None = None,
+    prescriber: Prescriber | None = None,
 ) -> gr.Blocks:
     """The review page.
 
@@ -182,6 +184,8 @@ def build_app(
             :func:`demo.service.default_audio_dir`).
         may: ``may(login, action)`` for the roles of the accounts file (``consult.accounts.Accounts.may``;
             actions ``transcribe``, ``edit``, ``sign``); None: every logged-in reviewer may do everything.
+        prescriber: the prescriber profile printed on the ordonnance (:mod:`consult.ordonnance`); None: no
+            ordonnance (the button says how to give one).
     """
     lang = check_language(language)
     t = texts(lang)
@@ -305,6 +309,22 @@ def build_app(
         path, markdown = make_plan_files(report, current_decisions(report, rows), service.work.fresh())
         return _file(path), markdown
 
+    def ordonnance_download(state: dict[str, Any] | None, rows: list[list[Any]]) -> Any:
+        from consult.ordonnance import UndecidedLines, build_ordonnance, ordonnance_html
+        from consult.outputs import atomic_write
+
+        if prescriber is None:
+            raise gr.Error(t["no_prescriber"], print_exception=False)
+        report = _report_from_state(state, lang)
+        try:
+            o = build_ordonnance(report, current_decisions(report, rows), prescriber)
+        except UndecidedLines as exc:
+            raise gr.Error(t["ordonnance_pending"].format(lines=", ".join(exc.line_ids)), print_exception=False
+                           ) from exc
+        path = service.work.fresh() / "ordonnance.html"
+        atomic_write(path, ordonnance_html(o))
+        return _file(path)
+
     def pseudonymised(state: dict[str, Any] | None) -> Any:
         report = _report_from_state(state, lang)
         return _file(make_pseudonymised_transcript(report, service.work.fresh(), lang))
@@ -404,11 +424,12 @@ def build_app(
                 report_btn = gr.Button(t["report_btn"], size="sm")
                 plan_btn = gr.Button(t["plan_btn"], size="sm")
                 pseudo_btn = gr.Button(t["pseudo_btn"], size="sm")
+                ordonnance_btn = gr.Button(t["ordonnance_btn"], size="sm", elem_id="consult-ordonnance")
             with gr.Row():
                 files = {
                     key: gr.File(label=t[f"{key}_file"], interactive=False, elem_id=f"consult-{key}-file",
                                  visible=False)
-                    for key in ("bundle", "report", "plan", "pseudo")
+                    for key in ("bundle", "report", "plan", "pseudo", "ordonnance")
                 }
                 bundle_file, report_file, plan_file, pseudo_file = (files[k] for k in ("bundle", "report", "plan",
                                                                                         "pseudo"))
@@ -443,6 +464,8 @@ def build_app(
         report_btn.click(report_download, inputs=[state, table], outputs=[report_file], api_name="report")
         plan_btn.click(plan, inputs=[state, table], outputs=[plan_file, plan_md], api_name="plan")
         pseudo_btn.click(pseudonymised, inputs=[state], outputs=[pseudo_file], api_name="pseudonymised")
+        ordonnance_btn.click(ordonnance_download, inputs=[state, table], outputs=[files["ordonnance"]],
+                             api_name="ordonnance")
         app.load(on_load, outputs=[reviewer, *queue_out], api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
     app.consult_service = service  # type: ignore[attr-defined]
     return app

@@ -173,6 +173,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "bundle_file": "Bundle FHIR (bundle.json)",
         "report_file": "Rapport (report.json)",
         "plan_file": "Plan de prise à imprimer (plan.html)",
+        "ordonnance_btn": "Ordonnance",
+        "ordonnance_file": "Ordonnance à imprimer (ordonnance.html)",
+        "no_prescriber": "Pas de profil de prescripteur : lancez la page avec --prescriber FICHIER (JSON : name, "
+        "rpps, specialty, address, phone).",
+        "ordonnance_pending": "Décidez chaque ligne avant d'imprimer l'ordonnance (en attente : {lines}).",
         "pseudo_file": "Transcription pseudonymisée (noms, dates, téléphones remplacés)",
         "plan_title": "Plan de prise du patient (lignes approuvées, dans la langue de la consultation)",
         "pseudo_name": "transcription-pseudonymisee.txt",
@@ -356,6 +361,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "bundle_file": "FHIR bundle (bundle.json)",
         "report_file": "Report (report.json)",
         "plan_file": "Printable plan (plan.html)",
+        "ordonnance_btn": "Prescription",
+        "ordonnance_file": "Printable prescription (ordonnance.html)",
+        "no_prescriber": "No prescriber profile: start the page with --prescriber FILE (JSON: name, rpps, "
+        "specialty, address, phone).",
+        "ordonnance_pending": "Decide every line before printing the prescription (pending: {lines}).",
         "pseudo_file": "Pseudonymised transcript (names, dates, phone numbers replaced)",
         "plan_title": "Patient's medication plan (approved lines, in the consultation's language)",
         "pseudo_name": "transcript-pseudonymised.txt",

@@ -813,7 +813,8 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio-tmp"))
     store = str(tmp_path / "s.db")
     assert main(["--store", store, "--audio-dir", str(tmp_path / "a"), "--lang", "en"]) == 0
-    assert seen["build"] == {"language": "en", "store": store, "audio_dir": str(tmp_path / "a"), "may": None}
+    assert seen["build"] == {"language": "en", "store": store, "audio_dir": str(tmp_path / "a"), "may": None,
+                             "prescriber": None}
     launch = seen["launch"]
     assert (launch["server_name"], launch["share"]) == ("127.0.0.1", False)
     login = launch["auth"]  # a login always: one made for this launch on loopback, checked rate-limited
@@ -1081,3 +1082,30 @@ def test_page_process_forces_offline_hub() -> None:
     r = subprocess.run([sys.executable, "-c", "import os, demo.__main__; print(os.environ.get('HF_HUB_OFFLINE'))"],
                        capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1], timeout=120)
     assert r.stdout.strip() == "1", r.stderr
+
+
+def test_ordonnance_from_the_page(report: ConsultationReport, tmp_path: Path) -> None:
+    """The Ordonnance button: refused while a line is undecided, then the printable page of the approved lines."""
+    from gradio_client import Client, handle_file
+
+    from consult.ordonnance import Prescriber
+
+    app = build_app(lambda: _ReportPipeline(report), store=tmp_path / "consult.db", audio_dir=tmp_path / "audio",
+                    prescriber=Prescriber(name="Dr Claire Martin", rpps="10101010101"))
+    port = _free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        out = client.predict(handle_file(str(FIXTURE)), "Dr API", api_name="/transcribe")
+        table = out[3]
+        with pytest.raises(Exception, match="Décidez chaque ligne"):
+            client.predict({"headers": table["headers"], "data": table["data"]}, api_name="/ordonnance")
+        rows = set_all_decisions(table["data"], "approved", "fr")
+        got = client.predict({"headers": table["headers"], "data": rows}, api_name="/ordonnance")
+        path = Path(got["value"] if isinstance(got, dict) and "value" in got else got)
+        page = path.read_text(encoding="utf-8")
+        assert "RPPS : 10101010101" in page and "<h1>Ordonnance</h1>" in page
+        prescribed = [m for m in report.medications if m.status in ("new", "renewed", "changed")]
+        assert page.count("<li data-line=") == len(prescribed) >= 1
+    finally:
+        app.close()
