@@ -267,38 +267,35 @@ def _name_spans(text: str, known: set[str], lex: DrugLexicon) -> list[Span]:
     def is_drug(tok: _Tok) -> bool:
         return any(s < tok.end and tok.start < e for s, e in drugs)
 
-    chosen: set[int] = set()
-    # 1. after a title or "my name is": up to three name-like tokens, separated by spaces only
-    for pattern in (_TITLE, _INTRO):
+    def names_after(pattern: re.Pattern[str], accept: Callable[[_Tok], bool]) -> set[int]:
+        """After each match: up to three tokens that ``accept``, separated by spaces only."""
+        found: set[int] = set()
         for m in pattern.finditer(text):
             pos, taken = m.end(), 0
             for i, tok in enumerate(toks):
                 if tok.start < pos:
                     continue
                 gap = text[pos : tok.start]
-                if taken == 3 or gap.strip() not in ("", ".") or len(gap) > 2:
+                if taken == 3 or gap.strip() not in ("", ".") or len(gap) > 2 or not accept(tok):
                     break
-                listed = _listed(tok, names) is not None
-                if _is_word(tok) or tok.key in _NOT_NAMES or not (tok.capitalised or listed):
-                    break
-                if is_drug(tok) and not listed:
-                    break
-                chosen.add(i)
+                found.add(i)
                 pos, taken = tok.end, taken + 1
+        return found
+
+    def name_like(tok: _Tok) -> bool:
+        listed = _listed(tok, names) is not None
+        if _is_word(tok) or tok.key in _NOT_NAMES or not (tok.capitalised or listed):
+            return False
+        return listed or not is_drug(tok)
+
+    def listed_name(tok: _Tok) -> bool:
+        flags = _listed(tok, names)
+        return not (flags is None or "w" in flags or "d" in flags or is_drug(tok) or tok.key in _NOT_NAMES)
+
+    # 1. after a title or "my name is": up to three name-like tokens, separated by spaces only
+    chosen = names_after(_TITLE, name_like) | names_after(_INTRO, name_like)
     # 1b. after "je suis", "I'm": listed names only (written in lower case too), not ordinary words
-    for m in _WEAK_INTRO.finditer(text):
-        pos, taken = m.end(), 0
-        for i, tok in enumerate(toks):
-            if tok.start < pos:
-                continue
-            gap = text[pos : tok.start]
-            if taken == 3 or gap.strip() not in ("", ".") or len(gap) > 2:
-                break
-            flags = _listed(tok, names)
-            if flags is None or "w" in flags or "d" in flags or is_drug(tok) or tok.key in _NOT_NAMES:
-                break
-            chosen.add(i)
-            pos, taken = tok.end, taken + 1
+    chosen |= names_after(_WEAK_INTRO, listed_name)
     # 2. listed names written with a capital; ambiguous ones (words, drugs) need a neighbour
     strong: set[int] = set()
     weak: set[int] = set()
