@@ -134,18 +134,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 < args.port < 65536:
         print(f"error: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
         return 2
+    from consult.accounts import Accounts
+    from consult.errors import ConsultError
+    from consult.ordonnance import Prescriber
+
+    try:  # the files the page needs, read before anything starts
+        accounts = Accounts.load(args.accounts) if args.accounts else None
+        prescriber = Prescriber.load(args.prescriber) if args.prescriber else None
+    except ConsultError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     auth_text = args.auth or os.environ.get(AUTH_ENV) or None
     auth: Any = None
-    accounts = None
-    if args.accounts:
-        from consult.accounts import Accounts
-        from consult.errors import ConsultError
-
-        try:
-            accounts = Accounts.load(args.accounts)
-        except ConsultError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+    if accounts is not None:
         auth = accounts.login  # hashed passwords, rate-limited
     elif auth_text:
         if args.auth:
@@ -173,16 +174,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Login for this launch: user {LAUNCH_USER!r}, password {password!r}", flush=True)
         auth = _one_login(LAUNCH_USER, password)
 
-    prescriber = None
-    if args.prescriber:
-        from consult.errors import ConsultError
-        from consult.ordonnance import Prescriber
-
-        try:
-            prescriber = Prescriber.load(args.prescriber)
-        except ConsultError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
     private_temp_dir()  # before gradio is imported
 
     from consult.store import default_store_url
