@@ -371,25 +371,33 @@ def _speaker_ref(report: ConsultationReport, line: MedicationLine, refs: _Refs) 
     return {"reference": refs.encounter, "display": "said during the consultation (speaker not identified)"}
 
 
-def _medication_request(report: ConsultationReport, line: MedicationLine, decision: ReviewDecision | None,
-                        refs: _Refs, res_id: str) -> dict[str, Any]:
-    approved = decision is not None and decision.decision == "approved"
-    resource: dict[str, Any] = {
-        "resourceType": "MedicationRequest",
+def _line_base(kind: str, report: ConsultationReport, line: MedicationLine, decision: ReviewDecision | None,
+               refs: _Refs, res_id: str) -> dict[str, Any]:
+    """What a line's MedicationRequest and MedicationStatement share: the product, the patient, the evidence."""
+    return {
+        "resourceType": kind,
         "id": res_id,
         "meta": _meta(),
         "contained": [medication(line)],
         "extension": _line_extensions(line, decision),
-        "status": "active" if approved else "draft",
-        "intent": "order" if approved else "proposal",
         "medicationReference": {"reference": "#med", "display": line.name},
         "subject": {"reference": refs.patient},
+        "note": _notes(report, line, decision),
+    }
+
+
+def _medication_request(report: ConsultationReport, line: MedicationLine, decision: ReviewDecision | None,
+                        refs: _Refs, res_id: str) -> dict[str, Any]:
+    approved = decision is not None and decision.decision == "approved"
+    resource = _line_base("MedicationRequest", report, line, decision, refs, res_id)
+    resource.update({
+        "status": "active" if approved else "draft",
+        "intent": "order" if approved else "proposal",
         "encounter": {"reference": refs.encounter},
         "authoredOn": report.created_at.isoformat(),
         "requester": {"reference": refs.practitioner},
         "dosageInstruction": [_dosage(line)],
-        "note": _notes(report, line, decision),
-    }
+    })
     if line.status in ("renewed", "changed"):
         what = "renewed unchanged" if line.status == "renewed" else "changed (new dose or posology)"
         resource["priorPrescription"] = {"display": f"the current prescription of {line.name}, {what}"}
@@ -414,21 +422,14 @@ def _medication_statement(report: ConsultationReport, line: MedicationLine, deci
     else:
         status = "active" if report.role_of(line.evidence.speaker) == "patient" else "unknown"
         reason = None
-    resource: dict[str, Any] = {
-        "resourceType": "MedicationStatement",
-        "id": res_id,
-        "meta": _meta(),
-        "contained": [medication(line)],
-        "extension": _line_extensions(line, decision),
+    resource = _line_base("MedicationStatement", report, line, decision, refs, res_id)
+    resource.update({
         "status": status,
-        "medicationReference": {"reference": "#med", "display": line.name},
-        "subject": {"reference": refs.patient},
         "context": {"reference": refs.encounter},
         "dateAsserted": report.created_at.isoformat(),
         "informationSource": source,
         "dosage": [_dosage(line)],
-        "note": _notes(report, line, decision),
-    }
+    })
     if reason is not None:
         resource["statusReason"] = [reason]
     return resource
