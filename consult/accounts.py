@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consult.errors import ConsultError
+from consult.security import secret_file_lines
 
-__all__ = ["ACCOUNTS_ENV", "PERMISSIONS", "ROLES", "Account", "Accounts", "add_account", "hash_password",
-           "verify_password"]
+__all__ = ["ACCOUNTS_ENV", "INTEGRATOR", "PERMISSIONS", "ROLES", "Account", "Accounts", "add_account",
+           "hash_password", "role_may", "verify_password"]
 
 ACCOUNTS_ENV = "CONSULT_ACCOUNTS"
 ROLES = ("doctor", "pharmacist", "admin")
@@ -41,7 +42,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "sign": frozenset({"doctor", "pharmacist"}),
     "purge": frozenset({"admin"}),
 }
+INTEGRATOR = "integrator"
+"""The role of an API token's holder: a system, not a person; every API action."""
 _N, _R, _P = 2**14, 8, 1
+
+
+def role_may(role: str, action: str) -> bool:
+    """Whether ``role`` may do ``action`` (:data:`PERMISSIONS`; an API token's integrator may do everything)."""
+    return role == INTEGRATOR or role in PERMISSIONS.get(action, frozenset())
 
 
 def _b64(data: bytes) -> str:
@@ -74,21 +82,12 @@ class Account:
     password_hash: str
 
     def may(self, action: str) -> bool:
-        return self.role in PERMISSIONS.get(action, frozenset())
+        return role_may(self.role, action)
 
 
 def _read(path: Path) -> dict[str, Account]:
     accounts: dict[str, Account] = {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return accounts
-    except OSError as exc:
-        raise ConsultError(f"{path}: cannot read the accounts file ({exc.strerror or exc})") from exc
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
+    for n, line in secret_file_lines(path, "accounts", missing_ok=True):
         parts = line.split(":", 2)
         if len(parts) != 3 or parts[1] not in ROLES or not parts[2].startswith("scrypt$"):
             raise ConsultError(f"{path}, line {n}: expected name:role:scrypt$... with a role among "

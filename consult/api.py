@@ -45,15 +45,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicC
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from consult.accounts import Accounts
+from consult.accounts import INTEGRATOR, Accounts, role_may
 from consult.audio import SUPPORTED_SUFFIXES, load_audio, sha256_file
 from consult.config import Settings
 from consult.config import job_id as make_job_id
 from consult.errors import AudioError, ConsultError, FhirError
 from consult.fhir import BundleType, as_bundle_type
 from consult.outputs import transcript_text
-from consult.security import LOOPBACK_NAMES, HostOriginGuard
-from consult.store import Job, ReportStore, StoreError, kept_audio
+from consult.security import LOOPBACK_NAMES, HostOriginGuard, secret_file_lines
+from consult.store import Job, ReportStore, StoreError, discard_kept_audio
 from schemas import ConsultationReport
 
 log = logging.getLogger(__name__)
@@ -87,14 +87,7 @@ def _digest(token: str) -> str:
 def load_tokens(path: Path) -> dict[str, str]:
     """SHA-256 of each token -> its name, from a file of ``name:token`` or ``token`` lines."""
     tokens: dict[str, str] = {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConsultError(f"{path}: cannot read the tokens file ({exc.strerror or exc})") from exc
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
+    for n, line in secret_file_lines(path, "tokens"):
         name, _, token = line.rpartition(":")
         if len(token) < 16:
             raise ConsultError(f"{path}, line {n}: a token needs at least 16 characters (e.g. python -c "
@@ -323,12 +316,10 @@ class Caller:
     """Who makes a request: a token's name (an integrator: every action) or an account with its role."""
 
     name: str
-    role: str = "integrator"
+    role: str = INTEGRATOR
 
     def may(self, action: str) -> bool:
-        from consult.accounts import PERMISSIONS
-
-        return self.role == "integrator" or self.role in PERMISSIONS.get(action, frozenset())
+        return role_may(self.role, action)
 
 
 def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str], options: ApiOptions,
@@ -492,9 +483,8 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
             removed = store.purge(job.id, actor=f"{API_ACTOR_PREFIX}{who}")
         except StoreError as exc:
             raise HTTPException(status_code=409, detail=str(exc)) from exc
-        kept = kept_audio(removed) if removed is not None else None
-        if kept is not None:
-            kept.unlink(missing_ok=True)
+        if removed is not None:
+            discard_kept_audio(removed)
         return Response(status_code=204)
 
     @app.exception_handler(StoreError)

@@ -517,7 +517,7 @@ def parse_age(text: str) -> float:
 
 
 def _purge(store: Any, args: argparse.Namespace) -> int:
-    from consult.store import StoreError, kept_audio
+    from consult.store import StoreError, discard_kept_audio
 
     if not args.job_ids and args.older_than is None:
         print("consult: error: give JOB_ID(s) or --older-than AGE", file=sys.stderr)
@@ -540,9 +540,7 @@ def _purge(store: Any, args: argparse.Namespace) -> int:
     if args.older_than is not None:
         removed += store.purge_older_than(parse_age(args.older_than), actor=actor)
     for job in removed:
-        audio = kept_audio(job)
-        if audio is not None:
-            audio.unlink(missing_ok=True)
+        audio = discard_kept_audio(job)
         print(f"purged  {job.id}" + ("  (and its kept audio)" if audio is not None else ""))
     print(f"{len(removed)} job(s) purged")
     return 1 if errors else 0

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["LOOPBACK_NAMES", "HostOriginGuard", "SessionExpiry", "allowed_hosts", "is_loopback"]
+__all__ = ["LOOPBACK_NAMES", "HostOriginGuard", "SessionExpiry", "allowed_hosts", "is_loopback", "secret_file_lines"]
 
 
 def is_loopback(host: str) -> bool:
@@ -21,6 +21,23 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def secret_file_lines(path: Path | str, what: str, *, missing_ok: bool = False) -> list[tuple[int, str]]:
+    """(line number, stripped line) of a secrets file (accounts, tokens), blank lines and ``#`` comments left out.
+    A missing file is an empty list when ``missing_ok``, else, like an unreadable one, a ConsultError naming it."""
+    from consult.errors import ConsultError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        if missing_ok:
+            return []
+        raise ConsultError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from exc
+    except OSError as exc:
+        raise ConsultError(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from exc
+    lines = ((n, raw.strip()) for n, raw in enumerate(text.splitlines(), 1))
+    return [(n, line) for n, line in lines if line and not line.startswith("#")]
 
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -69,11 +86,9 @@ class HostOriginGuard:
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008})
                     return
-                body = json.dumps({"detail": problem[1]}).encode()
-                await send({"type": "http.response.start", "status": problem[0],
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
+                from starlette.responses import JSONResponse
+
+                await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -46,6 +46,7 @@ __all__ = [
     "ReportStore",
     "StoreError",
     "default_store_url",
+    "discard_kept_audio",
     "kept_audio",
     "private_files",
 ]
@@ -183,6 +184,15 @@ def kept_audio(job: Job) -> Path | None:
     files), None when the input is the user's own file (``consult run``, the watch folder): never deleted."""
     path = Path(job.input_path)
     return path if path.stem == job.id else None
+
+
+def discard_kept_audio(job: Job) -> Path | None:
+    """Delete the copy of a purged job's recording that consult kept (:func:`kept_audio`); returns it, or None
+    when there was none to delete."""
+    path = kept_audio(job)
+    if path is not None:
+        path.unlink(missing_ok=True)
+    return path
 
 
 def private_files(db_path: Path) -> None:
@@ -848,7 +858,7 @@ class ReportStore:
         A running job is refused unless ``force`` (its worker would write it back). An ``audit`` row records that
         a purge happened (job id, who, when; no content). SQLite overwrites the deleted content
         (``secure_delete``) and the write-ahead log is checkpointed, so the report's text is gone from the files.
-        Files (kept audio, exports) are the caller's: see :func:`kept_audio`.
+        Files (kept audio, exports) are the caller's: see :func:`discard_kept_audio`.
         """
         now = _now()
         with self._tx() as tx:
