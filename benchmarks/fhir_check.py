@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from consult.fhir import build_bundle, bundle_json, line_resources, validate_bundle_json
-from consult.pipeline import report_from_text
-from consult.scoring import load_labelled_set
-from schemas import ConsultationReport
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-VALIDATOR = Path(__file__).resolve().parents[1] / "scripts" / "fhir-validator" / "validate.js"
+from fhirjs import errors_of, validate_files  # noqa: E402 - the tests' runner of the npm validator
+
+from consult.fhir import build_bundle, bundle_json, line_resources, validate_bundle_json  # noqa: E402
+from consult.pipeline import report_from_text  # noqa: E402
+from consult.scoring import load_labelled_set  # noqa: E402
+from schemas import ConsultationReport  # noqa: E402
 
 
 def reports_of(folder: Path) -> list[tuple[str, ConsultationReport]]:
@@ -72,15 +73,12 @@ def check(name: str, reports: list[tuple[str, ConsultationReport]], keep: Path) 
                             counts["strength_missing"] += 1
                 else:
                     counts["statements"] += 1
-    for start in range(0, len(files), 200):
-        chunk = files[start:start + 200]
-        r = subprocess.run(["node", str(VALIDATOR), *map(str, chunk)], capture_output=True, text=True)
-        for line in r.stdout.splitlines():
-            result = json.loads(line)
-            if not result["valid"] or any(m["severity"] == "error" for m in result["messages"]):
+    for start in range(0, len(files), 200):  # the tests' FHIR.js runner, in chunks of 200 files
+        for result in validate_files(files[start:start + 200]):
+            errors = errors_of(result)
+            if not result["valid"] or errors:
                 counts["invalid_fhirjs"] += 1
-                print(f"  FHIR.js: {result['file']}: "
-                      f"{[m for m in result['messages'] if m['severity'] == 'error'][:3]}", file=sys.stderr)
+                print(f"  FHIR.js: {result['file']}: {errors[:3]}", file=sys.stderr)
     return counts
 
 

@@ -52,3 +52,12 @@ def fixture_report(pipeline):
         return _REPORTS[name]
 
     return get
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

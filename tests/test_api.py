@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
-from conftest import FIXTURES, REPO
+from conftest import FIXTURES, REPO, free_port
 from fhirjs import assert_valid
 
 from consult.fhir import validate_bundle_json
@@ -30,16 +29,12 @@ from consult.store import ReportStore
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
     def __init__(self, root: Path, *extra: str) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.store = root / "store.db"
         self.data = root / "data"
         self.tokens = root / "tokens"

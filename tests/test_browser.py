@@ -15,13 +15,13 @@ import json
 import os
 import re
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import free_port
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -52,10 +52,6 @@ def _chromium() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, pipeline: Any) -> Iterator[di
     tmp = tmp_path_factory.mktemp("review-site")
     store_path = tmp / "consult.db"
     app = build_app(lambda: pipeline, language="fr", store=store_path, audio_dir=tmp / "audio")
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, ssr_mode=False,
                quiet=True)
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 import soundfile as sf
+from conftest import free_port
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -832,10 +832,6 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
 # ------------------------------------------------------------------------------------- a real launch
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.parametrize(
@@ -847,7 +843,7 @@ def _free_port() -> int:
 )
 def test_launch_serves_the_page_on_loopback(tmp_path: Path, lang: str, labels: list[str]) -> None:
     app = build_app(lambda: pytest.fail("no model load on page load"), language=lang, store=tmp_path / "s.db")
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, ssr_mode=False,
                quiet=True)
     try:
@@ -872,7 +868,7 @@ def test_page_wiring_through_the_api(report: ConsultationReport, tmp_path: Path)
         return fake
 
     app = build_app(factory, store=tmp_path / "consult.db", audio_dir=tmp_path / "audio")
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
@@ -901,7 +897,7 @@ def test_the_login_is_the_reviewer(report: ConsultationReport, tmp_path: Path) -
     from gradio_client import Client, handle_file
 
     app = build_app(lambda: _ReportPipeline(report), store=tmp_path / "consult.db", audio_dir=tmp_path / "audio")
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
                auth=("dr-login", "pw"))
     try:
@@ -945,7 +941,7 @@ def test_page_keeps_no_run_history_and_shows_no_footer_links(tmp_path: Path) -> 
     from demo.__main__ import SAFE_LAUNCH
 
     app = build_app(lambda: pytest.fail("no model load on page load"), language="fr", store=tmp_path / "s.db")
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **SAFE_LAUNCH)
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=30) as resp:
@@ -978,7 +974,7 @@ def test_launched_page_asks_a_login_and_refuses_foreign_hosts(tmp_path: Path) ->
 
     import httpx
 
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
     env.pop("CONSULT_UI_AUTH", None)
     proc = subprocess.Popen([sys.executable, "-m", "demo", "--port", str(port), "--store", str(tmp_path / "s.db"),
@@ -1029,7 +1025,7 @@ def test_account_roles_on_the_page(report: ConsultationReport, tmp_path: Path) -
     accounts = Accounts.load(path)
     app = build_app(lambda: _ReportPipeline(report), store=tmp_path / "consult.db", audio_dir=tmp_path / "audio",
                     may=accounts.may)
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
                auth=accounts.login)
     try:
@@ -1057,7 +1053,7 @@ def test_login_sessions_expire(tmp_path: Path) -> None:
     from consult.security import SessionExpiry
 
     app = build_app(lambda: pytest.fail("no model load"), store=tmp_path / "s.db")
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
                auth=("dr.test", "un mot de passe long"),
                app_kwargs={"middleware": [Middleware(SessionExpiry, idle_s=1.0, max_s=60.0)]})
@@ -1092,7 +1088,7 @@ def test_ordonnance_from_the_page(report: ConsultationReport, tmp_path: Path) ->
 
     app = build_app(lambda: _ReportPipeline(report), store=tmp_path / "consult.db", audio_dir=tmp_path / "audio",
                     prescriber=Prescriber(name="Dr Claire Martin", rpps="10101010101"))
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+from conftest import free_port
 
 from consult.config import Settings, job_id
 from consult.outputs import write_outputs
@@ -41,12 +42,6 @@ def _fixture(name: str) -> Path:
     return path
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +288,7 @@ def test_cluster_mode_with_ray_token_authentication(clips, tmp_path):
     as Ray does when a token exists): `consult run
     --ray-address` finds the token where Ray documents it and completes the batch; without a token it stops with an
     error naming the fix instead of retrying for ever."""
-    port = _free_port()
+    port = free_port()
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
