@@ -1052,19 +1052,20 @@ def test_login_sessions_expire(tmp_path: Path) -> None:
 
     from consult.security import SessionExpiry
 
+    idle = 3.0  # seconds: well above one /config request on a loaded 2-core machine
     app = build_app(lambda: pytest.fail("no model load"), store=tmp_path / "s.db")
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
                auth=("dr.test", "un mot de passe long"),
-               app_kwargs={"middleware": [Middleware(SessionExpiry, idle_s=1.0, max_s=60.0)]})
+               app_kwargs={"middleware": [Middleware(SessionExpiry, idle_s=idle, max_s=60.0)]})
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             assert client.post("/login", data={"username": "dr.test", "password": "un mot de passe long"}
                                ).status_code == 200
             assert client.get("/config").status_code == 200
-            time.sleep(0.5)
+            time.sleep(0.2)
             assert client.get("/config").status_code == 200  # still active: each request renews it
-            time.sleep(1.5)
+            time.sleep(idle + 0.5)
             assert client.get("/config").status_code in (401, 403)  # idle too long: log in again
     finally:
         app.close()
