@@ -14,6 +14,12 @@ mentioned                    ``MedicationStatement``: ``active`` when the patien
                              ``unknown`` (asked about, talked about), ``informationSource`` the speaker
 ==========================  =================================================================================
 
+A prescription the reviewer approved and marked ALD (:attr:`ReviewDecision.ald`: it treats the patient's
+affection de longue durée, the upper zone of the French ordonnance bizone) says so in FHIR's own fields, for an
+integrator who reads no extension: ``category`` ``urn:consult:medication-request-category#ald`` (text "ALD
+(affection de longue durée)"; the element's value set is only an example) and a ``note``. Other lines have no
+``category``.
+
 So no stopped or merely mentioned drug is ever a MedicationRequest. The product is a contained ``Medication``
 (``medicationReference`` "#med") with ``code`` (ATC; CIS when the specialty is known), ``form`` (EDQM dose form
 where we map it) and ``ingredient.strength`` as a Ratio (1000 mg per tablet).
@@ -77,6 +83,8 @@ EDQM = "http://standardterms.edqm.eu"
 BUNDLE_ID_SYSTEM = "urn:consult:report-id"
 CIS = "urn:oid:1.2.250.1.213.2.3.1"  # ANSM Code Identifiant de Spécialité (as the ANS FHIR guides name it)
 SOURCE_SHA256 = "urn:consult:source-sha256"
+REQUEST_CATEGORY = "urn:consult:medication-request-category"
+ALD_TEXT = "ALD (affection de longue durée)"
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 V3_DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
@@ -409,6 +417,13 @@ def _medication_request(report: ConsultationReport, line: MedicationLine, decisi
         dispense["numberOfRepeatsAllowed"] = line.renewals
     if dispense:
         resource["dispenseRequest"] = dispense
+    if approved and decision is not None and decision.ald:
+        resource["category"] = [{
+            "coding": [{"system": REQUEST_CATEGORY, "code": "ald", "display": ALD_TEXT}],
+            "text": ALD_TEXT,
+        }]
+        resource["note"].append({"text": f"{ALD_TEXT}: prescribed for the patient's exempting long-term "
+                                         "condition (ordonnance bizone, upper zone)."})
     return resource
 
 

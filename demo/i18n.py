@@ -26,6 +26,7 @@ COLUMNS: tuple[str, ...] = (
     "status",
     "confidence",
     "decision",
+    "ald",
 )
 
 # Columns of the pharmacist's queue, in display order.
@@ -144,8 +145,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "Double-cliquez sur une cellule pour la corriger, Entrée pour valider. Formats : dosage/dose "
             "« 500 mg », « 1 comprimé », « 1-2 comprimé » ; fréquence « 3/j » (3 par jour), « 1/8h » (toutes "
             "les 8 h), « 2/sem » ; durée « 7 j », « 2 sem », « 3 mois » ; moments « matin, soir » ; si besoin "
-            "« oui »/« non » ; décision « approuvé », « rejeté » ou « en attente ». Une cellule vide efface la "
-            "valeur."
+            "« oui »/« non » ; décision « approuvé », « rejeté » ou « en attente » ; ALD « oui » pour une ligne "
+            "du traitement de l'affection de longue durée (ordonnance bizone). Une cellule vide efface la valeur."
         ),
         # --- sign-off
         "signoff_title": "Signature",
@@ -233,6 +234,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "col_status": "statut",
         "col_confidence": "confiance",
         "col_decision": "décision",
+        "col_ald": "ALD",
     },
     "en": {
         "title": "consult — consultation review",
@@ -335,7 +337,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             'Double-click a cell to correct it, Enter to confirm. Formats: strength/dose "500 mg", "1 tablet", '
             '"1-2 tablet"; frequency "3/d" (3 a day), "1/8h" (every 8 h), "2/wk"; duration "7 d", "2 wk", '
             '"3 mo"; times "morning, evening"; as needed "yes"/"no"; decision "approved", "rejected" or '
-            '"pending". An empty cell clears the value.'
+            '"pending"; ALD "yes" for a line treating the patient\'s long-term condition (affection de longue '
+            'durée). An empty cell clears the value.'
         ),
         "signoff_title": "Sign-off",
         "signoff_help": (
@@ -419,6 +422,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "col_status": "status",
         "col_confidence": "confidence",
         "col_decision": "decision",
+        "col_ald": "ALD",
     },
 }
 

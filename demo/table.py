@@ -13,7 +13,11 @@ strength   ``500 mg``, ``0,5 g`` / ``0.5 g``      ``1/2 comprimé``, ``1 à 2 ..
 frequency  ``3/j``, ``1/8h``, ``2/sem`` / ``3/d`` ``3 x/j``, ``2 fois / jour``, ``1/wk``
 duration   ``7 j``, ``2 sem``, ``3 mois`` / ``7 d`` ``7 jours``, ``2 semaines``, ``10 days``
 when       ``matin, soir`` (labels)               FHIR codes ``MORN, EVE``
+ald        ``oui`` / ``yes``, empty when not ALD  ``non``, ``no``, ``x``, ``1``, ``0``
 ========== ====================================== ==========================================
+
+The ``ald`` column is the reviewer's mark (not a field of the line): :attr:`ReviewDecision.ald`, the line treats
+the patient's affection de longue durée (the ordonnance's upper "bizone" zone, ``category`` ALD in FHIR).
 """
 
 from __future__ import annotations
@@ -293,6 +297,7 @@ def report_to_rows(
             "status": t[line.status],
             "confidence": _num(round(line.confidence, 2), lang),
             "decision": _decision_label(decision.decision if decision is not None else "pending", lang),
+            "ald": t["yes"] if decision is not None and decision.ald else "",
         }
         rows.append([cells[key] for key in COLUMNS])
     return rows
@@ -436,6 +441,13 @@ def rows_to_decisions(
             continue
         n_before = len(problems)
         edited = _edited_line(line, row, lang, problems)
+        ald = _BOOL_WORDS.get(_fold(_cell(row, "ald")))
+        if ald is None:
+            problems.append(
+                t["cell_error"].format(
+                    line=line_id, column=t["col_ald"], value=_cell(row, "ald"), expected=t["expect_bool"]
+                )
+            )
         if len(problems) > n_before:
             continue
         decided[line_id] = ReviewDecision(
@@ -444,6 +456,7 @@ def rows_to_decisions(
             line=None if edited == line else edited,
             reviewer=reviewer,
             at=when,
+            ald=bool(ald),
         )
     if problems:
         raise TableError(problems, lang)
@@ -487,7 +500,7 @@ def edited_fields(original: MedicationLine, edited: MedicationLine | None) -> li
 
 def decision_records(report: ConsultationReport, decisions: Iterable[ReviewDecision]) -> list[dict[str, Any]]:
     """The decisions as the report store keeps them in a review event: line id, decision, edited fields, the
-    edited line (None when not edited), reviewer and time."""
+    edited line (None when not edited), reviewer, time and the ALD mark."""
     lines = {line.id: line for line in report.medications}
     out: list[dict[str, Any]] = []
     for d in decisions:
@@ -499,12 +512,14 @@ def decision_records(report: ConsultationReport, decisions: Iterable[ReviewDecis
             "line": d.line.model_dump(mode="json") if d.line is not None else None,
             "reviewer": d.reviewer,
             "at": d.at.isoformat() if d.at is not None else None,
+            "ald": d.ald,
         })
     return out
 
 
 def decisions_from_records(report: ConsultationReport, records: Iterable[dict[str, Any]]) -> list[ReviewDecision]:
-    """Read :func:`decision_records` back (records of lines the report does not have are ignored)."""
+    """Read :func:`decision_records` back (records of lines the report does not have are ignored; a record
+    saved before the ALD mark existed reads as not ALD)."""
     known = {line.id for line in report.medications}
     out: list[ReviewDecision] = []
     for rec in records:
@@ -516,6 +531,7 @@ def decisions_from_records(report: ConsultationReport, records: Iterable[dict[st
             line=MedicationLine.model_validate(rec["line"]) if rec.get("line") else None,
             reviewer=rec.get("reviewer"),
             at=datetime.fromisoformat(rec["at"]) if rec.get("at") else None,
+            ald=rec.get("ald") is True,
         ))
     return out
 

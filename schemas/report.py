@@ -98,3 +98,8 @@ class ReviewDecision(Frozen):
     reviewer: str | None = None
     at: datetime | None = None
     comment: str | None = None
+    ald: bool = Field(
+        default=False,
+        description="The reviewer marks the line as treating the patient's ALD (affection de longue durée, "
+                    "the exempting long-term condition covered at 100 %): the French ordonnance prints it in the "
+                    "upper zone of the bizone layout and the FHIR MedicationRequest says so.")

@@ -350,6 +350,34 @@ def test_rows_show_a_saved_review(report: ConsultationReport) -> None:
     assert back["med-3"].line == edited and back["med-4"].decision == "rejected"
 
 
+def test_the_ald_column_round_trips_through_the_table_and_the_store(report: ConsultationReport) -> None:
+    at = datetime(2025, 3, 1, 11, 0, tzinfo=timezone.utc)
+    saved = [ReviewDecision(line_id="med-3", decision="approved", ald=True, reviewer="dr", at=at),
+             ReviewDecision(line_id="med-4", decision="approved", reviewer="dr", at=at)]
+    for lang, yes in (("fr", "oui"), ("en", "yes")):
+        rows = report_to_rows(report, lang, saved)
+        assert headers(lang)[COL["ald"]] == "ALD"
+        assert [r[COL["ald"]] for r in rows] == ["", "", yes, ""]  # empty: not ALD
+        back = {d.line_id: d for d in rows_to_decisions(report, rows, lang=lang)}
+        assert [back[i].ald for i in ("med-1", "med-2", "med-3", "med-4")] == [False, False, True, False]
+        assert back["med-3"].line is None  # the mark is the decision's, not an edit of the line
+    # the reviewer types the mark (either language's words); an unreadable mark is an error, not a "no"
+    rows = report_to_rows(report, "fr")
+    _row(rows, "med-4")[COL["ald"]] = "Oui"
+    _row(rows, "med-3")[COL["ald"]] = "non"
+    assert [d.ald for d in rows_to_decisions(report, rows)] == [False, False, False, True]
+    _row(rows, "med-3")[COL["ald"]] = "peut-être"
+    with pytest.raises(TableError) as err:
+        rows_to_decisions(report, rows)
+    assert err.value.problems == ["ligne med-3, colonne « ALD » : « peut-être » non reconnu (attendu : oui ou non)"]
+    # the store keeps it; a record saved before the mark existed reads as not ALD
+    records = decision_records(report, saved)
+    assert [r["ald"] for r in records] == [True, False]
+    assert decisions_from_records(report, records) == saved
+    old = [{k: v for k, v in r.items() if k != "ald"} for r in records]
+    assert [d.ald for d in decisions_from_records(report, old)] == [False, False]
+
+
 def test_unedited_rows_give_pending_decisions_without_edits(report: ConsultationReport) -> None:
     for lang in ("fr", "en"):
         decisions = rows_to_decisions(report, report_to_rows(report, lang), lang=lang)

@@ -1,12 +1,15 @@
 """The ordonnance of the approved lines: French mentions, English layout, nothing printable while a line is
-undecided, and the same lines as the reviewed FHIR bundle's active MedicationRequests."""
+undecided, the bizone layout for ALD lines, and the same lines as the reviewed FHIR bundle's active
+MedicationRequests (ALD ones included)."""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timezone
 
 import pytest
+from fhirjs import assert_valid
 from test_fhir import AMOX, IBU, OME, PARA
 
 from consult.fhir import build_bundle, bundle_json
@@ -25,8 +28,20 @@ def _report(lang: str = "fr") -> ConsultationReport:
         medications=[AMOX.model_copy(update={"renewals": 2, "drug_text": "Clamoxyl"}), PARA, IBU, OME])
 
 
-def _decisions(**by_id: str) -> list[ReviewDecision]:
-    return [ReviewDecision(line_id=k.replace("_", "-"), decision=v, reviewer="dr.martin") for k, v in by_id.items()]
+def _decisions(ald: tuple[str, ...] = (), **by_id: str) -> list[ReviewDecision]:
+    return [ReviewDecision(line_id=k.replace("_", "-"), decision=v, reviewer="dr.martin",
+                           ald=k.replace("_", "-") in ald) for k, v in by_id.items()]
+
+
+ALD_ZONE = ("Prescriptions relatives au traitement de l'affection de longue durée reconnue (liste ou hors liste)"
+            "<br>(AFFECTION EXONÉRANTE)")
+OTHER_ZONE = "Prescriptions SANS RAPPORT avec l'affection de longue durée<br>(MALADIES INTERCURRENTES)"
+
+
+def _zones(page: str) -> dict[str, list[str]]:
+    """The line ids printed in each zone of a bizone page (``{}`` for a single list)."""
+    zones = re.findall(r"<section class='zone' data-zone='(\w+)'>(.*?)</section>", page, re.S)
+    return {name: re.findall(r"data-line='([^']+)'", body) for name, body in zones}
 
 
 def test_nothing_is_printable_while_a_line_is_undecided():
@@ -82,3 +97,67 @@ def test_english_layout_and_pdf(tmp_path):
     assert "Repeats: 2" in page and "if needed" in page and "Duration: 6 days" in page  # in English words
     pdf = html_to_pdf(page, tmp_path / "rx.pdf")
     assert pdf.read_bytes()[:4] == b"%PDF" and pdf.stat().st_size > 1000
+
+
+def test_an_ald_line_gives_the_bizone_layout_with_each_line_in_its_zone():
+    report = _report().model_copy(update={"medications": [*_report().medications, AMOX.model_copy(update={
+        "id": "med-5", "name": "metformine", "drug_text": "metformine", "atc": "A10BA02"})]})
+    decisions = _decisions(ald=("med-5",), med_1="approved", med_2="approved", med_3="approved",
+                           med_4="rejected", med_5="approved")
+    o = build_ordonnance(report, decisions, DR)
+    assert [(i.line_id, i.ald) for i in o.items] == [("med-1", False), ("med-2", False), ("med-5", True)]
+    page = ordonnance_html(o)
+    assert ALD_ZONE in page and OTHER_ZONE in page and "<hr class='bizone'>" in page
+    assert page.index(ALD_ZONE) < page.index("<hr class='bizone'>") < page.index(OTHER_ZONE)
+    assert _zones(page) == {"ald": ["med-5"], "other": ["med-1", "med-2"]}
+    # one numbering down the page: the ALD zone first
+    assert "1. METFORMINE" in page and "2. AMOXICILLINE" in page and "3. PARACÉTAMOL" in page
+    assert page.index("Traitements arrêtés") > page.index(OTHER_ZONE)  # stopped drugs stay after the zones
+
+
+def test_no_ald_line_keeps_the_single_list():
+    for decisions in (
+        _decisions(med_1="approved", med_2="approved", med_3="approved", med_4="rejected"),
+        # ALD marked on lines that print nothing: a rejected prescription, a stopped drug
+        _decisions(ald=("med-2", "med-3"), med_1="approved", med_2="rejected", med_3="approved", med_4="rejected"),
+    ):
+        page = ordonnance_html(build_ordonnance(_report(), decisions, DR))
+        assert "AFFECTION EXONÉRANTE" not in page and "MALADIES INTERCURRENTES" not in page
+        assert "bizone'" not in page and _zones(page) == {}
+        assert "1. AMOXICILLINE" in page
+
+
+def test_english_ordonnance_marks_the_ald_line_in_a_single_list():
+    decisions = _decisions(ald=("med-2",), med_1="approved", med_2="approved", med_3="rejected", med_4="rejected")
+    page = ordonnance_html(build_ordonnance(_report("en"), decisions, DR))
+    assert _zones(page) == {} and "AFFECTION" not in page
+    assert page.count("(long-term condition, ALD)") == 1
+    para = re.search(r"<li data-line='med-2'>.*?</li>", page, re.S)
+    assert para is not None and "(long-term condition, ALD)" in para.group(0)
+
+
+def test_fhir_bundle_marks_exactly_the_ald_lines_of_the_ordonnance(tmp_path):
+    report = _report()
+    decisions = _decisions(ald=("med-2",), med_1="approved", med_2="approved", med_3="approved", med_4="approved")
+    o = build_ordonnance(report, decisions, DR)
+    text = bundle_json(build_bundle(report, decisions))
+    lines = {}
+    for e in json.loads(text)["entry"]:
+        r = e["resource"]
+        line_id = next((x["valueString"] for x in r.get("extension", []) if x["url"].endswith("line-id")), None)
+        if line_id is not None:
+            lines[line_id] = r
+    ald_in_bundle = {i for i, r in lines.items()
+                     if any(c.get("code") == "ald" for cat in r.get("category", []) for c in cat["coding"])}
+    assert ald_in_bundle == {i.line_id for i in o.items if i.ald} == {"med-2"}
+    para = lines["med-2"]
+    assert (para["resourceType"], para["status"], para["intent"]) == ("MedicationRequest", "active", "order")
+    assert para["category"][0]["text"] == "ALD (affection de longue durée)"
+    assert any("ALD (affection de longue durée)" in n["text"] for n in para["note"])
+    assert not any("ALD" in n["text"] for n in lines["med-1"]["note"])
+    # a pending draft marked ALD is not an order yet: it says nothing about the ALD either
+    draft = bundle_json(build_bundle(report, _decisions(ald=("med-2",), med_2="pending")))
+    assert '"ald"' not in draft and "affection de longue" not in draft
+    path = tmp_path / "ald.json"
+    path.write_text(text)
+    assert_valid([path])
