@@ -113,6 +113,39 @@ def effective_lines(
     return out
 
 
+_SAME_LINE_FIELDS = ("status", "strength", "dose", "form", "route", "frequency", "when", "duration", "as_needed",
+                     "max_per_day", "max_per_intake", "min_interval", "quantity_for", "renewals")
+
+
+def same_line(a: MedicationLine, b: MedicationLine) -> bool:
+    """Whether two readings of a line say the same thing: the same drug and the same status, strength, dose,
+    form, route, posology and duration (ids, evidence, confidence and the words as said may differ)."""
+    from consult.extract.text import key_of
+
+    if key_of(a.name) != key_of(b.name) and (a.atc is None or a.atc != b.atc):
+        return False
+    return all(getattr(a, f) == getattr(b, f) for f in _SAME_LINE_FIELDS)
+
+
+def carry_decisions(before: Iterable[MedicationLine],
+                    decisions: Iterable[ReviewDecision] | Mapping[str, ReviewDecision],
+                    after: ConsultationReport) -> list[ReviewDecision]:
+    """Decisions made on ``before`` (the live cards) for the lines of ``after`` (the final report) that are the
+    same (:func:`same_line`); a line that changed in any field is left pending: it was never seen as it is now.
+    Each earlier line lends its decision to one later line at most."""
+    decs = decisions_by_line(decisions)
+    pool = [(line, decs[line.id]) for line in before if line.id in decs and decs[line.id].decision != "pending"]
+    out: list[ReviewDecision] = []
+    for line in after.medications:
+        for k, (old, d) in enumerate(pool):
+            seen_as = d.line if d.line is not None else old
+            if same_line(seen_as, line):
+                out.append(d.model_copy(update={"line_id": line.id, "line": None}))
+                del pool[k]
+                break
+    return out
+
+
 # --------------------------------------------------------------------------- drug facts
 def _entry(line: MedicationLine, lex: DrugLexicon) -> DrugEntry | None:
     # an English consultation's line is named in English ("metformin"): the lexicon's name is French
@@ -626,10 +659,12 @@ __all__ = [
     "FlagKind",
     "InteractionChecker",
     "Severity",
+    "carry_decisions",
     "daily_mg",
     "display_name",
     "effective_lines",
     "intakes_per_day",
     "line_substances",
     "review_flags",
+    "same_line",
 ]

@@ -254,6 +254,14 @@ class FasterWhisperTranscriber:
             ) from exc
         self._batched = BatchedInferencePipeline(self._model) if options.batch_size > 0 else None
 
+    def variant(self, **changes: Any) -> FasterWhisperTranscriber:
+        """The same loaded model with other decoding options (e.g. ``beam_size=1`` for live decoding)."""
+        import copy
+
+        other = copy.copy(self)
+        other.options = self.options.model_copy(update=changes)
+        return other
+
     @staticmethod
     def model_folder(options: AsrOptions, cache_dir: Path) -> str:
         """The folder (or model name) that ``options.model`` resolves to: what bare faster-whisper would load."""

@@ -1,0 +1,726 @@
+"""Live consultation: the transcript and the medication cards fill in while the doctor speaks.
+
+Audio arrives in chunks (a microphone, a file at real-time pace, a browser, a WebSocket). A worker thread decodes the
+growing buffer with the same transcriber as ``consult run`` and commits text by **local agreement**
+(whisper_streaming, Macháček et al. 2023): a word is committed once two successive decodes of the growing buffer
+agree on it, the rest of the last decode is shown as the tentative tail. When the VAD hears the speaker stop (a
+pause of ``end_silence_s``), the utterance is decoded once more and committed whole. Committed audio is dropped
+from the buffer (at an utterance end, or at the last committed word once the buffer is longer than
+``max_buffer_s``), so memory stays bounded however long the consultation; the whole recording goes to a FLAC file
+on disk for the final pass.
+
+After each commit the committed turns run through the medication extractor and the cards are updated. Live text is a
+draft of a draft: when the recording stops, the full pipeline (diarisation, roles, both ASR passes, extraction) runs
+on the recording and its report replaces the live one (:func:`consult.review.carry_decisions` keeps the decisions
+made on live cards for the lines that are the same).
+
+One home for ``consult live``, the review page's live tab and the API's ``/v1/live`` WebSocket.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from consult.audio import SAMPLE_RATE
+from consult.config import AsrOptions
+from consult.interfaces import MedicationExtractor, Transcriber
+from schemas import MedicationLine, Segment, Word
+
+__all__ = ["LIVE_SPEAKER", "CardEvent", "LiveEvent", "LiveOptions", "LiveSession", "LiveSnapshot", "LocalAgreement",
+           "TextEvent", "card_key", "feed_fast", "feed_realtime", "file_chunks", "mic_chunks", "microphone",
+           "pcm16_to_float", "stream_chunks"]
+
+log = logging.getLogger(__name__)
+
+LIVE_SPEAKER = "LIVE"
+"""The one speaker of the live transcript (diarisation runs in the final pass)."""
+LIVE_ROLE_CONFIDENCE = 0.2
+
+
+class LiveOptions(BaseModel):
+    """How the live transcript is decoded and committed."""
+
+    step_s: float = Field(default=0.5, gt=0, description="Decode again once this much new audio has arrived (s).")
+    end_silence_s: float = Field(default=0.6, gt=0,
+                                 description="A pause this long after speech ends the utterance (committed whole).")
+    beam_size: int = Field(default=1, ge=1, description="Beam size of the live decodes (greedy: faster; the final "
+                                                         "pass uses the configured beam).")
+    max_buffer_s: float = Field(default=10.0, ge=3, le=28,
+                                description="Buffer length past which the committed audio is dropped (s).")
+    turn_gap_s: float = Field(default=0.8, gt=0, description="A pause this long between words starts a new turn (s).")
+    extract_window_s: float = Field(default=180.0, gt=0,
+                                    description="Turns re-read by the extractor at each commit: the last this many s.")
+    language_after_s: float = Field(default=2.0, gt=0,
+                                    description="With language 'auto': speech heard before deciding it (s).")
+
+
+# -- local agreement ------------------------------------------------------------------------------------------------
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^\w]+", "", text.lower())
+
+
+class LocalAgreement:
+    """Commit the longest common prefix of two successive hypotheses (whisper_streaming's HypothesisBuffer).
+
+    Times are absolute (seconds from the start of the stream)."""
+
+    def __init__(self) -> None:
+        self.committed: list[Word] = []
+        self.pending: list[Word] = []
+
+    @property
+    def committed_end(self) -> float:
+        return self.committed[-1].end if self.committed else 0.0
+
+    def _new_part(self, words: Sequence[Word]) -> list[Word]:
+        """The hypothesis words after what is committed, without a repeat of the committed tail."""
+        end = self.committed_end
+        new = [w for w in words if w.start > end - 0.1]
+        if new and self.committed and abs(new[0].start - end) < 1.0:
+            # the decode may repeat the last committed words (their audio is still in the buffer): drop an n-gram
+            # at the head of ``new`` that equals the committed tail
+            for n in range(min(5, len(new), len(self.committed)), 0, -1):
+                tail = [_norm(w.text) for w in self.committed[-n:]]
+                head = [_norm(w.text) for w in new[:n]]
+                if tail == head:
+                    new = new[n:]
+                    break
+        return new
+
+    def insert(self, words: Sequence[Word]) -> list[Word]:
+        """A new hypothesis; returns the words it commits (agreed with the previous hypothesis)."""
+        new = self._new_part(words)
+        agreed: list[Word] = []
+        for a, b in zip(self.pending, new, strict=False):
+            if _norm(a.text) != _norm(b.text):
+                break
+            agreed.append(b)
+        self.pending = new[len(agreed):]
+        self.committed.extend(agreed)
+        return agreed
+
+    def commit_all(self, words: Sequence[Word]) -> list[Word]:
+        """The utterance is over: commit every word of this (last) hypothesis."""
+        new = self._new_part(words)
+        self.pending = []
+        self.committed.extend(new)
+        return new
+
+    def forget_before(self, t: float) -> None:
+        """Drop committed words that end before ``t`` (kept elsewhere; bounds memory)."""
+        keep = [w for w in self.committed if w.end >= t]
+        self.committed = keep[-8:] if keep else self.committed[-8:]
+
+
+# -- events ---------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TextEvent:
+    """Words committed to the transcript; ``at``: stream time (s of audio fed) when they were committed."""
+
+    kind: Literal["text"]
+    segment_id: int
+    words: tuple[Word, ...]
+    at: float
+    wall: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+@dataclass(frozen=True)
+class CardEvent:
+    """A medication card appeared (``added``), changed (``updated``) or went away (``removed``)."""
+
+    kind: Literal["added", "updated", "removed"]
+    key: str
+    line: MedicationLine
+    at: float
+    wall: float
+
+
+LiveEvent = TextEvent | CardEvent
+
+
+@dataclass
+class LiveSnapshot:
+    """What the live view shows now."""
+
+    segments: list[Segment]
+    tentative: str
+    cards: dict[str, MedicationLine]
+    language: str | None
+    fed_s: float
+    running: bool
+    error: str | None = None
+    card_times: dict[str, float] = field(default_factory=dict)
+
+
+def card_key(line: MedicationLine, seen: Mapping[str, int] | None = None) -> str:
+    """A card's identity across re-extractions: the drug's normalised name (and its rank when it comes twice)."""
+    from consult.extract.text import key_of
+
+    base = key_of(line.name) or _norm(line.drug_text)
+    n = (seen or {}).get(base, 0)
+    return base if n == 0 else f"{base}#{n + 1}"
+
+
+def pcm16_to_float(data: bytes) -> np.ndarray:
+    """Little-endian signed 16-bit PCM bytes as float32 samples in [-1, 1]."""
+    usable = len(data) - len(data) % 2
+    return np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
+
+
+class _Recorder:
+    """The recording, as it arrives, in a 16-bit FLAC file (the final pass reads it; memory stays flat)."""
+
+    def __init__(self, path: Path) -> None:
+        import soundfile as sf
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file = sf.SoundFile(str(path), "w", samplerate=SAMPLE_RATE, channels=1, format="FLAC",
+                                  subtype="PCM_16")
+
+    def write(self, samples: np.ndarray) -> None:
+        self._file.write(np.clip(samples, -1.0, 1.0))
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+class _Resampler:
+    def __init__(self, rate: int) -> None:
+        import soxr
+
+        self.rate = rate
+        self._stream = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+
+    def __call__(self, samples: np.ndarray, *, last: bool = False) -> np.ndarray:
+        return np.asarray(self._stream.resample_chunk(np.ascontiguousarray(samples, dtype=np.float32), last=last),
+                          dtype=np.float32)
+
+
+# -- the session ----------------------------------------------------------------------------------------------------
+
+class LiveSession:
+    """One live consultation.
+
+    Args:
+        transcriber: the ASR back-end (``consult.backends.factory.build_transcriber``), shared and already loaded.
+        extractor: the medication extractor.
+        language: ``fr``, ``en`` or ``auto`` (decided on the first ``language_after_s`` of speech, French when
+            unsure, as ``consult run`` decides).
+        english_threshold: see :class:`consult.config.AsrOptions`.
+        asr: the ASR options of the final pass (its drug-name second pass also runs on each commit).
+        recording: the FLAC file the whole recording is written to (None: not kept).
+        on_event: called from the worker thread with each :data:`LiveEvent` (keep it quick).
+
+    ``feed`` may be called from any thread; decoding runs in the session's worker thread (:meth:`start`) or, for
+    tests and simulations, synchronously through :meth:`step`.
+    """
+
+    def __init__(self, transcriber: Transcriber, extractor: MedicationExtractor, *, language: str = "auto",
+                 english_threshold: float = 0.6, options: LiveOptions | None = None, asr: AsrOptions | None = None,
+                 recording: Path | None = None,
+                 on_event: Callable[[LiveEvent], None] | None = None, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.options = options or LiveOptions()
+        self.asr = asr or AsrOptions()
+        variant = getattr(transcriber, "variant", None)  # the same model, decoded greedily (FasterWhisperTranscriber)
+        self.transcriber: Transcriber = variant(beam_size=self.options.beam_size) if callable(variant) else transcriber
+        self.extractor = extractor
+        self.english_threshold = english_threshold
+        self.language: str | None = None if language in (None, "", "auto") else language
+        self.on_event = on_event
+        self._clock = clock
+        self._t0: float | None = None  # the clock when the first audio arrived
+        self._lock = threading.Condition()
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0.0  # stream time of buffer[0]
+        self._fed = 0  # samples fed (16 kHz)
+        self._decoded_at = 0  # self._fed when the last decode started
+        self._agreement = LocalAgreement()
+        self._segments: list[Segment] = []
+        self._turn_closed = False
+        self._tentative: list[Word] = []
+        self._cards: dict[str, MedicationLine] = {}
+        self._card_times: dict[str, float] = {}
+        self._events: deque[LiveEvent] = deque(maxlen=20000)
+        self._resampler: _Resampler | None = None
+        self._recorder = _Recorder(recording) if recording is not None else None
+        self._closed = False
+        self._finished = False
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+        _warm_up(extractor)
+        self.decodes = 0
+        self.decode_seconds = 0.0
+        self.max_buffer_seen_s = 0.0
+
+    # -- input ----------------------------------------------------------------------------------------------------
+    def feed(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
+        """Append audio (mono float in [-1, 1], or int16; any rate: resampled to 16 kHz)."""
+        x = np.asarray(samples)
+        if x.ndim == 2:
+            x = x.mean(axis=1) if x.shape[1] <= 8 else x.mean(axis=0)
+        if x.dtype == np.int16:
+            x = x.astype(np.float32) / 32768.0
+        elif x.dtype == np.int32:
+            x = x.astype(np.float32) / 2147483648.0
+        x = x.astype(np.float32, copy=False)
+        if sample_rate != SAMPLE_RATE:
+            if self._resampler is None or self._resampler.rate != sample_rate:
+                self._resampler = _Resampler(int(sample_rate))
+            x = self._resampler(x)
+        if x.size == 0:
+            return
+        with self._lock:
+            if self._t0 is None:
+                self._t0 = self._clock()
+            if self._closed:
+                raise RuntimeError("this live session is closed")
+            self._buffer = np.concatenate([self._buffer, x])
+            self._fed += x.size
+            if self._recorder is not None:
+                self._recorder.write(x)
+            self._lock.notify_all()
+
+    def close_input(self) -> None:
+        """No more audio: the worker commits what is left and stops (see :meth:`wait`)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._resampler is not None:
+                tail = self._resampler(np.zeros(0, np.float32), last=True)
+                if tail.size:
+                    self._buffer = np.concatenate([self._buffer, tail])
+                    self._fed += tail.size
+                    if self._recorder is not None:
+                        self._recorder.write(tail)
+            self._closed = True
+            self._lock.notify_all()
+
+    # -- worker -----------------------------------------------------------------------------------------------------
+    def start(self) -> LiveSession:
+        """Decode in a worker thread until the input is closed and everything is committed."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="consult-live", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    while not self._closed and (self._fed - self._decoded_at) < self.options.step_s * SAMPLE_RATE:
+                        self._lock.wait(0.25)
+                    closed = self._closed
+                if closed:
+                    self._finish()
+                    return
+                self.step()
+        except Exception as exc:  # reported to the caller; the recording so far is kept
+            log.exception("live decoding failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._finish_recording()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to finish (after :meth:`close_input`); True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def finish(self, timeout: float | None = None) -> LiveSnapshot:
+        """Close the input, commit what is left and return the last snapshot."""
+        self.close_input()
+        if self._thread is None:
+            self._finish()
+        else:
+            self.wait(timeout)
+        return self.snapshot()
+
+    # -- decoding ---------------------------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Seconds since the first audio arrived (wall clock)."""
+        return 0.0 if self._t0 is None else self._clock() - self._t0
+
+    @property
+    def fed_s(self) -> float:
+        return self._fed / SAMPLE_RATE
+
+    def step(self, *, final: bool = False) -> bool:
+        """One decode of the buffer if enough new audio arrived (or ``final``); True when it decoded."""
+        with self._lock:
+            if not final and (self._fed - self._decoded_at) < self.options.step_s * SAMPLE_RATE:
+                return False
+            self._decoded_at = self._fed
+            buf = self._buffer
+            start = self._buffer_start
+        if buf.size < SAMPLE_RATE // 10:
+            return False
+        o = self.options
+        length = buf.size / SAMPLE_RATE
+        self.max_buffer_seen_s = max(self.max_buffer_seen_s, length)
+        regions = self.transcriber.speech_regions(buf)
+        if not regions:
+            if length > 3.0:  # nothing said: keep only the last second (a word may be starting)
+                self._trim(start + length - 1.0)
+            self._set_tentative([])
+            return True
+        if self.language is None:
+            speech = sum(b - a for a, b in regions)
+            if speech < o.language_after_s and not final:
+                return True
+            from consult.transcribe import choose_language
+
+            choice = choose_language(self.transcriber.detect_language(buf), english_threshold=self.english_threshold)
+            self.language = choice.language
+        ended = final or (length - regions[-1][1]) >= o.end_silence_s
+        t0 = time.perf_counter()
+        result = self.transcriber.transcribe(buf, language=self.language, vad_filter=True)
+        self.decode_seconds += time.perf_counter() - t0
+        self.decodes += 1
+        words = [w.model_copy(update={"start": w.start + start, "end": w.end + start})
+                 for seg in result.segments for w in seg.words]
+        words = self._name_pass(words, buf, start)
+        cut: float | None = None
+        if ended and not final:
+            # the VAD heard the speaker stop; words it had not yet counted as speech (a new utterance starting in
+            # the last few hundred ms) stay in the buffer for the next decode
+            cut = start + regions[-1][1]
+            later = [w for w in words if w.end > cut + 0.2]
+            if later:
+                cut = min(cut, later[0].start)
+                words = [w for w in words if w.end <= cut + 0.2]
+        if ended:
+            committed = self._agreement.commit_all(words)
+            if final:
+                cut = start + length
+            self._set_tentative([])
+        else:
+            committed = self._agreement.insert(words)
+            self._set_tentative(self._agreement.pending)
+            if length > o.max_buffer_s and self._agreement.committed:
+                cut = self._cut_point(start, length)
+            if cut is None and length > 28.0:  # nothing agreed in 28 s (Whisper's window: 30 s): take this decode
+                committed += self._agreement.commit_all(self._agreement.pending)
+                cut = self._agreement.committed_end
+                self._set_tentative([])
+        if committed:
+            self._commit(committed, utterance_end=ended)
+        if cut is not None and cut > start:
+            self._trim(cut)
+        return True
+
+    def _name_pass(self, words: list[Word], buf: np.ndarray, start: float) -> list[Word]:
+        """The contextual second pass of ``consult run`` (:func:`consult.transcribe.second_pass`) on each decode of
+        the buffer, before agreement: a drug name the greedy decode bent or split ("amoxiceline", "l'ibu profaine")
+        is scored against the few lexicon names it sounds like, with the buffer's audio; a name that wins is what
+        the next decode must agree with."""
+        if not words or not self.asr.second_pass or self.language not in ("fr", "en"):
+            return words
+        from consult.transcribe import second_pass
+
+        rel = [w.model_copy(update={"start": max(0.0, w.start - start), "end": max(0.0, w.end - start)})
+               for w in words]
+        seg = Segment(id=0, start=rel[0].start, end=rel[-1].end, text=" ".join(w.text for w in rel), words=rel,
+                      speaker=LIVE_SPEAKER)
+        revised, _ = second_pass(self.transcriber, buf, [seg], self.language, self.asr)
+        return [w.model_copy(update={"start": w.start + start, "end": w.end + start})
+                for s in revised for w in s.words]
+
+    def _cut_point(self, buffer_start: float, length: float) -> float | None:
+        """Where to drop committed audio once the buffer is long: after the last committed word that ends a
+        sentence; past 2 x ``max_buffer_s`` after the last committed word followed by a pause, else the last
+        committed word (cutting inside a sentence costs the next decode its context)."""
+        words = [w for w in self._agreement.committed if w.end > buffer_start + 1.0]
+        if not words:
+            return None
+        for w in reversed(words):
+            if re.search(r"[.?!]$", w.text):
+                return w.end
+        if length < 2 * self.options.max_buffer_s:
+            return None
+        for prev, nxt in zip(reversed(words[:-1]), reversed(words[1:]), strict=True):
+            if nxt.start - prev.end >= 0.2:
+                return prev.end
+        return words[-1].end
+
+    def _trim(self, t: float) -> None:
+        with self._lock:
+            drop = int(round((t - self._buffer_start) * SAMPLE_RATE))
+            drop = max(0, min(drop, self._buffer.size))
+            self._buffer = self._buffer[drop:].copy()
+            self._buffer_start += drop / SAMPLE_RATE
+        self._agreement.forget_before(self._buffer_start - 1.0)
+
+    def _set_tentative(self, words: Sequence[Word]) -> None:
+        with self._lock:
+            self._tentative = list(words)
+
+    def _commit(self, words: list[Word], *, utterance_end: bool) -> None:
+        at, wall = self.fed_s, self.now()
+        new_events: list[LiveEvent] = []
+        with self._lock:
+            segs = self._segments
+            for w in words:
+                last = segs[-1] if segs else None
+                if last is None or self._turn_closed or w.start - last.end >= self.options.turn_gap_s:
+                    self._turn_closed = False
+                    segs.append(Segment(id=len(segs), start=w.start, end=w.end, text=w.text, words=[w],
+                                        speaker=LIVE_SPEAKER))
+                else:
+                    segs[-1] = last.model_copy(update={"end": max(last.end, w.end), "text": f"{last.text} {w.text}",
+                                                       "words": [*last.words, w]})
+                ev_words = [w]
+                if new_events and isinstance(new_events[-1], TextEvent) and \
+                        new_events[-1].segment_id == segs[-1].id:
+                    prev = new_events.pop()
+                    assert isinstance(prev, TextEvent)
+                    ev_words = [*prev.words, w]
+                new_events.append(TextEvent("text", segs[-1].id, tuple(ev_words), at, wall))
+            if utterance_end:
+                self._turn_closed = True
+        self._emit(new_events)
+        self._extract(at, wall)
+
+    def _extract(self, at: float, wall: float) -> None:
+        """Re-extract the turns of the last ``extract_window_s``; cards of older turns stay as they were (the cost
+        of a commit does not grow with the length of the consultation)."""
+        with self._lock:
+            segments = list(self._segments)
+        if not segments:
+            return
+        window_start = segments[-1].end - self.options.extract_window_s
+        recent = [seg for seg in segments if seg.end >= window_start]
+        # No diarisation while live: one speaker, read as a clinician whose role is unsure (the status model takes
+        # the role as weak evidence; a patient's "je prends X" stays a mention). The final pass decides.
+        lines = self.extractor.extract(recent, roles={LIVE_SPEAKER: "doctor"}, language=self.language or "fr",
+                                       role_confidence={LIVE_SPEAKER: LIVE_ROLE_CONFIDENCE})
+        events: list[LiveEvent] = []
+        with self._lock:
+            old = self._cards
+            first_recent = recent[0].id
+            cards = {k: v for k, v in old.items()
+                     if v.evidence.segment_id is not None and v.evidence.segment_id < first_recent}
+            seen: dict[str, int] = {}
+            for line in lines:
+                key = card_key(line, seen)
+                base = key.split("#")[0]
+                seen[base] = seen.get(base, 0) + 1
+                cards[key] = line.model_copy(update={"id": key})  # one id per card across re-extractions
+            for key, line in cards.items():
+                if key not in old:
+                    events.append(CardEvent("added", key, line, at, wall))
+                    self._card_times[key] = wall
+                elif _card_fields(old[key]) != _card_fields(line):
+                    events.append(CardEvent("updated", key, line, at, wall))
+            for key, line in old.items():
+                if key not in cards:
+                    events.append(CardEvent("removed", key, line, at, wall))
+            self._cards = cards
+        self._emit(events)
+
+    def _emit(self, events: Sequence[LiveEvent]) -> None:
+        with self._lock:
+            self._events.extend(events)
+        if self.on_event is not None:
+            for ev in events:
+                self.on_event(ev)
+
+    def _finish(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+        if self._buffer.size:
+            self.step(final=True)
+        self._finish_recording()
+        with self._lock:
+            self._finished = True
+
+    def _finish_recording(self) -> None:
+        if self._recorder is not None:
+            self._recorder.close()
+
+    # -- output ---------------------------------------------------------------------------------------------------
+    @property
+    def input_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def recording(self) -> Path | None:
+        return self._recorder.path if self._recorder is not None else None
+
+    def events(self) -> list[LiveEvent]:
+        with self._lock:
+            return list(self._events)
+
+    def snapshot(self) -> LiveSnapshot:
+        with self._lock:
+            return LiveSnapshot(segments=list(self._segments), tentative=" ".join(w.text for w in self._tentative),
+                                cards=dict(self._cards), language=self.language, fed_s=self.fed_s,
+                                running=not self._finished, error=self.error, card_times=dict(self._card_times))
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            buffer_s = self._buffer.size / SAMPLE_RATE
+        return {"fed_s": round(self.fed_s, 2), "decodes": self.decodes, "decode_s": round(self.decode_seconds, 2),
+                "buffer_s": round(buffer_s, 2), "max_buffer_s": round(self.max_buffer_seen_s, 2)}
+
+
+_WARM: set[int] = set()
+
+
+def _warm_up(extractor: MedicationExtractor) -> None:
+    """Load what the extractor loads on its first call (lexicons, parsers: seconds) before the audio comes, not
+    during the first commit."""
+    if id(extractor) in _WARM:
+        return
+    probe = Segment(id=0, start=0.0, end=1.0, text="paracétamol 500 mg", speaker=LIVE_SPEAKER)
+    for language in ("fr", "en"):
+        extractor.extract([probe], roles={LIVE_SPEAKER: "doctor"}, language=language)
+    _WARM.add(id(extractor))
+
+
+def _card_fields(line: MedicationLine) -> dict[str, Any]:
+    return line.model_dump(mode="json", exclude={"id", "evidence", "field_evidence", "confidence", "needs_review",
+                                                 "review_reasons", "sig"})
+
+
+# -- sources --------------------------------------------------------------------------------------------------------
+
+def file_chunks(path: Path | str, *, chunk_s: float = 0.25, max_duration: float = 4 * 3600.0
+                ) -> Iterator[np.ndarray]:
+    """The decoded recording (16 kHz mono) in chunks of ``chunk_s``."""
+    from consult.audio import load_audio
+
+    samples = load_audio(path, max_duration=max_duration).samples
+    n = max(1, int(chunk_s * SAMPLE_RATE))
+    for i in range(0, samples.size, n):
+        yield samples[i:i + n]
+
+
+def stream_chunks(stream: BinaryIO, *, sample_rate: int = SAMPLE_RATE, chunk_s: float = 0.25
+                  ) -> Iterator[tuple[np.ndarray, int]]:
+    """Audio from a byte stream (stdin, a socket): a WAV stream (its header gives the rate; 16-bit PCM) or raw
+    little-endian 16-bit mono PCM at ``sample_rate``. Yields ``(samples, rate)`` as the bytes come."""
+    head = _read_exactly(stream, 12)
+    rate, channels = sample_rate, 1
+    pending = b""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        while True:
+            chunk = _read_exactly(stream, 8)
+            if len(chunk) < 8:
+                return
+            size = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"fmt ":
+                fmt = _read_exactly(stream, size + size % 2)
+                audio_format, channels, rate = (int.from_bytes(fmt[0:2], "little"), int.from_bytes(fmt[2:4], "little"),
+                                                int.from_bytes(fmt[4:8], "little"))
+                bits = int.from_bytes(fmt[14:16], "little")
+                if audio_format not in (1, 0xFFFE) or bits != 16:
+                    raise ValueError("a WAV stream must be 16-bit PCM; convert it (e.g. sox IN -b 16 -e signed "
+                                     "OUT.wav) or send raw 16-bit PCM")
+            elif chunk[:4] == b"data":
+                break
+            else:
+                _read_exactly(stream, size + size % 2)
+    else:
+        pending = head
+    frame = 2 * channels
+    n = max(frame, int(chunk_s * rate) * frame)
+    while True:
+        data = pending + _read_exactly(stream, n - len(pending))
+        pending = b""
+        usable = len(data) - len(data) % frame
+        if usable:
+            x = pcm16_to_float(data[:usable])
+            yield (x.reshape(-1, channels).mean(axis=1) if channels > 1 else x), rate
+        if len(data) < n:
+            return
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        more = stream.read(n - len(out))
+        if not more:
+            break
+        out += more
+    return out
+
+
+def microphone() -> Any:
+    """The sounddevice module, or a :class:`~consult.errors.ConsultError` that says how to get it."""
+    try:
+        import sounddevice  # type: ignore[import-not-found,unused-ignore]
+    except (ImportError, OSError) as exc:
+        from consult.errors import ConsultError
+
+        raise ConsultError("reading the microphone needs sounddevice and PortAudio: pip install 'consult[mic]' "
+                           "and apt-get install libportaudio2 (or stream a file: consult live --realtime FILE)"
+                           ) from exc
+    return sounddevice
+
+
+def mic_chunks(*, sample_rate: int = SAMPLE_RATE, chunk_s: float = 0.25, device: str | int | None = None,
+               stop: threading.Event | None = None) -> Iterator[np.ndarray]:
+    """The microphone (sounddevice, ``pip install 'consult[mic]'``; PortAudio on the system) until ``stop``."""
+    sd = microphone()
+    import queue
+
+    q: queue.Queue[np.ndarray] = queue.Queue()
+
+    def callback(indata: np.ndarray, frames: int, time_info: object, status: object) -> None:
+        q.put(indata[:, 0].copy())
+
+    with sd.InputStream(samplerate=sample_rate, channels=1, dtype="float32", device=device,
+                        blocksize=int(chunk_s * sample_rate), callback=callback):
+        while stop is None or not stop.is_set():
+            try:
+                yield q.get(timeout=0.5)
+            except queue.Empty:
+                continue
+
+
+def feed_realtime(session: LiveSession, chunks: Iterable[np.ndarray], *, sample_rate: int = SAMPLE_RATE,
+                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    """Feed ``chunks`` at real-time pace (a file played as if it were spoken now); the session's worker decodes."""
+    t0 = clock()
+    fed = 0.0
+    session.start()
+    for chunk in chunks:
+        fed += len(chunk) / sample_rate
+        session.feed(chunk, sample_rate)
+        ahead = t0 + fed - clock()
+        if ahead > 0:
+            sleep(ahead)
+    session.close_input()
+
+
+def feed_fast(session: LiveSession, chunks: Iterable[np.ndarray], *, sample_rate: int = SAMPLE_RATE) -> None:
+    """Feed ``chunks`` as fast as decoding allows (one decode per ``step_s`` of audio, in this thread)."""
+    for chunk in chunks:
+        session.feed(chunk, sample_rate)
+        session.step()
+    session.finish()
