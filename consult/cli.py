@@ -256,6 +256,29 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", type=Path, default=None, help="also write every measurement as JSON here.")
     _add_model_args(b)
 
+    lv = sub.add_parser("live", help="live transcript and medication lines while the consultation goes on",
+                        description="Transcribe as the audio comes (local agreement over successive decodes of the "
+                                    "growing buffer), print each committed turn and each medication line as it is "
+                                    "heard, then run the whole pipeline on the recording and write the same outputs "
+                                    "as `consult run` in OUT/<name>/ (recording.flac too when the audio came from "
+                                    "the microphone or stdin).",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    lv.add_argument("audio", nargs="?", default=None,
+                    help="an audio file, or - for stdin (a 16-bit PCM WAV stream, or raw 16-bit mono PCM at "
+                         "--sample-rate); none with --mic.")
+    lv.add_argument("--out", "-o", type=Path, required=True, help="output folder (OUT/<name>/ per consultation).")
+    lv.add_argument("--realtime", action="store_true",
+                    help="play a file at real-time pace, as if spoken now (default: as fast as decoding allows).")
+    lv.add_argument("--mic", action="store_true", help="read the microphone (Ctrl+C ends the consultation).")
+    lv.add_argument("--mic-device", default=None, help="sounddevice input device (name or index).")
+    lv.add_argument("--sample-rate", type=int, default=16000, help="rate of raw PCM on stdin (default 16000).")
+    lv.add_argument("--step", type=float, default=0.5,
+                    help="decode again after this much new audio (s, default %(default)s).")
+    lv.add_argument("--no-final", action="store_true",
+                    help="stop after the live pass (no final pipeline run, no output files but recording.flac).")
+    _add_bundle_type_arg(lv)
+    _add_model_args(lv)
+
     s = sub.add_parser("schema", help="print the JSON Schema of report.json")
     s.add_argument("--out", "-o", type=Path, default=None, help="write to this file instead of stdout.")
 
@@ -343,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where uploaded audio is kept until its job is deleted (default "
                         "~/.local/share/consult/api).")
     a.add_argument("--max-upload-mb", type=float, default=500.0, help="largest upload accepted (default 500 MiB).")
+    a.add_argument("--max-live", type=int, default=2,
+                   help="live consultations (WebSocket /v1/live) at once (default 2; each decodes continuously).")
     a.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                    help="a Host name clients use besides the loopback names and --host (e.g. a TLS proxy's); "
                         "other Host headers are refused. Repeat for several.")
@@ -892,7 +917,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     runner = JobRunner(store, settings, lambda s, hook: LazyExecutor(s, options, file_hook=hook),
                        max_attempts=args.max_attempts)
     api_options = ApiOptions(data_dir, int(args.max_upload_mb * 1024 * 1024), args.max_attempts,
-                             allowed_hosts(args.host, args.allowed_host))
+                             allowed_hosts(args.host, args.allowed_host), max_live=max(1, args.max_live))
     from consult.accounts import Accounts
 
     accounts = Accounts.load(args.accounts) if args.accounts else None
@@ -903,6 +928,118 @@ def cmd_api(args: argparse.Namespace) -> int:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=args.verbose > 0)
     finally:
         store.close()
+    return 0
+
+
+class _LivePrinter:
+    """``consult live``'s output: committed words as they come (a line per turn), medication lines between."""
+
+    def __init__(self, out: Any = None) -> None:
+        self.out = out or sys.stdout
+        self.segment: int | None = None
+        self.lang = "fr"
+
+    def __call__(self, event: Any) -> None:
+        from consult.live import TextEvent
+        from consult.outputs import format_mmss
+        from consult.plan import describe
+
+        if isinstance(event, TextEvent):
+            if event.segment_id != self.segment:
+                prefix = "\n" if self.segment is not None else ""
+                self.out.write(f"{prefix}[{format_mmss(event.words[0].start)}] ")
+                self.segment = event.segment_id
+            else:
+                self.out.write(" ")
+            self.out.write(event.text)
+        else:
+            line = event.line
+            mark = {"added": "+", "updated": "~", "removed": "-"}[event.kind]
+            strength = f" {line.strength.value:g} {line.strength.unit}" if line.strength is not None else ""
+            posology = describe(line, self.lang) if event.kind != "removed" else ""
+            self.out.write(f"\n    {mark} {line.name}{strength} [{line.status}]"
+                           f"{(' — ' + posology) if posology else ''}")
+            self.segment = None if self.segment is None else -1
+        self.out.flush()
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    import threading
+    from datetime import datetime
+
+    from consult.backends.factory import build_extractor, build_transcriber
+    from consult.live import LiveOptions, LiveSession, feed_fast, feed_realtime, file_chunks, mic_chunks, stream_chunks
+    from consult.outputs import write_outputs
+    from consult.pipeline import Pipeline
+
+    if args.mic == (args.audio is not None):
+        print("consult: error: give an audio file (or - for stdin), or --mic", file=sys.stderr)
+        return 2
+    source = None if args.mic or args.audio == "-" else Path(args.audio)
+    if source is not None and not source.is_file():
+        print(f"consult: error: {source}: no such file", file=sys.stderr)
+        return 2
+    if args.mic:
+        from consult.live import microphone
+
+        microphone()  # before the models load: say at once what is missing
+    settings = settings_from_args(args)
+    name = source.stem if source is not None else \
+        f"{'microphone' if args.mic else 'stdin'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    out_dir = args.out / name
+    recording = None if source is not None else out_dir / "recording.flac"
+    transcriber = build_transcriber(settings)
+    extractor = build_extractor(settings)
+    printer = _LivePrinter()
+    session = LiveSession(transcriber, extractor, language=settings.asr.language,
+                          english_threshold=settings.asr.english_threshold, options=LiveOptions(step_s=args.step),
+                          asr=settings.asr,
+                          recording=recording, on_event=printer)
+    print(f"live: {'microphone' if args.mic else source or 'stdin'} (Ctrl+C ends the consultation)", flush=True)
+    stop = threading.Event()
+    try:
+        if source is not None:
+            chunks = file_chunks(source, max_duration=settings.audio.max_duration_s)
+            if args.realtime:
+                feed_realtime(session, chunks)
+            else:
+                feed_fast(session, chunks)
+        else:
+            session.start()
+            feed = mic_chunks(device=args.mic_device, stop=stop) if args.mic else None
+            if feed is not None:
+                for chunk in feed:
+                    session.feed(chunk)
+            else:
+                for chunk, rate in stream_chunks(sys.stdin.buffer, sample_rate=args.sample_rate):
+                    session.feed(chunk, rate)
+    except KeyboardInterrupt:
+        stop.set()
+        print("\nlive: stopped", file=sys.stderr)
+    except ValueError as exc:
+        raise ConsultError(str(exc)) from exc
+    session.close_input()
+    session.wait()
+    printer.lang = session.language or "fr"
+    print()
+    stats = session.stats()
+    print(f"live: {stats['fed_s']:.1f} s heard, {stats['decodes']} decodes, {len(session.snapshot().cards)} "
+          f"medication line(s)", flush=True)
+    if session.error:
+        print(f"consult: live decoding failed ({session.error}); the final pass runs on what was recorded",
+              file=sys.stderr)
+    audio_path = source or session.recording
+    if args.no_final or audio_path is None:
+        return 1 if session.error else 0
+    if session.fed_s < 0.5:
+        print("consult: error: no audio was received", file=sys.stderr)
+        return 1
+    print("final pass: diarisation, roles, both ASR passes, extraction...", flush=True)
+    report = Pipeline(settings, transcriber=transcriber, extractor=extractor).process(audio_path)
+    paths = write_outputs(report, out_dir, bundle_type=args.bundle_type)
+    flagged = sum(m.needs_review for m in report.medications)
+    print(f"ok      {name}: {len(report.medications)} medication line(s) ({flagged} to check), language "
+          f"{report.language} -> {paths['report'].parent}")
     return 0
 
 
@@ -942,6 +1079,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_watch(args)
         if args.command == "api":
             return cmd_api(args)
+        if args.command == "live":
+            return cmd_live(args)
         if args.command == "accounts":
             return cmd_accounts(args)
     except ConsultError as exc:

@@ -29,9 +29,20 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: n
 
 import gradio as gr  # noqa: E402
 
+from consult.errors import ConsultError  # noqa: E402
 from consult.ordonnance import Prescriber  # noqa: E402
+from consult.review import carry_decisions  # noqa: E402
 from consult.store import ReportStore  # noqa: E402
 from demo.i18n import QUEUE_FILTERS, check_language, headers, queue_headers, texts  # noqa: E402
+from demo.live import (  # noqa: E402
+    LiveRegistry,
+    as_chunk,
+    card_choices,
+    live_cards_html,
+    live_decisions,
+    live_transcript_html,
+    remove_recording,
+)
 from demo.service import (  # noqa: E402
     OpenedReport,
     ReviewError,
@@ -75,6 +86,7 @@ from demo.views import (  # noqa: E402
 from schemas import ConsultationReport, ReviewDecision  # noqa: E402
 
 if TYPE_CHECKING:
+    from consult.live import LiveSession
     from consult.pipeline import Pipeline
     from consult.store import Event, Job
 
@@ -338,6 +350,66 @@ def build_app(
         )
         return (reviewer_update, *queue_view("to_review"))
 
+    # ------------------------------------------------------------------------------------------ live tab
+    live = LiveRegistry()
+
+    def live_view(session: LiveSession | None) -> tuple[Any, ...]:
+        snap = session.snapshot() if session is not None else None
+        choices = card_choices(snap, lang)
+        status = t["live_running"].format(seconds=snap.fed_s, cards=len(snap.cards)) if snap is not None else ""
+        if snap is not None and snap.error:
+            status = t["live_failed"].format(error=snap.error)
+        return (live_transcript_html(snap, lang), live_cards_html(snap, lang), gr.update(choices=choices),
+                gr.update(choices=choices), status)
+
+    def live_start(key: str | None, request: gr.Request) -> tuple[Any, ...]:
+        allowed(request, "transcribe")
+        if key:
+            old = live.close(key)
+            if old is not None:
+                old.wait(30)
+                remove_recording(old.recording)
+        try:
+            session = service.live_session()
+        except ConsultError as exc:
+            raise gr.Error(str(exc), duration=None, print_exception=False) from exc
+        return (live.open(session), *live_view(session), gr.update(value=[]), gr.update(value=[]))
+
+    def live_chunk(chunk: Any, key: str | None) -> tuple[Any, ...]:
+        session = live.get(key)
+        value = as_chunk(chunk)
+        if session is not None and value is not None and not session.input_closed:
+            session.feed(*value)
+        return live_view(session)
+
+    def live_stop(key: str | None, approved: list[str] | None, rejected: list[str] | None, typed: str,
+                  request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        allowed(request, "transcribe")
+        session = live.close(key)
+        if session is None:
+            raise gr.Error(t["no_audio"], print_exception=False)
+        progress(0.0, desc=t["live_final"])
+        session.wait(600)
+        snap = session.snapshot()
+        made = live_decisions(snap.cards.values(), approved, rejected, _actor(request, typed) or None)
+        recording = session.recording
+        if recording is None or session.fed_s < 0.5:
+            raise gr.Error(t["no_audio"], print_exception=False)
+        try:
+            job_id, _reused = service.process(recording, progress=lambda f, desc: progress(f, desc=desc),
+                                              actor=_actor(request, typed) or None)
+            opened = service.open(job_id)
+        except ReviewError as exc:
+            raise gr.Error(str(exc), duration=None, print_exception=False) from exc
+        finally:
+            remove_recording(recording)
+        carried = carry_decisions(snap.cards.values(), made, opened.report)
+        decisions = {d.line_id: d for d in [*carried, *opened.decisions]}
+        shown_values = list(show(opened))
+        shown_values[4] = report_to_rows(opened.report, lang, decisions.values())
+        note = t["live_replaced"].format(carried=len(carried), made=len(made))
+        return (*shown_values, note, *live_view(None)[:2])
+
     # ------------------------------------------------------------------------------------------- layout
     # api_name=False: an event with no API endpoint. gradio 5 documents it; gradio 6 still reads it so
     # (Blocks.set_event_trigger) but types api_name as ``str | None``, hence the ignores on those calls.
@@ -355,6 +427,26 @@ def build_app(
                     with gr.Column(scale=2):
                         gr.Markdown(t["doctor_help"])
                         run_btn = gr.Button(t["run"], variant="primary", elem_id="consult-run")
+            with gr.Tab(t["tab_live"], id="live"):
+                gr.Markdown(t["live_help"])
+                live_key = gr.State(None)
+                with gr.Row(equal_height=False):
+                    live_audio = gr.Audio(sources=["microphone"], type="numpy", streaming=True,
+                                          label=t["live_audio"], elem_id="consult-live-audio", scale=3)
+                    live_status = gr.Markdown(elem_id="consult-live-status")
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3):
+                        gr.Markdown(f"### {t['live_transcript']}")
+                        live_transcript = gr.HTML(live_transcript_html(None, lang), elem_id="consult-live-transcript",
+                                                  max_height=480, js_on_load=None, apply_default_css=False)
+                    with gr.Column(scale=2):
+                        gr.Markdown(f"### {t['live_cards']}")
+                        live_cards = gr.HTML(live_cards_html(None, lang), elem_id="consult-live-cards",
+                                             js_on_load=None, apply_default_css=False)
+                        live_approved = gr.CheckboxGroup(choices=[], label=t["live_approve"],
+                                                         elem_id="consult-live-approve")
+                        live_rejected = gr.CheckboxGroup(choices=[], label=t["live_reject"],
+                                                         elem_id="consult-live-reject")
             with gr.Tab(t["tab_queue"], id="queue") as queue_tab:
                 gr.Markdown(t["queue_help"])
                 with gr.Row(equal_height=False):
@@ -466,6 +558,18 @@ def build_app(
         pseudo_btn.click(pseudonymised, inputs=[state], outputs=[pseudo_file], api_name="pseudonymised")
         ordonnance_btn.click(ordonnance_download, inputs=[state, table], outputs=[files["ordonnance"]],
                              api_name="ordonnance")
+        live_out = [live_transcript, live_cards, live_approved, live_rejected, live_status]
+        live_audio.start_recording(live_start, inputs=[live_key],
+                                   outputs=[live_key, *live_out, live_approved, live_rejected],
+                                   show_progress="hidden", api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
+        live_audio.stream(live_chunk, inputs=[live_audio, live_key], outputs=live_out, stream_every=0.5,
+                          time_limit=4 * 3600, show_progress="hidden", concurrency_limit=None,
+                          api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
+        live_audio.stop_recording(live_stop, inputs=[live_key, live_approved, live_rejected, reviewer],
+                                  outputs=[*shown, live_status, live_transcript, live_cards],
+                                  scroll_to_output=True, api_name=False).then(  # type: ignore[arg-type]
+            queue_view, inputs=[queue_filter], outputs=queue_out, api_name=False  # type: ignore[arg-type]
+        )
         app.load(on_load, outputs=[reviewer, *queue_out], api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
     app.consult_service = service  # type: ignore[attr-defined]
     return app

@@ -49,6 +49,26 @@ _TEXTS: dict[str, dict[str, str]] = {
         # --- tabs
         "tab_doctor": "Nouvelle consultation (médecin)",
         "tab_queue": "File de relecture (pharmacien)",
+        "tab_live": "En direct (médecin)",
+        "live_help": "Appuyez sur **Enregistrer** : la transcription et les lignes de médicaments apparaissent "
+                     "pendant la consultation (texte gris : encore provisoire). Vous pouvez déjà approuver ou "
+                     "rejeter des lignes. À l'arrêt, le traitement complet (locuteurs, rôles, deux passes de "
+                     "reconnaissance, extraction) remplace ce brouillon ; vos décisions sont reprises pour les "
+                     "lignes identiques.",
+        "live_audio": "Microphone (en direct)",
+        "live_idle": "Pas d'enregistrement en cours.",
+        "live_listening": "À l'écoute…",
+        "live_no_cards": "Aucun médicament entendu pour l'instant.",
+        "live_transcript": "Transcription en direct",
+        "live_cards": "Médicaments entendus",
+        "live_approve": "Approuver ces lignes",
+        "live_reject": "Rejeter ces lignes",
+        "live_running": "Enregistrement : {seconds:.0f} s entendues, {cards} ligne(s).",
+        "live_final": "Traitement complet de l'enregistrement…",
+        "live_replaced": "Le rapport complet remplace le brouillon en direct ; {carried} décision(s) reprise(s) "
+                         "sur {made}.",
+        "live_failed": "Le direct s'est interrompu ({error}) ; le traitement complet porte sur ce qui a été "
+                       "enregistré.",
         "doctor_help": (
             "Déposez l'enregistrement de la consultation ou enregistrez-la avec le micro, puis cliquez sur "
             "**Transcrire et extraire**. Le rapport s'ouvre plus bas et rejoint la file de relecture."
@@ -247,6 +267,23 @@ _TEXTS: dict[str, dict[str, str]] = {
         ),
         "tab_doctor": "New consultation (doctor)",
         "tab_queue": "Review queue (pharmacist)",
+        "tab_live": "Live (doctor)",
+        "live_help": "Press **Record**: the transcript and the medication lines appear during the consultation "
+                     "(grey text: still tentative). You may already approve or reject lines. When you stop, the "
+                     "full processing (speakers, roles, both recognition passes, extraction) replaces this draft; "
+                     "your decisions are kept for the lines that are the same.",
+        "live_audio": "Microphone (live)",
+        "live_idle": "Not recording.",
+        "live_listening": "Listening…",
+        "live_no_cards": "No medicine heard yet.",
+        "live_transcript": "Live transcript",
+        "live_cards": "Medicines heard",
+        "live_approve": "Approve these lines",
+        "live_reject": "Reject these lines",
+        "live_running": "Recording: {seconds:.0f} s heard, {cards} line(s).",
+        "live_final": "Processing the whole recording…",
+        "live_replaced": "The full report replaces the live draft; {carried} of {made} decision(s) carried over.",
+        "live_failed": "Live decoding stopped ({error}); the full processing uses what was recorded.",
         "doctor_help": (
             "Upload the consultation recording or record it with the microphone, then click **Transcribe and "
             "extract**. The report opens below and joins the review queue."

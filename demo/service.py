@@ -37,6 +37,7 @@ from demo.views import transcript_text
 from schemas import ConsultationReport, ReviewDecision
 
 if TYPE_CHECKING:
+    from consult.live import LiveSession
     from consult.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,8 @@ class ReviewService:
         self.pipeline = _LazyPipeline(pipeline_factory or _default_pipeline)
         self.work = WorkDir.create()
         self._lock = threading.Lock()
+        self._live_lock = threading.Lock()
+        self._live_dir: Path | None = None
 
     @property
     def store(self) -> ReportStore:
@@ -271,6 +274,23 @@ class ReviewService:
         say(0.97, "stage_store")
         self.store_report(report, path, sha, actor=actor)
         return report.id, False
+
+    def live_session(self) -> LiveSession:
+        """A new live session on the page's models; its recording goes to a private temporary folder (the final
+        pass keeps it like an uploaded recording, see :meth:`process`)."""
+        from consult.live import LiveSession
+
+        pipeline = self.pipeline.get()
+        settings = pipeline.settings
+        with self._live_lock:
+            if self._live_dir is None:
+                import atexit
+
+                self._live_dir = Path(tempfile.mkdtemp(prefix="consult-live-")).resolve()
+                atexit.register(shutil.rmtree, self._live_dir, ignore_errors=True)
+        recording = Path(tempfile.mkdtemp(dir=self._live_dir)) / "live-recording.flac"
+        return LiveSession(pipeline.transcriber, pipeline.extractor, language=settings.asr.language,
+                           english_threshold=settings.asr.english_threshold, asr=settings.asr, recording=recording)
 
     def store_report(self, report: ConsultationReport, audio: Path, sha: str, *, actor: str | None = None) -> None:
         """Submit and complete the report's job (its audio kept in :attr:`audio_dir`); a done job is kept."""

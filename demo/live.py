@@ -1,0 +1,158 @@
+"""The review page's live tab: sessions of :class:`consult.live.LiveSession` per browser, and their views.
+
+The browser streams the microphone in chunks (Gradio streaming audio); each chunk is fed to the page's live session,
+whose worker thread decodes and commits. The page shows the committed transcript (the tentative tail greyed) and the
+medication cards as they are heard; the doctor may already approve or reject cards. When the recording stops, the
+full pipeline runs on the recording and its report replaces the live draft, with the decisions carried over for the
+lines that are the same (:func:`consult.review.carry_decisions`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from html import escape
+from pathlib import Path
+
+import numpy as np
+
+from consult.live import LiveSession, LiveSnapshot
+from consult.outputs import format_mmss
+from consult.plan import describe
+from demo.i18n import texts
+from schemas import MedicationLine, ReviewDecision
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LiveRegistry", "as_chunk", "card_choices", "live_cards_html", "live_decisions", "live_transcript_html",
+           "remove_recording"]
+
+
+class LiveRegistry:
+    """The page's live sessions by id (a browser tab holds its id in a ``gr.State``); sessions idle for
+    ``idle_s`` are closed (a tab closed while recording)."""
+
+    def __init__(self, *, idle_s: float = 900.0) -> None:
+        self._sessions: dict[str, tuple[LiveSession, float]] = {}
+        self._lock = threading.Lock()
+        self.idle_s = idle_s
+
+    def open(self, session: LiveSession) -> str:
+        self.sweep()
+        key = uuid.uuid4().hex
+        with self._lock:
+            self._sessions[key] = (session.start(), time.monotonic())
+        return key
+
+    def get(self, key: str | None) -> LiveSession | None:
+        if not key:
+            return None
+        with self._lock:
+            item = self._sessions.get(key)
+            if item is None:
+                return None
+            self._sessions[key] = (item[0], time.monotonic())
+            return item[0]
+
+    def close(self, key: str | None) -> LiveSession | None:
+        """Remove the session and close its input (the caller waits for it and reads its recording)."""
+        if not key:
+            return None
+        with self._lock:
+            item = self._sessions.pop(key, None)
+        if item is None:
+            return None
+        item[0].close_input()
+        return item[0]
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            stale = [k for k, (_s, seen) in self._sessions.items() if now - seen > self.idle_s]
+        for key in stale:
+            session = self.close(key)
+            if session is not None:
+                session.wait(30)
+                if session.recording is not None:
+                    session.recording.unlink(missing_ok=True)
+                log.info("closed an idle live session")
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+
+def as_chunk(value: object) -> tuple[np.ndarray, int] | None:
+    """A Gradio streaming-audio value ``(rate, samples)`` as (mono samples, rate); None when empty."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        return None
+    rate, samples = value
+    x = np.asarray(samples)  # int16 or float, mono or (frames, channels): LiveSession.feed takes them all
+    if x.size == 0 or not rate:
+        return None
+    return x, int(rate)
+
+
+def live_transcript_html(snap: LiveSnapshot | None, lang: str) -> str:
+    t = texts(lang)
+    if snap is None:
+        return f"<div class='live-empty'>{escape(t['live_idle'])}</div>"
+    parts = [f"<p class='live-turn'><span class='live-time'>[{format_mmss(seg.start)}]</span> {escape(seg.text)}</p>"
+             for seg in snap.segments]
+    if snap.tentative:
+        parts.append(f"<p class='live-turn'><span class='live-tentative' style='color:#888'>"
+                     f"{escape(snap.tentative)}</span></p>")
+    if not parts:
+        parts.append(f"<div class='live-empty'>{escape(t['live_listening'])}</div>")
+    return "<div class='live-transcript'>" + "".join(parts) + "</div>"
+
+
+def _card_title(line: MedicationLine, lang: str) -> str:
+    t = texts(lang)
+    strength = f" {line.strength.value:g} {line.strength.unit}" if line.strength is not None else ""
+    return f"{line.name}{strength} — {t[line.status]}"
+
+
+def live_cards_html(snap: LiveSnapshot | None, lang: str) -> str:
+    t = texts(lang)
+    if snap is None or not snap.cards:
+        return f"<div class='live-empty'>{escape(t['live_no_cards'])}</div>"
+    out = []
+    for key, line in snap.cards.items():
+        ev = line.evidence
+        when = f"[{format_mmss(ev.start)}] " if ev.start is not None else ""
+        out.append(
+            f"<div class='live-card' data-card='{escape(key)}' style='border:1px solid #ccc;border-radius:6px;"
+            f"padding:6px;margin:4px 0'><strong>{escape(_card_title(line, lang))}</strong>"
+            f"<div>{escape(describe(line, lang))}</div>"
+            f"<div style='color:#555;font-size:90%'>{escape(when)}« {escape(ev.text)} »</div></div>"
+        )
+    return f"<div class='live-cards' data-count='{len(snap.cards)}'>" + "".join(out) + "</div>"
+
+
+def card_choices(snap: LiveSnapshot | None, lang: str) -> list[tuple[str, str]]:
+    """(label, card id) of each live card, for the approve / reject checkboxes."""
+    if snap is None:
+        return []
+    return [(_card_title(line, lang), key) for key, line in snap.cards.items()]
+
+
+def live_decisions(cards: Iterable[MedicationLine], approved: Sequence[str] | None,
+                   rejected: Sequence[str] | None, reviewer: str | None) -> list[ReviewDecision]:
+    """The decisions the doctor made on live cards (a card both ticked approved and rejected stays pending)."""
+    ok, no = set(approved or []), set(rejected or [])
+    out = []
+    for line in cards:
+        if (line.id in ok) == (line.id in no):
+            continue
+        out.append(ReviewDecision(line_id=line.id, decision="approved" if line.id in ok else "rejected",
+                                  reviewer=reviewer or None))
+    return out
+
+
+def remove_recording(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)

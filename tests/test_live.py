@@ -1,0 +1,392 @@
+"""Live mode (consult.live): local agreement, the session's buffer and commits, sources, cards, decisions carried
+over to the final report, and `consult live` on real audio (file, real-time pace, stdin) with the bundled models."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import FIXTURES, REPO
+
+from consult.audio import load_audio
+from consult.config import AsrOptions
+from consult.interfaces import AsrResult
+from consult.live import (
+    CardEvent,
+    LiveOptions,
+    LiveSession,
+    LocalAgreement,
+    TextEvent,
+    feed_realtime,
+    pcm16_to_float,
+    stream_chunks,
+)
+from consult.review import carry_decisions, same_line
+from schemas import ConsultationReport, MedicationLine, ReviewDecision, Segment, Word
+
+SR = 16000
+PRESCRIBING = (27.5, 40.5)  # fr_consult_1: "Oui. Je vous prescris un antibiotique, amoxicilline, ... six jours."
+
+
+def _w(text: str, start: float, end: float) -> Word:
+    return Word(text=text, start=start, end=end, probability=0.9)
+
+
+# ------------------------------------------------------------------------------------------- local agreement
+
+def test_local_agreement_commits_what_two_decodes_agree_on() -> None:
+    la = LocalAgreement()
+    assert la.insert([_w("je", 0.0, 0.2), _w("vous", 0.3, 0.5), _w("pres", 0.6, 0.8)]) == []
+    agreed = la.insert([_w("Je", 0.0, 0.2), _w("vous", 0.3, 0.5), _w("prescris", 0.6, 1.0), _w("de", 1.1, 1.2)])
+    assert [w.text for w in agreed] == ["Je", "vous"]  # case and punctuation do not count, the changed word does
+    assert [w.text for w in la.pending] == ["prescris", "de"]
+    # the next decode repeats the committed tail (its audio is still in the buffer): not committed twice
+    agreed = la.insert([_w("vous", 0.3, 0.5), _w("prescris", 0.6, 1.0), _w("de", 1.1, 1.2), _w("l'", 1.3, 1.4)])
+    assert [w.text for w in agreed] == ["prescris", "de"]
+    assert [w.text for w in la.commit_all([_w("l'amoxicilline.", 1.3, 2.0)])] == ["l'amoxicilline."]
+    assert [w.text for w in la.committed] == ["Je", "vous", "prescris", "de", "l'amoxicilline."]
+    assert la.pending == []
+
+
+# ------------------------------------------------------------------------------------------- scripted session
+
+class ScriptedTranscriber:
+    """A transcriber that hears a script: the audio's samples encode their own stream time (value = t / 1000, and
+    0 in pauses), so each decode knows which words its buffer holds. A word still being spoken at the end of the
+    buffer comes out differently at every decode (as a real decoder's unstable tail)."""
+
+    def __init__(self, words: list[tuple[str, float, float]]) -> None:
+        self.words = words
+        self.calls = 0
+
+    @staticmethod
+    def audio(words: list[tuple[str, float, float]], total: float) -> np.ndarray:
+        t = np.arange(int(total * SR), dtype=np.float64) / SR
+        x = np.zeros(t.size, dtype=np.float32)
+        for _text, a, b in words:
+            x[int(a * SR):int(b * SR)] = (t[int(a * SR):int(b * SR)] / 1000.0 + 1e-4).astype(np.float32)
+        return x
+
+    def _span(self, audio: np.ndarray) -> tuple[float, float, list[tuple[str, float, float]]]:
+        nz = np.flatnonzero(audio)
+        if nz.size == 0:
+            return 0.0, len(audio) / SR, []
+        start = float(audio[nz[0]] - 1e-4) * 1000.0 - nz[0] / SR
+        end = start + len(audio) / SR
+        inside = [(w, a, b) for w, a, b in self.words if a < end - 0.05 and b > start + 0.05]
+        return start, end, inside
+
+    def speech_regions(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        start, end, inside = self._span(audio)
+        regions: list[tuple[float, float]] = []
+        for _text, a, b in inside:
+            a, b = max(a, start) - start, min(b, end) - start
+            if regions and a - regions[-1][1] < 0.3:
+                regions[-1] = (regions[-1][0], b)
+            else:
+                regions.append((a, b))
+        return regions
+
+    def detect_language(self, audio: np.ndarray) -> dict[str, float]:
+        return {"fr": 0.9, "en": 0.1}
+
+    def transcribe(self, audio: np.ndarray, *, language: str | None, hook=None, hotwords=None,
+                   vad_filter=None) -> AsrResult:
+        self.calls += 1
+        start, end, inside = self._span(audio)
+        words = []
+        for text, a, b in inside:
+            if a < start - 0.05:
+                continue  # a word cut by the buffer start is not heard
+            if b > end - 0.05:
+                text = f"{text[: max(1, len(text) // 2)]}~{self.calls}"  # still being spoken: unstable
+            words.append(Word(text=text, start=max(0.0, a - start), end=max(0.0, min(b, end) - start),
+                              probability=0.9))
+        segs = [Segment(id=0, start=words[0].start, end=words[-1].end, text=" ".join(w.text for w in words),
+                        words=words)] if words else []
+        return AsrResult(segments=segs, language=language or "fr", language_probability=0.9,
+                         duration=len(audio) / SR)
+
+    def score_texts(self, audio, texts, *, language):  # pragma: no cover - second pass off in these tests
+        raise AssertionError("not used")
+
+    def model_info(self):
+        return []
+
+
+class NoExtractor:
+    def extract(self, segments, *, roles, language, role_confidence=None):
+        return []
+
+    def model_info(self):
+        return []
+
+
+def _script(n_words: int, *, word_s: float = 0.35, gap_s: float = 0.1, sentence: int = 9,
+            pause_s: float = 0.9) -> list[tuple[str, float, float]]:
+    """Words of a monologue: sentences of ``sentence`` words separated by pauses."""
+    out, t = [], 0.5
+    for i in range(n_words):
+        end_of_sentence = (i + 1) % sentence == 0
+        text = f"mot{i}" + ("." if end_of_sentence else "")
+        out.append((text, round(t, 3), round(t + word_s, 3)))
+        t += word_s + (pause_s if end_of_sentence else gap_s)
+    return out
+
+
+def _run(session: LiveSession, audio: np.ndarray, chunk_s: float = 0.25) -> list:
+    n = int(chunk_s * SR)
+    for i in range(0, audio.size, n):
+        session.feed(audio[i:i + n])
+        session.step()
+    session.finish()
+    return session.events()
+
+
+def test_session_commits_every_word_once_in_order_never_before_it_is_said() -> None:
+    script = _script(120)
+    total = script[-1][2] + 1.5
+    tr = ScriptedTranscriber(script)
+    session = LiveSession(tr, NoExtractor(), language="fr", asr=AsrOptions(second_pass=False))
+    events = _run(session, ScriptedTranscriber.audio(script, total))
+    committed = [w for ev in events if isinstance(ev, TextEvent) for w in ev.words]
+    assert [w.text for w in committed] == [w for w, _a, _b in script]  # nothing unstable, lost or doubled
+    for ev in events:
+        if isinstance(ev, TextEvent):
+            for w in ev.words:
+                assert ev.at >= w.end - 1e-6  # committed after it was heard
+    # most words are committed well before the end of their sentence (agreement, not only at pauses)
+    text_events = [ev for ev in events if isinstance(ev, TextEvent)]
+    assert len(text_events) > len(script) / 9 * 1.5
+    snap = session.snapshot()
+    assert snap.tentative == "" and not snap.running
+    assert " ".join(s.text for s in snap.segments).split() == [w for w, _a, _b in script]
+
+
+def test_a_long_stream_keeps_a_bounded_buffer() -> None:
+    # 30 minutes of speech with pauses; decoding every 5 s of audio to keep the test quick
+    script = _script(4000, word_s=0.3, gap_s=0.05, sentence=12, pause_s=0.8)
+    total = script[-1][2] + 1.0
+    assert total > 27 * 60
+    options = LiveOptions(step_s=5.0, max_buffer_s=10.0)
+    session = LiveSession(ScriptedTranscriber(script), NoExtractor(), language="fr", options=options,
+                          asr=AsrOptions(second_pass=False))
+    _run(session, ScriptedTranscriber.audio(script, total), chunk_s=1.0)
+    stats = session.stats()
+    assert stats["max_buffer_s"] <= 2 * options.max_buffer_s + options.step_s, stats
+    assert stats["buffer_s"] == 0.0
+    assert len(" ".join(s.text for s in session.snapshot().segments).split()) == len(script)
+
+
+def test_a_buffer_with_no_speech_is_dropped() -> None:
+    session = LiveSession(ScriptedTranscriber([]), NoExtractor(), language="fr", asr=AsrOptions(second_pass=False))
+    _run(session, np.zeros(60 * SR, dtype=np.float32), chunk_s=0.5)
+    assert session.stats()["max_buffer_s"] <= 4.0
+    assert session.snapshot().segments == []
+
+
+def test_the_recording_is_written_as_it_comes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(5 * 48000) * 0.1).astype(np.float32)
+    path = tmp_path / "rec.flac"
+    session = LiveSession(ScriptedTranscriber([]), NoExtractor(), language="fr", recording=path,
+                          asr=AsrOptions(second_pass=False))
+    for i in range(0, audio.size, 4800):  # a browser's 48 kHz chunks, as int16
+        session.feed((audio[i:i + 4800] * 32767).astype(np.int16), 48000)
+    session.finish()
+    info = sf.info(path)
+    assert info.samplerate == SR and info.subtype == "PCM_16"
+    assert abs(info.duration - 5.0) < 0.05
+    assert session.recording == path
+
+
+def test_feed_realtime_paces_the_audio() -> None:
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    session = LiveSession(ScriptedTranscriber([]), NoExtractor(), language="fr", asr=AsrOptions(second_pass=False))
+    chunks = [np.zeros(SR // 4, np.float32) for _ in range(40)]  # 10 s
+    feed_realtime(session, chunks, sleep=sleep, clock=lambda: now[0])
+    session.wait(30)
+    assert abs(sum(slept) - 10.0) < 0.3
+    assert session.fed_s == pytest.approx(10.0)
+
+
+# ------------------------------------------------------------------------------------------- sources
+
+def test_stream_chunks_reads_a_wav_stream_and_raw_pcm() -> None:
+    rng = np.random.default_rng(1)
+    stereo = (rng.standard_normal((8000, 2)) * 0.2).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, stereo, 8000, format="WAV", subtype="PCM_16")
+    buf.seek(0)
+    chunks = list(stream_chunks(buf, chunk_s=0.25))
+    assert {rate for _x, rate in chunks} == {8000}
+    mono = np.concatenate([x for x, _r in chunks])
+    assert mono.size == 8000
+    assert np.allclose(mono, stereo.mean(axis=1), atol=2e-4)
+    raw = (np.arange(1000, dtype=np.int16) - 500).tobytes()
+    out = list(stream_chunks(io.BytesIO(raw + b"\x01"), sample_rate=16000))  # an odd last byte is dropped
+    assert np.concatenate([x for x, _r in out]).size == 1000 and out[0][1] == 16000
+    assert np.allclose(pcm16_to_float(raw)[:3], np.array([-500, -499, -498]) / 32768)
+    float_wav = io.BytesIO()
+    sf.write(float_wav, stereo, 8000, format="WAV", subtype="FLOAT")
+    float_wav.seek(0)
+    with pytest.raises(ValueError, match="16-bit PCM"):
+        list(stream_chunks(float_wav))
+
+
+# ------------------------------------------------------------------------------------------- decisions carried
+
+def _line(id_: str, name: str, *, dose: float = 1.0, status: str = "new") -> MedicationLine:
+    return MedicationLine.model_validate({
+        "id": id_, "drug_text": name, "name": name, "status": status, "confidence": 0.8,
+        "dose": {"value": dose, "unit": "comprimé"}, "frequency": {"count": 2, "period": 1, "period_unit": "d"},
+        "evidence": {"char_start": 0, "char_end": len(name), "text": name}})
+
+
+def test_decisions_on_live_cards_carry_over_only_to_lines_that_are_the_same() -> None:
+    live = [_line("amoxicilline", "amoxicilline"), _line("paracetamol", "paracétamol", dose=2.0),
+            _line("ibuprofene", "ibuprofène", status="stopped")]
+    made = [ReviewDecision(line_id="amoxicilline", decision="approved", reviewer="Dr A"),
+            ReviewDecision(line_id="paracetamol", decision="approved"),
+            ReviewDecision(line_id="ibuprofene", decision="rejected")]
+    final = ConsultationReport.model_validate({
+        "id": "j1", "created_at": "2026-12-06T10:00:00Z", "language": "fr",
+        "medications": [_line("med-1", "ibuprofène", status="stopped").model_dump(),
+                        _line("med-2", "amoxicilline").model_dump(),
+                        _line("med-3", "paracétamol", dose=1.0).model_dump()]})  # the final pass heard 1, not 2
+    carried = {d.line_id: d for d in carry_decisions(live, made, final)}
+    assert set(carried) == {"med-1", "med-2"}
+    assert carried["med-2"].decision == "approved" and carried["med-2"].reviewer == "Dr A"
+    assert carried["med-1"].decision == "rejected"
+    assert not same_line(live[1], final.medications[2])  # a different dose is never approved on the doctor's behalf
+
+
+# ------------------------------------------------------------------------------------------- real models
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fr_consult_1's prescribing turn (13 s) with a little silence around it."""
+    samples = load_audio(FIXTURES / "fr_consult_1.flac").samples
+    a, b = (int(t * SR) for t in PRESCRIBING)
+    audio = np.concatenate([np.zeros(SR // 2, np.float32), samples[a:b], np.zeros(SR, np.float32)])
+    path = tmp_path_factory.mktemp("live-clip") / "prescription.wav"
+    sf.write(path, audio, SR, subtype="PCM_16")
+    return path
+
+
+def _consult(*args: str, stdin: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "consult", *args], input=stdin, capture_output=True,
+                          env=env, cwd=REPO, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_live_session_cards_from_real_speech(clip: Path, pipeline) -> None:
+    events: list = []
+    session = LiveSession(pipeline.transcriber, pipeline.extractor, language="auto", on_event=events.append)
+    audio = load_audio(clip).samples
+    for i in range(0, audio.size, SR // 4):
+        session.feed(audio[i:i + SR // 4])
+        session.step()
+    snap = session.finish()
+    assert snap.language == "fr"
+    cards = [ev for ev in events if isinstance(ev, CardEvent)]
+    added = [ev for ev in cards if ev.kind == "added"]
+    assert [ev.line.name for ev in added] == ["amoxicilline"], [(ev.kind, ev.line.name) for ev in cards]
+    line = snap.cards[added[0].key]
+    assert line.status == "new" and line.strength is not None and line.strength.value == 1000
+    assert line.duration is not None and line.duration.value == 6
+    # the card was there before the turn ended: it appeared at a commit, with its evidence in the transcript
+    text_at = {ev.segment_id: ev.at for ev in events if isinstance(ev, TextEvent)}
+    assert added[0].at <= max(text_at.values())
+    seg = next(s for s in snap.segments if s.id == line.evidence.segment_id)
+    assert seg.text[line.evidence.char_start:line.evidence.char_end] == line.evidence.text
+
+
+@pytest.mark.slow
+def test_consult_live_prints_turns_and_lines_then_writes_what_consult_run_writes(clip: Path, tmp_path: Path) -> None:
+    r = _consult("live", str(clip), "--out", str(tmp_path / "live"))
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert "[00:0" in out and "+ amoxicilline" in out and "amoxicilline 1000 mg [new]" in out, out
+    assert "ok      prescription" in out
+    run = _consult("run", str(clip), "--out", str(tmp_path / "run"), "--in-process", "--no-store",
+                   "--no-progress")
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    live_dir, run_dir = tmp_path / "live" / "prescription", tmp_path / "run" / "prescription"
+    assert sorted(p.name for p in live_dir.iterdir()) == sorted(p.name for p in run_dir.iterdir())
+    a = json.loads((live_dir / "report.json").read_text())
+    b = json.loads((run_dir / "report.json").read_text())
+    for key in ("id", "language", "segments", "speakers", "turns", "medications", "warnings"):
+        assert a[key] == b[key], key
+    assert (live_dir / "transcript.txt").read_text() == (run_dir / "transcript.txt").read_text()
+
+
+@pytest.mark.slow
+def test_consult_live_realtime_prints_turns_as_they_come(clip: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "consult", "live", "--realtime", str(clip), "--out",
+                             str(tmp_path), "--no-final"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=REPO)
+    assert proc.stdout is not None
+    seen: list[tuple[float, str]] = []
+    buf = b""
+    t0 = None
+    while True:
+        byte = proc.stdout.read(1)
+        if not byte:
+            break
+        buf += byte
+        if byte in (b"\n", b" "):
+            text = buf.decode("utf-8", "replace")
+            if t0 is None and text.startswith("live:"):
+                t0 = time.monotonic()  # the models are loaded: the audio starts
+            seen.append((time.monotonic(), text))
+            buf = b""
+    assert proc.wait(120) == 0, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+    assert t0 is not None
+    out = "".join(t for _, t in seen)
+    assert "amoxicilline" in out.lower()
+    end = next(t for t, text in seen if "heard" in text)
+    first_turn = next(t for t, text in seen if text.startswith("[00:"))
+    first_card = next(t for t, text in seen if text.strip().startswith("+"))
+    # played at real-time pace (14.5 s of audio): turns and the card came while the audio was still playing
+    assert end - t0 >= 13.0
+    assert first_turn - t0 < 10.0 and first_card < end - 1.0, (first_turn - t0, first_card - t0, end - t0)
+
+
+@pytest.mark.slow
+def test_consult_live_reads_pcm_on_stdin_and_keeps_the_recording(clip: Path, tmp_path: Path) -> None:
+    audio = load_audio(clip).samples
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    r = _consult("live", "-", "--out", str(tmp_path), "--no-final", stdin=pcm)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    assert "amoxicilline" in r.stdout.decode().lower()
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("stdin-")
+    info = sf.info(folder / "recording.flac")
+    assert abs(info.duration - audio.size / SR) < 0.05
+
+
+def test_consult_live_without_sounddevice_says_how_to_get_the_microphone(tmp_path: Path) -> None:
+    code = ("import sys; sys.modules['sounddevice'] = None; from consult.cli import main; "
+            f"raise SystemExit(main(['live', '--mic', '--out', {str(tmp_path)!r}, '--asr-model', 'base']))")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, cwd=REPO, timeout=300)
+    assert r.returncode == 2
+    assert "pip install 'consult[mic]'" in r.stderr.decode()
+    assert _consult("live", "--out", str(tmp_path)).returncode == 2  # neither a file nor --mic

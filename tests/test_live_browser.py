@@ -1,0 +1,133 @@
+"""Live mode in a real browser: headless Chromium with a fake microphone fed from a consultation recording.
+
+Chromium's ``--use-fake-device-for-media-stream --use-file-for-fake-audio-capture=FILE.wav`` makes the page's
+microphone play FILE (the prescribing turn of audio_fixtures/fr_consult_1.flac, then silence). The test presses
+record on the live tab, sees the medication card appear while the recording goes on, approves it there, stops;
+the full pipeline's report replaces the live draft with the decision carried over, and the ordonnance prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import free_port
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+from consult.audio import load_audio  # noqa: E402
+from consult.ordonnance import Prescriber  # noqa: E402
+from demo.app import build_app  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "audio_fixtures" / "fr_consult_1.flac"
+PRESCRIBING = (27.5, 40.5)  # "Oui. Je vous prescris un antibiotique, amoxicilline, mille milligrammes, ... six jours."
+
+
+def _chromium() -> str:
+    path = os.environ.get("CONSULT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (or set CONSULT_CHROMIUM)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def mic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The doctor's prescribing turn and 8 s of silence, as the WAV file Chromium's fake microphone plays."""
+    samples = load_audio(FIXTURE).samples
+    a, b = (int(t * 16000) for t in PRESCRIBING)
+    clip = np.concatenate([np.zeros(8000, np.float32), samples[a:b], np.zeros(8 * 16000, np.float32)])
+    path = tmp_path_factory.mktemp("mic") / "consultation.wav"
+    sf.write(path, clip, 16000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def live_site(tmp_path_factory: pytest.TempPathFactory, pipeline: Any) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("live-site")
+    app = build_app(lambda: pipeline, language="fr", store=tmp / "consult.db", audio_dir=tmp / "audio",
+                    prescriber=Prescriber(name="Dr Test", rpps="10001234567"))
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, ssr_mode=False,
+               quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@pytest.fixture()
+def mic_page(mic_file: Path) -> Iterator[Page]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=[
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={mic_file}", "--autoplay-policy=no-user-gesture-required"])
+        context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR",
+                                      permissions=["microphone"], accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def test_live_cards_appear_while_recording_then_the_report_and_the_ordonnance(live_site: str, mic_page: Page,
+                                                                             tmp_path: Path) -> None:
+    page = mic_page
+    page.goto(live_site)
+    page.get_by_role("tab", name=re.compile("En direct")).click()
+    audio = page.locator("#consult-live-audio")
+    expect(audio.locator("button.record-button").first).to_be_visible()
+    # Gradio loads its streaming recorder (a WAV encoder worker) when the component mounts; a click before it is
+    # ready records nothing ("is not a constructor" in the console). A person takes longer than this to click.
+    page.wait_for_timeout(3000)
+    audio.locator("button.record-button").first.click()
+    cards = page.locator("#consult-live-cards")
+    # the card appears during the recording (the clip lasts 21.5 s; the models are loaded at the first start)
+    expect(cards.locator(".live-card", has_text=re.compile("amoxicilline", re.I))).to_be_visible(timeout=90_000)
+    expect(page.locator("#consult-live-status")).to_contain_text("Enregistrement :")
+    expect(page.locator("#consult-live-transcript")).to_contain_text(re.compile("amoxicill", re.I))
+    page.locator("#consult-live-approve label", has_text=re.compile("amoxicilline", re.I)).click()
+    # let the turn end ("pendant six jours") before stopping, during the silence that follows it
+    expect(page.locator("#consult-live-transcript")).to_contain_text(re.compile("jours", re.I), timeout=60_000)
+    audio.locator("button.stop-button").first.click()
+
+    review = page.locator("#consult-review")
+    expect(review).to_be_visible(timeout=300_000)
+    expect(page.locator("#consult-live-status")).to_contain_text("décision(s) reprise(s)", timeout=60_000)
+    status = page.locator("#consult-live-status").inner_text()
+    m = re.search(r"(\d) décision\(s\) reprise\(s\) sur 1", status)
+    assert m, status
+    card = page.locator(".ml", has=page.locator(".ml-name", has_text=re.compile("amoxicilline", re.I)))
+    expect(card).to_have_count(1)
+    if m.group(1) == "1":  # the final pass heard the line as the live card said it: the approval is kept
+        expect(card).to_have_class(re.compile(r"\bdec-approved\b"))
+    else:  # the final line differs (a dose or a form the live draft missed): it was never approved as it is now
+        expect(card).to_have_class(re.compile(r"\bdec-pending\b"))
+        page.locator(".med-row", has=card).locator("label", has_text=re.compile("approuv", re.I)).click()
+        expect(card).to_have_class(re.compile(r"\bdec-approved\b"))
+    # sign-off, then the ordonnance of the approved line
+    page.locator("#consult-reviewer textarea, #consult-reviewer input").first.fill("Dr Test")
+    page.locator("#consult-sign").click()
+    expect(page.locator("#consult-signoff-status")).to_contain_text("Dr Test", timeout=60_000)
+    page.locator("#consult-ordonnance").click()
+    link = page.locator("#consult-ordonnance-file a").first
+    expect(link).to_be_visible(timeout=30_000)
+    href = link.get_attribute("href")
+    assert href
+    text = page.request.get(href if href.startswith("http") else live_site + href.lstrip("/")).text()
+    assert "AMOXICILLINE" in text and "Dr Test" in text
+
