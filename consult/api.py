@@ -11,6 +11,15 @@ Endpoints (``/v1``; every one but ``/v1/health`` needs ``Authorization: Bearer T
 - ``GET .../bundle`` (``application/fhir+json``; ``?type=transaction`` ready to POST to a FHIR server),
   ``.../report`` (report.json), ``.../transcript`` (text): ``409`` until the job is done.
 - ``DELETE /v1/consultations/{id}`` -> ``204``: the job, its report, reviews, history and kept audio are gone.
+- ``WS /v1/live?language=auto|fr|en&sample_rate=16000`` (``Authorization`` header as above): a live
+  consultation. The client sends binary frames of 16-bit little-endian mono PCM at ``sample_rate``; the server sends
+  JSON text frames: ``{"type": "ready"}``, then ``{"type": "text", "segment", "text", "words", "at"}`` for each
+  commit (local agreement, :mod:`consult.live`) and ``{"type": "card", "event": "added"|"updated"|"removed",
+  "key", "line"}`` for the medication cards. The client ends with the text frame ``{"type": "stop"}``: the
+  recording is queued as a job (as if POSTed) and the server answers ``{"type": "done", "job", "location"}``
+  before closing; the final report and bundle come from the job. A client that disconnects without ``stop``
+  leaves nothing behind. Without valid credentials the handshake is refused (HTTP 403); close codes 1003 for a
+  bad ``sample_rate``, 1013 when too many live consultations run at once.
 
 Jobs are rows of the report store (:mod:`consult.store`) processed by :func:`workers.batch.run_jobs` on the same
 executors as ``consult run`` (in-process or Ray), in a background thread of the server. The uploaded audio is
@@ -39,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -66,6 +75,7 @@ __all__ = [
     "Caller",
     "JobRunner",
     "JobStatus",
+    "LiveModels",
     "create_app",
     "load_tokens",
     "make_token_file",
@@ -121,10 +131,34 @@ class ApiOptions:
     max_upload_bytes: int = 500 * 1024 * 1024
     max_attempts: int = 2
     allowed_hosts: frozenset[str] = LOOPBACK_NAMES
+    max_live: int = 2
+    """Live consultations (``/v1/live``) at once: each decodes continuously."""
 
     @property
     def audio_dir(self) -> Path:
         return Path(self.data_dir) / "audio"
+
+
+class LiveModels:
+    """The transcriber and extractor of ``/v1/live``, built in this process at the first live consultation and
+    shared by the next ones (the job runner's models may live in Ray workers)."""
+
+    def __init__(self, settings: Settings, build: Callable[[], tuple[Any, Any]] | None = None) -> None:
+        self.settings = settings
+        self._build = build
+        self._models: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._models is None:
+                if self._build is not None:
+                    self._models = self._build()
+                else:
+                    from consult.backends.factory import build_extractor, build_transcriber
+
+                    self._models = (build_transcriber(self.settings), build_extractor(self.settings))
+            return self._models
 
 
 class _Progress:
@@ -323,9 +357,12 @@ class Caller:
 
 
 def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str], options: ApiOptions,
-               accounts: Accounts | None = None) -> FastAPI:
+               accounts: Accounts | None = None, live_models: LiveModels | None = None) -> FastAPI:
     """The FastAPI application; the runner starts and stops with it. ``tokens``: SHA-256 of each bearer token ->
-    its name; ``accounts``: logins (HTTP Basic) with roles, e.g. a pharmacist may read but not delete."""
+    its name; ``accounts``: logins (HTTP Basic) with roles, e.g. a pharmacist may read but not delete;
+    ``live_models``: the models of ``/v1/live`` (default: built from the runner's settings at the first use)."""
+    live_models = live_models or LiveModels(runner.settings)
+    live_slots = threading.BoundedSemaphore(options.max_live)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -410,17 +447,22 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
                 shutil.copyfileobj(audio.file, f, 1024 * 1024)
                 f.flush()
                 os.fsync(f.fileno())
-            settings = runner.settings_for(language)
-            try:
-                load_audio(tmp, max_duration=settings.audio.max_duration_s)
-            except AudioError as exc:
-                raise HTTPException(status_code=422, detail=f"{name}: {_without_path(str(exc), tmp)}") from exc
-            digest = sha256_file(tmp)
-            jid = make_job_id(digest, settings)
-            final = options.audio_dir / f"{jid}{suffix}"
-            os.replace(tmp, final)
+            job = queue_recording(tmp, name, suffix, runner.settings_for(language), who)
         finally:
             tmp.unlink(missing_ok=True)
+        return JSONResponse(_status(job, runner).model_dump(mode="json", by_alias=True), status_code=202,
+                            headers={"Location": f"/v1/consultations/{job.id}"})
+
+    def queue_recording(tmp: Path, name: str, suffix: str, settings: Settings, who: str) -> Job:
+        """Decode ``tmp`` (422 when it is not audio), keep it as ``<job id><suffix>`` and queue its job."""
+        try:
+            load_audio(tmp, max_duration=settings.audio.max_duration_s)
+        except AudioError as exc:
+            raise HTTPException(status_code=422, detail=f"{name}: {_without_path(str(exc), tmp)}") from exc
+        digest = sha256_file(tmp)
+        jid = make_job_id(digest, settings)
+        final = options.audio_dir / f"{jid}{suffix}"
+        os.replace(tmp, final)
         store.submit(jid, input_path=str(final), input_name=name, audio_sha256=digest,
                      actor=f"{API_ACTOR_PREFIX}{who}")
         job = store.get(jid)
@@ -428,8 +470,147 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
         if job.status == "queued":
             runner.wake()
         log.info("job %s submitted by %s (%s)", jid, who, job.status)
-        return JSONResponse(_status(job, runner).model_dump(mode="json", by_alias=True), status_code=202,
-                            headers={"Location": f"/v1/consultations/{jid}"})
+        return job
+
+    def websocket_caller(ws: WebSocket) -> Caller | None:
+        """The caller of a WebSocket, from its ``Authorization`` header (bearer token or account login)."""
+        header = ws.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value:
+            given = _digest(value.strip())
+            for digest, token_name in tokens.items():
+                if hmac.compare_digest(given, digest):
+                    return Caller(token_name)
+        if scheme.lower() == "basic" and value and accounts is not None:
+            import base64
+            import binascii
+
+            try:
+                user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            account = accounts.check(user, password)
+            if account is not None:
+                return Caller(account.name, account.role)
+        return None
+
+    @app.websocket("/v1/live")
+    async def live(ws: WebSocket, language: Language = "auto", sample_rate: int = 16000) -> None:
+        """Live consultation (see the module doc): 16-bit PCM frames in, committed text and medication cards out;
+        at ``{"type": "stop"}`` the recording is queued as a job like ``POST /v1/consultations``."""
+        who = websocket_caller(ws)
+        if who is None or not who.may("transcribe"):
+            await ws.close(code=1008, reason="a valid bearer token (or account login) is required")
+            return
+        if not 8000 <= sample_rate <= 192000:
+            await ws.accept()
+            await ws.close(code=1003, reason="sample_rate must be between 8000 and 192000")
+            return
+        if not live_slots.acquire(blocking=False):
+            await ws.accept()
+            await ws.close(code=1013, reason="too many live consultations at once; try again later")
+            return
+        try:
+            await _live_session(ws, who, language, sample_rate)
+        finally:
+            live_slots.release()
+
+    async def _live_session(ws: WebSocket, who: Caller, language: str, sample_rate: int) -> None:
+        import asyncio
+        import json
+
+        from starlette.concurrency import run_in_threadpool
+        from starlette.websockets import WebSocketDisconnect
+
+        from consult.live import CardEvent, LiveSession, pcm16_to_float
+
+        await ws.accept()
+        settings = runner.settings_for(language)  # the WebSocket is accepted here (see ``live``)
+        transcriber, extractor = await run_in_threadpool(live_models.get)
+        loop = asyncio.get_running_loop()
+        outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+        def on_event(event: Any) -> None:
+            message: dict[str, Any]
+            if isinstance(event, CardEvent):
+                message = {"type": "card", "event": event.kind, "key": event.key, "at": round(event.at, 3),
+                           "line": event.line.model_dump(mode="json")}
+            else:
+                message = {"type": "text", "segment": event.segment_id, "at": round(event.at, 3),
+                           "text": event.text, "words": [w.model_dump(mode="json") for w in event.words]}
+            loop.call_soon_threadsafe(outbox.put_nowait, message)
+
+        options.audio_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, rec_name = tempfile.mkstemp(prefix=".live-", suffix=".flac", dir=options.audio_dir)
+        os.close(fd)
+        recording = Path(rec_name)
+        session = await run_in_threadpool(
+            lambda: LiveSession(transcriber, extractor, language=settings.asr.language,
+                                english_threshold=settings.asr.english_threshold, asr=settings.asr,
+                                recording=recording, on_event=on_event).start())
+
+        async def sender() -> None:
+            while True:
+                message = await outbox.get()
+                if message is None:
+                    return
+                await ws.send_text(json.dumps(message, ensure_ascii=False))
+
+        send_task = asyncio.create_task(sender())
+        stopped = False
+        try:
+            await ws.send_text(json.dumps({"type": "ready", "sample_rate": sample_rate}))
+            while not stopped:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("bytes"):
+                    session.feed(pcm16_to_float(message["bytes"]), sample_rate)
+                elif message.get("text"):
+                    try:
+                        kind = json.loads(message["text"]).get("type")
+                    except (ValueError, AttributeError):
+                        kind = None
+                    if kind == "stop":
+                        stopped = True
+                    else:
+                        await outbox.put({"type": "error", "detail": 'text frames: {"type": "stop"} only'})
+        except WebSocketDisconnect:
+            pass
+        finally:
+            session.close_input()
+            await run_in_threadpool(session.wait)
+        try:
+            if not stopped:  # the client went away: nothing is kept
+                recording.unlink(missing_ok=True)
+                await outbox.put(None)
+                await send_task
+                return
+            if session.error:
+                await outbox.put({"type": "error", "detail": f"live decoding stopped: {session.error}"})
+            if session.fed_s < 0.5:
+                recording.unlink(missing_ok=True)
+                await outbox.put({"type": "error", "detail": "no audio was received; nothing queued"})
+                await outbox.put(None)
+                await send_task
+                await ws.close(code=1000)
+                return
+            try:
+                job = await run_in_threadpool(queue_recording, recording, "live.flac", ".flac", settings, who.name)
+            except HTTPException as exc:
+                await outbox.put({"type": "error", "detail": str(exc.detail)})
+                job = None
+            if job is not None:
+                await outbox.put({"type": "done", "job": job.id, "status": job.status,
+                                  "location": f"/v1/consultations/{job.id}",
+                                  "cards": len(session.snapshot().cards)})
+            await outbox.put(None)
+            await send_task
+            await ws.close(code=1000)
+        finally:
+            recording.unlink(missing_ok=True)
+            if not send_task.done():
+                send_task.cancel()
 
     @app.get("/v1/consultations", response_model=JobList, tags=["consultations"],
              responses={401: problems[401]})

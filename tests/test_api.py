@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import soundfile as sf
 from conftest import FIXTURES, REPO, free_port
@@ -198,6 +199,77 @@ def test_tokens_and_unknown_ids(server):
             r = client.get(f"/v1/consultations/0123456789abcdef01234567{path}")
             assert r.status_code == 404 and "no consultation job" in r.json()["detail"]
         assert client.get("/v1/consultations/..%2F..%2Fetc").status_code == 404
+
+
+def _live_pcm() -> bytes:
+    """fr_consult_1's prescribing turn (27.5-40.5 s) and a second of silence, as 16 kHz 16-bit PCM."""
+    from consult.audio import load_audio
+
+    samples = load_audio(FIXTURES / "fr_consult_1.flac").samples[int(27.5 * 16000):int(40.5 * 16000)]
+    audio = np.concatenate([samples, np.zeros(16000, np.float32)])
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def test_live_websocket_streams_text_and_cards_then_queues_the_recording(server):
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{server.port}/v1/live?language=fr&sample_rate=16000"
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789abcdef"}):
+        with pytest.raises(InvalidStatus) as refused:  # no valid token: the handshake is refused
+            with connect(url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus):  # nor from a page on another site
+        with connect(url, additional_headers={"Authorization": f"Bearer {server.token}"},
+                     origin="http://evil.example"):  # type: ignore[arg-type]
+            pass
+    with server.client() as client:
+        before = {j["id"] for j in client.get("/v1/consultations").json()["consultations"]}
+    # a client that goes away without "stop" leaves nothing behind
+    with connect(url, additional_headers={"Authorization": f"Bearer {server.token}"}) as ws:
+        assert json.loads(ws.recv(timeout=120))["type"] == "ready"
+        ws.send(_live_pcm()[: 16000 * 2 * 3])
+    pcm = _live_pcm()
+    messages: list[dict] = []
+    with connect(url, additional_headers={"Authorization": f"Bearer {server.token}"}, max_size=None) as ws:
+        assert json.loads(ws.recv(timeout=120))["type"] == "ready"
+        frame = 16000 * 2 // 4  # 0.25 s
+        t0 = time.monotonic()
+        for k, i in enumerate(range(0, len(pcm), frame)):
+            ws.send(pcm[i:i + frame])
+            time.sleep(max(0.0, t0 + (k + 1) * 0.25 - time.monotonic()))  # real-time pace
+            while True:
+                try:
+                    messages.append(json.loads(ws.recv(timeout=0)))
+                except TimeoutError:
+                    break
+        during = list(messages)
+        ws.send(json.dumps({"type": "stop"}))
+        while True:
+            try:
+                messages.append(json.loads(ws.recv(timeout=120)))
+            except ConnectionClosed:
+                break
+    kinds = [m["type"] for m in messages]
+    text = " ".join(m["text"] for m in messages if m["type"] == "text")
+    assert "amoxicilline" in text.lower(), text
+    assert any(m["type"] == "text" for m in during), "no text while the audio was streaming"
+    cards = [m for m in messages if m["type"] == "card" and m["event"] == "added"]
+    assert [c["line"]["name"] for c in cards] == ["amoxicilline"]
+    assert kinds[-1] == "done", messages[-3:]
+    done = messages[-1]
+    assert done["location"] == f"/v1/consultations/{done['job']}"
+    with server.client() as client:
+        after = {j["id"] for j in client.get("/v1/consultations").json()["consultations"]}
+        assert after - before == {done["job"]}  # only the stopped session was queued
+        status = _wait_done(client, [done["job"]])[done["job"]]
+        assert status["status"] == "done", status
+        bundle = client.get(f"/v1/consultations/{done['job']}/bundle").json()
+        names = [e["resource"]["contained"][0]["code"]["text"] for e in bundle["entry"]
+                 if e["resource"]["resourceType"] == "MedicationRequest"]
+        assert any("amoxicilline" in n.lower() for n in names), names
+    assert not list((server.data / "audio").glob(".live-*")), "a live recording was left behind"
 
 
 def _clips(folder: Path, n: int = 20, seconds: float = 5.0) -> list[Path]:
