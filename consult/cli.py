@@ -937,7 +937,7 @@ class _LivePrinter:
     def __init__(self, out: Any = None) -> None:
         self.out = out or sys.stdout
         self.segment: int | None = None
-        self.lang = "fr"
+        self.session: Any = None  # the LiveSession: its language, once decided, words the posology
 
     def __call__(self, event: Any) -> None:
         from consult.live import TextEvent
@@ -956,7 +956,8 @@ class _LivePrinter:
             line = event.line
             mark = {"added": "+", "updated": "~", "removed": "-"}[event.kind]
             strength = f" {line.strength.value:g} {line.strength.unit}" if line.strength is not None else ""
-            posology = describe(line, self.lang) if event.kind != "removed" else ""
+            lang = getattr(self.session, "language", None) or "fr"
+            posology = describe(line, lang) if event.kind != "removed" else ""
             self.out.write(f"\n    {mark} {line.name}{strength} [{line.status}]"
                            f"{(' — ' + posology) if posology else ''}")
             self.segment = None if self.segment is None else -1
@@ -995,6 +996,7 @@ def cmd_live(args: argparse.Namespace) -> int:
                           english_threshold=settings.asr.english_threshold, options=LiveOptions(step_s=args.step),
                           asr=settings.asr,
                           recording=recording, on_event=printer)
+    printer.session = session
     print(f"live: {'microphone' if args.mic else source or 'stdin'} (Ctrl+C ends the consultation)", flush=True)
     stop = threading.Event()
     try:
@@ -1020,7 +1022,6 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise ConsultError(str(exc)) from exc
     session.close_input()
     session.wait()
-    printer.lang = session.language or "fr"
     print()
     stats = session.stats()
     print(f"live: {stats['fed_s']:.1f} s heard, {stats['decodes']} decodes, {len(session.snapshot().cards)} "

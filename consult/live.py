@@ -56,6 +56,9 @@ class LiveOptions(BaseModel):
                                  description="A pause this long after speech ends the utterance (committed whole).")
     beam_size: int = Field(default=1, ge=1, description="Beam size of the live decodes (greedy: faster; the final "
                                                          "pass uses the configured beam).")
+    context_chars: int = Field(default=0, ge=0, le=400,
+                               description="Committed text before the buffer given to the decoder as its prompt "
+                                           "(characters; 0: none).")
     max_buffer_s: float = Field(default=10.0, ge=3, le=28,
                                 description="Buffer length past which the committed audio is dropped (s).")
     turn_gap_s: float = Field(default=0.8, gt=0, description="A pause this long between words starts a new turn (s).")
@@ -393,7 +396,8 @@ class LiveSession:
             self.language = choice.language
         ended = final or (length - regions[-1][1]) >= o.end_silence_s
         t0 = time.perf_counter()
-        result = self.transcriber.transcribe(buf, language=self.language, vad_filter=True)
+        result = self.transcriber.transcribe(buf, language=self.language, vad_filter=True,
+                                             hotwords=self._context(start))
         self.decode_seconds += time.perf_counter() - t0
         self.decodes += 1
         words = [w.model_copy(update={"start": w.start + start, "end": w.end + start})
@@ -427,6 +431,16 @@ class LiveSession:
         if cut is not None and cut > start:
             self._trim(cut)
         return True
+
+    def _context(self, start: float) -> str | None:
+        """The committed text said before the buffer (the decoder's prompt), or None."""
+        n = self.options.context_chars
+        if n <= 0:
+            return None
+        with self._lock:
+            words = [w.text for seg in self._segments[-6:] for w in seg.words if w.end <= start + 0.05]
+        text = " ".join(words)[-n:]
+        return text.split(" ", 1)[-1] if len(text) == n and " " in text else (text or None)
 
     def _name_pass(self, words: list[Word], buf: np.ndarray, start: float) -> list[Word]:
         """The contextual second pass of ``consult run`` (:func:`consult.transcribe.second_pass`) on each decode of

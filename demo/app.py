@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -84,6 +85,8 @@ from demo.views import (  # noqa: E402
     transcript_html,
 )
 from schemas import ConsultationReport, ReviewDecision  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from consult.live import LiveSession
@@ -322,7 +325,7 @@ def build_app(
         return _file(path), markdown
 
     def ordonnance_download(state: dict[str, Any] | None, rows: list[list[Any]]) -> Any:
-        from consult.ordonnance import UndecidedLines, build_ordonnance, ordonnance_html
+        from consult.ordonnance import UndecidedLines, build_ordonnance, html_to_pdf, ordonnance_html
         from consult.outputs import atomic_write
 
         if prescriber is None:
@@ -333,9 +336,16 @@ def build_app(
         except UndecidedLines as exc:
             raise gr.Error(t["ordonnance_pending"].format(lines=", ".join(exc.line_ids)), print_exception=False
                            ) from exc
-        path = service.work.fresh() / "ordonnance.html"
-        atomic_write(path, ordonnance_html(o))
-        return _file(path)
+        folder = service.work.fresh()
+        path = folder / "ordonnance.html"
+        text = ordonnance_html(o)
+        atomic_write(path, text)
+        paths = [str(path)]
+        try:  # the PDF too when Chromium is there (the HTML prints from any browser)
+            paths.append(str(html_to_pdf(text, folder / "ordonnance.pdf")))
+        except ConsultError as exc:
+            log.info("ordonnance as HTML only: %s", exc)
+        return gr.update(value=paths, visible=True)
 
     def pseudonymised(state: dict[str, Any] | None) -> Any:
         report = _report_from_state(state, lang)
@@ -520,7 +530,7 @@ def build_app(
             with gr.Row():
                 files = {
                     key: gr.File(label=t[f"{key}_file"], interactive=False, elem_id=f"consult-{key}-file",
-                                 visible=False)
+                                 visible=False, file_count="multiple" if key == "ordonnance" else "single")
                     for key in ("bundle", "report", "plan", "pseudo", "ordonnance")
                 }
                 bundle_file, report_file, plan_file, pseudo_file = (files[k] for k in ("bundle", "report", "plan",

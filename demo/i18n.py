@@ -59,6 +59,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "live_idle": "Pas d'enregistrement en cours.",
         "live_listening": "À l'écoute…",
         "live_no_cards": "Aucun médicament entendu pour l'instant.",
+        "live_earlier": "tours de parole plus anciens (dans le rapport final)",
         "live_transcript": "Transcription en direct",
         "live_cards": "Médicaments entendus",
         "live_approve": "Approuver ces lignes",
@@ -195,7 +196,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "report_file": "Rapport (report.json)",
         "plan_file": "Plan de prise à imprimer (plan.html)",
         "ordonnance_btn": "Ordonnance",
-        "ordonnance_file": "Ordonnance à imprimer (ordonnance.html)",
+        "ordonnance_file": "Ordonnance à imprimer (HTML, et PDF si Chromium est installé)",
         "no_prescriber": "Pas de profil de prescripteur : lancez la page avec --prescriber FICHIER (JSON : name, "
         "rpps, specialty, address, phone).",
         "ordonnance_pending": "Décidez chaque ligne avant d'imprimer l'ordonnance (en attente : {lines}).",
@@ -276,6 +277,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "live_idle": "Not recording.",
         "live_listening": "Listening…",
         "live_no_cards": "No medicine heard yet.",
+        "live_earlier": "earlier turns (in the final report)",
         "live_transcript": "Live transcript",
         "live_cards": "Medicines heard",
         "live_approve": "Approve these lines",
@@ -402,7 +404,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "report_file": "Report (report.json)",
         "plan_file": "Printable plan (plan.html)",
         "ordonnance_btn": "Prescription",
-        "ordonnance_file": "Printable prescription (ordonnance.html)",
+        "ordonnance_file": "Printable prescription (HTML, and PDF when Chromium is installed)",
         "no_prescriber": "No prescriber profile: start the page with --prescriber FILE (JSON: name, rpps, "
         "specialty, address, phone).",
         "ordonnance_pending": "Decide every line before printing the prescription (pending: {lines}).",

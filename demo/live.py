@@ -96,12 +96,20 @@ def as_chunk(value: object) -> tuple[np.ndarray, int] | None:
     return x, int(rate)
 
 
+LIVE_TURNS_SHOWN = 40
+"""The live transcript shows the last turns only (a 30-minute consultation is redrawn several times a second)."""
+
+
 def live_transcript_html(snap: LiveSnapshot | None, lang: str) -> str:
     t = texts(lang)
     if snap is None:
         return f"<div class='live-empty'>{escape(t['live_idle'])}</div>"
+    shown = snap.segments[-LIVE_TURNS_SHOWN:]
     parts = [f"<p class='live-turn'><span class='live-time'>[{format_mmss(seg.start)}]</span> {escape(seg.text)}</p>"
-             for seg in snap.segments]
+             for seg in shown]
+    if len(snap.segments) > len(shown):
+        parts.insert(0, f"<p class='live-earlier' style='color:#666'>… {len(snap.segments) - len(shown)} "
+                        f"{escape(t['live_earlier'])}</p>")
     if snap.tentative:
         parts.append(f"<p class='live-turn'><span class='live-tentative' style='color:#888'>"
                      f"{escape(snap.tentative)}</span></p>")

@@ -1127,8 +1127,11 @@ def test_ordonnance_from_the_page(report: ConsultationReport, tmp_path: Path) ->
             client.predict({"headers": table["headers"], "data": table["data"]}, api_name="/ordonnance")
         rows = set_all_decisions(table["data"], "approved", "fr")
         got = client.predict({"headers": table["headers"], "data": rows}, api_name="/ordonnance")
-        path = Path(got["value"] if isinstance(got, dict) and "value" in got else got)
-        page = path.read_text(encoding="utf-8")
+        got = got["value"] if isinstance(got, dict) and "value" in got else got
+        paths = {Path(p).suffix: Path(p) for p in (got if isinstance(got, list) else [got])}
+        assert set(paths) == {".html", ".pdf"}  # Chromium is installed here (the browser tests need it too)
+        assert paths[".pdf"].read_bytes()[:4] == b"%PDF"
+        page = paths[".html"].read_text(encoding="utf-8")
         assert "RPPS : 10101010101" in page and "<h1>Ordonnance</h1>" in page
         prescribed = [m for m in report.medications if m.status in ("new", "renewed", "changed")]
         assert page.count("<li data-line=") == len(prescribed) >= 1

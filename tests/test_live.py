@@ -390,3 +390,40 @@ def test_consult_live_without_sounddevice_says_how_to_get_the_microphone(tmp_pat
     assert r.returncode == 2
     assert "pip install 'consult[mic]'" in r.stderr.decode()
     assert _consult("live", "--out", str(tmp_path)).returncode == 2  # neither a file nor --mic
+
+
+# ------------------------------------------------------------------------------------------- the page's views
+
+def test_live_views_and_decisions() -> None:
+    from consult.live import LiveSnapshot
+    from demo.live import (
+        LIVE_TURNS_SHOWN,
+        LiveRegistry,
+        card_choices,
+        live_cards_html,
+        live_decisions,
+        live_transcript_html,
+    )
+
+    segments = [Segment(id=i, start=float(i), end=i + 0.5, text=f"tour {i} <b>", words=[]) for i in range(50)]
+    card = MedicationLine.model_validate({**_line("amoxicilline", "amoxicilline").model_dump(), "evidence": {
+        "segment_id": 49, "char_start": 0, "char_end": 4, "text": "tour", "start": 49.0, "end": 49.2}})
+    snap = LiveSnapshot(segments=segments, tentative="pendant six", cards={"amoxicilline": card}, language="fr",
+                        fed_s=50.0, running=True)
+    html = live_transcript_html(snap, "fr")
+    assert html.count("class='live-turn'") == LIVE_TURNS_SHOWN + 1  # the last turns and the tentative tail
+    assert "10 tours de parole plus anciens" in html and "&lt;b&gt;" in html and "<b>" not in html
+    assert "live-tentative" in html and "pendant six" in html
+    cards = live_cards_html(snap, "fr")
+    assert "data-card='amoxicilline'" in cards and "[00:49]" in cards and "nouveau" in cards
+    assert card_choices(snap, "en") == [("amoxicilline — new", "amoxicilline")]
+    made = live_decisions([card, _line("ibuprofene", "ibuprofène")], ["amoxicilline", "ibuprofene"],
+                          ["ibuprofene"], "Dr A")
+    assert [(d.line_id, d.decision, d.reviewer) for d in made] == [("amoxicilline", "approved", "Dr A")]
+    registry = LiveRegistry(idle_s=0.0)
+    session = LiveSession(ScriptedTranscriber([]), NoExtractor(), language="fr", asr=AsrOptions(second_pass=False))
+    key = registry.open(session)
+    assert registry.get(key) is session
+    time.sleep(0.01)
+    registry.sweep()  # an abandoned tab: its session is closed and dropped
+    assert registry.get(key) is None and session.input_closed and session.wait(10)
