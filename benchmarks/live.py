@@ -66,7 +66,7 @@ def percentile(values: list[float], q: float) -> float | None:
 
 
 def run_realtime(path: Path, transcriber: Any, extractor: Any, settings: Settings, pipeline: Any,
-                 options: LiveOptions, *, identity: bool = True) -> dict[str, Any]:
+                 options: LiveOptions, *, identity: bool = True, with_offline: bool = True) -> dict[str, Any]:
     events: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="consult-live-bench-") as tmp:
         recording = Path(tmp) / "recording.flac"
@@ -80,8 +80,8 @@ def run_realtime(path: Path, transcriber: Any, extractor: Any, settings: Setting
         session.wait()
         live_wall = time.perf_counter() - t0
         snap = session.snapshot()
-        offline = pipeline.process(path)
-        again = pipeline.process(recording) if identity else None
+        offline = pipeline.process(path) if with_offline else None
+        again = pipeline.process(recording) if identity and offline is not None else None
     delays = [ev.wall - w.end for ev in events if isinstance(ev, TextEvent) for w in ev.words]
     card_delays: dict[str, float] = {}
     for ev in events:
@@ -94,16 +94,17 @@ def run_realtime(path: Path, transcriber: Any, extractor: Any, settings: Setting
         "file": path.name, "audio_s": round(samples.size / SAMPLE_RATE, 1), "wall_s": round(live_wall, 1),
         "words": len(delays), "commit_delay_median_s": _r(statistics.median(delays) if delays else None),
         "commit_delay_p95_s": _r(percentile(delays, 95)), "card_delays_s": card_delays,
-        "live_cards": sorted(snap.cards), "final_lines": sorted(m.name for m in offline.medications),
+        "live_cards": sorted(snap.cards),
+        "final_lines": sorted(m.name for m in offline.medications) if offline is not None else None,
         "session": session.stats(), "final_identical": _same(offline, again) if again is not None else None,
         "_delays": delays,
     }
     if ref_path.is_file():
         ref = ref_path.read_text(encoding="utf-8")
         live_text = " ".join(s.text for s in snap.segments)
-        off_text = " ".join(s.text for s in offline.segments)
         out["wer_live"] = round(wer(ref, live_text), 4)
-        out["wer_offline"] = round(wer(ref, off_text), 4)
+        if offline is not None:
+            out["wer_offline"] = round(wer(ref, " ".join(s.text for s in offline.segments)), 4)
     return out
 
 
@@ -153,11 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("audio", nargs="*", type=Path)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--memory-minutes", type=float, default=None)
+    ap.add_argument("--no-offline", action="store_true", help="live pass only (no offline WER, no identity check)")
     ap.add_argument("--no-identity", action="store_true",
                     help="skip the second full pass on the recording (the identity check)")
     ap.add_argument("--step", type=float, default=None, help="decode every STEP s of new audio")
     ap.add_argument("--beam", type=int, default=None, help="beam size of the live decodes (default LiveOptions)")
     ap.add_argument("--context", type=int, default=None, help="LiveOptions.context_chars")
+    ap.add_argument("--force-after", type=float, default=None, help="LiveOptions.force_after_s")
     ap.add_argument("--max-buffer", type=float, default=None, help="LiveOptions.max_buffer_s")
     args = ap.parse_args(argv)
     settings = Settings()
@@ -172,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = Pipeline(settings, transcriber=transcriber, extractor=extractor)
         files = args.audio or sorted((ROOT / "audio_fixtures").glob("*.flac"))
         changes = {k: v for k, v in (("step_s", args.step), ("beam_size", args.beam), ("context_chars", args.context),
+                                     ("force_after_s", args.force_after),
                                      ("max_buffer_s", args.max_buffer)) if v is not None}
         options = LiveOptions(**changes)
         items = []
         for path in files:
             r = run_realtime(path, transcriber, extractor, settings, pipeline, options,
-                             identity=not args.no_identity)
+                             identity=not args.no_identity, with_offline=not args.no_offline)
             items.append(r)
             print(json.dumps({k: v for k, v in r.items() if not k.startswith("_")}), flush=True)
         delays = [d for r in items for d in r["_delays"]]

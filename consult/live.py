@@ -56,6 +56,10 @@ class LiveOptions(BaseModel):
                                  description="A pause this long after speech ends the utterance (committed whole).")
     beam_size: int = Field(default=1, ge=1, description="Beam size of the live decodes (greedy: faster; the final "
                                                          "pass uses the configured beam).")
+    force_after_s: float = Field(
+        default=3.0, gt=0,
+        description="A word still unagreed this long after it ended (s of audio heard since) is committed as the "
+                    "last decode read it: two decodes that keep disagreeing must not hold the text back.")
     context_chars: int = Field(default=0, ge=0, le=400,
                                description="Committed text before the buffer given to the decoder as its prompt "
                                            "(characters; 0: none).")
@@ -113,6 +117,16 @@ class LocalAgreement:
         self.pending = new[len(agreed):]
         self.committed.extend(agreed)
         return agreed
+
+    def commit_until(self, t: float) -> list[Word]:
+        """Commit the pending words (a prefix) that end before ``t``: words that have had plenty of audio after them
+        and still change between decodes are taken as the last decode read them (bounds the delay)."""
+        n = 0
+        while n < len(self.pending) and self.pending[n].end <= t:
+            n += 1
+        taken, self.pending = self.pending[:n], self.pending[n:]
+        self.committed.extend(taken)
+        return taken
 
     def commit_all(self, words: Sequence[Word]) -> list[Word]:
         """The utterance is over: commit every word of this (last) hypothesis."""
@@ -253,6 +267,7 @@ class LiveSession:
         self._clock = clock
         self._t0: float | None = None  # the clock when the first audio arrived
         self._lock = threading.Condition()
+        self._feed_lock = threading.Lock()
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0.0  # stream time of buffer[0]
         self._fed = 0  # samples fed (16 kHz)
@@ -277,7 +292,12 @@ class LiveSession:
 
     # -- input ----------------------------------------------------------------------------------------------------
     def feed(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-        """Append audio (mono float in [-1, 1], or int16; any rate: resampled to 16 kHz)."""
+        """Append audio (mono float in [-1, 1], or int16; any rate: resampled to 16 kHz). Raises RuntimeError once
+        the input is closed."""
+        with self._feed_lock:  # the resampler's state: one chunk at a time
+            self._feed(samples, sample_rate)
+
+    def _feed(self, samples: np.ndarray, sample_rate: int) -> None:
         x = np.asarray(samples)
         if x.ndim == 2:
             x = x.mean(axis=1) if x.shape[1] <= 8 else x.mean(axis=0)
@@ -305,7 +325,7 @@ class LiveSession:
 
     def close_input(self) -> None:
         """No more audio: the worker commits what is left and stops (see :meth:`wait`)."""
-        with self._lock:
+        with self._feed_lock, self._lock:
             if self._closed:
                 return
             if self._resampler is not None:
@@ -419,6 +439,7 @@ class LiveSession:
             self._set_tentative([])
         else:
             committed = self._agreement.insert(words)
+            committed += self._agreement.commit_until(start + length - o.force_after_s)
             self._set_tentative(self._agreement.pending)
             if length > o.max_buffer_s and self._agreement.committed:
                 cut = self._cut_point(start, length)

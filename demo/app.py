@@ -389,7 +389,10 @@ def build_app(
         session = live.get(key)
         value = as_chunk(chunk)
         if session is not None and value is not None and not session.input_closed:
-            session.feed(*value)
+            try:
+                session.feed(*value)
+            except RuntimeError:  # the last chunks of a recording that was just stopped
+                pass
         return live_view(session)
 
     def live_stop(key: str | None, approved: list[str] | None, rejected: list[str] | None, typed: str,

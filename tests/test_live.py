@@ -54,6 +54,12 @@ def test_local_agreement_commits_what_two_decodes_agree_on() -> None:
     assert [w.text for w in la.commit_all([_w("l'amoxicilline.", 1.3, 2.0)])] == ["l'amoxicilline."]
     assert [w.text for w in la.committed] == ["Je", "vous", "prescris", "de", "l'amoxicilline."]
     assert la.pending == []
+    # two decodes that keep disagreeing on words long heard: taken as the last decode read them, up to a time
+    la = LocalAgreement()
+    la.insert([_w("l'", 0.3, 0.4), _w("amox", 0.4, 0.9), _w("un", 1.0, 1.1), _w("gramme", 1.1, 1.5)])
+    assert la.insert([_w("la", 0.3, 0.4), _w("moxi", 0.4, 0.9), _w("un", 1.0, 1.1), _w("gram", 1.1, 1.5)]) == []
+    assert [w.text for w in la.commit_until(1.2)] == ["la", "moxi", "un"]
+    assert [w.text for w in la.pending] == ["gram"]
 
 
 # ------------------------------------------------------------------------------------------- scripted session
