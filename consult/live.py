@@ -94,7 +94,9 @@ class LocalAgreement:
     def _new_part(self, words: Sequence[Word]) -> list[Word]:
         """The hypothesis words after what is committed, without a repeat of the committed tail."""
         end = self.committed_end
-        new = [w for w in words if w.start > end - 0.1]
+        # a word is new when most of it comes after the committed text: word times move by a tenth of a second or
+        # two between decodes, and a next word starting a little before the committed end is still new
+        new = [w for w in words if (w.start + w.end) / 2 > end]
         if new and self.committed and abs(new[0].start - end) < 1.0:
             # the decode may repeat the last committed words (their audio is still in the buffer): drop an n-gram
             # at the head of ``new`` that equals the committed tail
