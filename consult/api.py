@@ -384,17 +384,26 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
     bearer = HTTPBearer(auto_error=False)
     basic = HTTPBasic(auto_error=False)
 
-    def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-                      login: HTTPBasicCredentials | None = Depends(basic)) -> Caller:
-        if credentials is not None and credentials.scheme.lower() == "bearer":
-            given = _digest(credentials.credentials)
+    def caller_of(token: str | None, login: tuple[str, str] | None) -> Caller | None:
+        """The caller a bearer token or an account login (name, password) names; None: neither is valid."""
+        if token:
+            given = _digest(token)
             for digest, name in tokens.items():
                 if hmac.compare_digest(given, digest):
                     return Caller(name)
         if login is not None and accounts is not None:
-            account = accounts.check(login.username, login.password)
+            account = accounts.check(*login)
             if account is not None:
                 return Caller(account.name, account.role)
+        return None
+
+    def authenticated(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                      login: HTTPBasicCredentials | None = Depends(basic)) -> Caller:
+        who = caller_of(credentials.credentials if credentials is not None
+                        and credentials.scheme.lower() == "bearer" else None,
+                        (login.username, login.password) if login is not None else None)
+        if who is not None:
+            return who
         raise HTTPException(status_code=401, detail="a valid bearer token (or account login) is required",
                             headers={"WWW-Authenticate": "Bearer"})
 
@@ -474,24 +483,19 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
 
     def websocket_caller(ws: WebSocket) -> Caller | None:
         """The caller of a WebSocket, from its ``Authorization`` header (bearer token or account login)."""
-        header = ws.headers.get("authorization", "")
-        scheme, _, value = header.partition(" ")
+        scheme, _, value = ws.headers.get("authorization", "").partition(" ")
+        value = value.strip()
         if scheme.lower() == "bearer" and value:
-            given = _digest(value.strip())
-            for digest, token_name in tokens.items():
-                if hmac.compare_digest(given, digest):
-                    return Caller(token_name)
-        if scheme.lower() == "basic" and value and accounts is not None:
+            return caller_of(value, None)
+        if scheme.lower() == "basic" and value:
             import base64
             import binascii
 
             try:
-                user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+                user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 return None
-            account = accounts.check(user, password)
-            if account is not None:
-                return Caller(account.name, account.role)
+            return caller_of(None, (user, password))
         return None
 
     @app.websocket("/v1/live")

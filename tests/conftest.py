@@ -61,3 +61,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def chromium_path() -> str:
+    """The system Chromium the browser tests drive through Playwright (never ``playwright install``)."""
+    import shutil
+
+    path = os.environ.get("CONSULT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (or set CONSULT_CHROMIUM)")
+    return path
+
+
+PRESCRIBING_TURN = (27.5, 40.5)
+"""fr_consult_1's prescribing turn (s): "Oui. Je vous prescris un antibiotique, amoxicilline, mille milligrammes,
+un comprimé matin et soir, pendant six jours." The live-mode tests stream it."""
+
+
+def prescribing_turn(before_s: float = 0.0, after_s: float = 0.0):  # -> np.ndarray
+    """That turn as 16 kHz float samples, with ``before_s`` and ``after_s`` of silence around it."""
+    import numpy as np
+
+    from consult.audio import load_audio
+
+    samples = load_audio(FIXTURES / "fr_consult_1.flac").samples
+    a, b = (int(t * 16000) for t in PRESCRIBING_TURN)
+    pad = [np.zeros(int(s * 16000), np.float32) for s in (before_s, after_s)]
+    return np.concatenate([pad[0], samples[a:b], pad[1]])

@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import FIXTURES, REPO, free_port
+from conftest import FIXTURES, REPO, free_port, prescribing_turn
 from fhirjs import assert_valid
 
 from consult.fhir import validate_bundle_json
@@ -202,11 +202,8 @@ def test_tokens_and_unknown_ids(server):
 
 
 def _live_pcm() -> bytes:
-    """fr_consult_1's prescribing turn (27.5-40.5 s) and a second of silence, as 16 kHz 16-bit PCM."""
-    from consult.audio import load_audio
-
-    samples = load_audio(FIXTURES / "fr_consult_1.flac").samples[int(27.5 * 16000):int(40.5 * 16000)]
-    audio = np.concatenate([samples, np.zeros(16000, np.float32)])
+    """fr_consult_1's prescribing turn and a second of silence, as 16 kHz 16-bit PCM."""
+    audio = prescribing_turn(after_s=1.0)
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
 
 

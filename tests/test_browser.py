@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import free_port
+from conftest import chromium_path, free_port
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
@@ -45,13 +44,6 @@ PHARMACIST = "M. Durand, pharmacien"
 REPORT_TIMEOUT_MS = 300_000  # the first run loads the models, then transcribes one minute of audio on CPU
 
 
-def _chromium() -> str:
-    path = os.environ.get("CONSULT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (or set CONSULT_CHROMIUM)")
-    return path
-
-
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +64,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, pipeline: Any) -> Iterator[di
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=_chromium(), headless=True,
+        b = p.chromium.launch(executable_path=chromium_path(), headless=True,
                               args=["--autoplay-policy=no-user-gesture-required"])
         try:
             yield b

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import FIXTURES, REPO
+from conftest import REPO, prescribing_turn
 
 from consult.audio import load_audio
 from consult.config import AsrOptions
@@ -33,7 +33,6 @@ from consult.review import carry_decisions, same_line
 from schemas import ConsultationReport, MedicationLine, ReviewDecision, Segment, Word
 
 SR = 16000
-PRESCRIBING = (27.5, 40.5)  # fr_consult_1: "Oui. Je vous prescris un antibiotique, amoxicilline, ... six jours."
 
 
 def _w(text: str, start: float, end: float) -> Word:
@@ -286,9 +285,7 @@ def test_decisions_on_live_cards_carry_over_only_to_lines_that_are_the_same() ->
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """fr_consult_1's prescribing turn (13 s) with a little silence around it."""
-    samples = load_audio(FIXTURES / "fr_consult_1.flac").samples
-    a, b = (int(t * SR) for t in PRESCRIBING)
-    audio = np.concatenate([np.zeros(SR // 2, np.float32), samples[a:b], np.zeros(SR, np.float32)])
+    audio = prescribing_turn(before_s=0.5, after_s=1.0)
     path = tmp_path_factory.mktemp("live-clip") / "prescription.wav"
     sf.write(path, audio, SR, subtype="PCM_16")
     return path

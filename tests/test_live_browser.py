@@ -10,44 +10,29 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import soundfile as sf
-from conftest import free_port
+from conftest import chromium_path, free_port, prescribing_turn
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from consult.audio import load_audio  # noqa: E402
 from consult.ordonnance import Prescriber  # noqa: E402
 from demo.app import build_app  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "audio_fixtures" / "fr_consult_1.flac"
-PRESCRIBING = (27.5, 40.5)  # "Oui. Je vous prescris un antibiotique, amoxicilline, mille milligrammes, ... six jours."
-
-
-def _chromium() -> str:
-    path = os.environ.get("CONSULT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        pytest.fail("Chromium is needed for the browser tests: apt-get install chromium (or set CONSULT_CHROMIUM)")
-    return path
 
 
 @pytest.fixture(scope="module")
 def mic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The doctor's prescribing turn and 8 s of silence, as the WAV file Chromium's fake microphone plays."""
-    samples = load_audio(FIXTURE).samples
-    a, b = (int(t * 16000) for t in PRESCRIBING)
-    clip = np.concatenate([np.zeros(8000, np.float32), samples[a:b], np.zeros(8 * 16000, np.float32)])
+    clip = prescribing_turn(before_s=0.5, after_s=8.0)
     path = tmp_path_factory.mktemp("mic") / "consultation.wav"
     sf.write(path, clip, 16000, subtype="PCM_16")
     return path
@@ -70,7 +55,7 @@ def live_site(tmp_path_factory: pytest.TempPathFactory, pipeline: Any) -> Iterat
 @pytest.fixture()
 def mic_page(mic_file: Path) -> Iterator[Page]:
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=[
+        browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=[
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={mic_file}", "--autoplay-policy=no-user-gesture-required"])
         context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR",
