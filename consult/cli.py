@@ -958,8 +958,11 @@ class _LivePrinter:
             strength = f" {line.strength.value:g} {line.strength.unit}" if line.strength is not None else ""
             lang = getattr(self.session, "language", None) or "fr"
             posology = describe(line, lang) if event.kind != "removed" else ""
+            check = ""
+            if event.kind != "removed" and line.needs_review:
+                check = " (à vérifier)" if lang == "fr" else " (to check)"
             self.out.write(f"\n    {mark} {line.name}{strength} [{line.status}]"
-                           f"{(' — ' + posology) if posology else ''}")
+                           f"{(' — ' + posology) if posology else ''}{check}")
             self.segment = None if self.segment is None else -1
         self.out.flush()
 

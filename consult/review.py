@@ -625,6 +625,22 @@ def _flags_interactions(lines: list[MedicationLine], lex: DrugLexicon, lang: str
 
 
 # --------------------------------------------------------------------------- entry point
+def line_flags(line: MedicationLine, language: str, lang: str = "fr") -> list[Flag]:
+    """The flags of one line on its own (unknown or approximately read name, low confidence, unmarketed strength,
+    dose range): what a live card shows before the whole report exists. ``language``: the consultation's."""
+    lang = _lang(lang)
+    t = _TEXT[lang]
+    lex = DrugLexicon.load()
+    flags = [f for f in (_flag_unknown(line, lex, t), _flag_low_confidence(line, t)) if f is not None]
+    if line.status != "stopped":
+        strength_flag = _flag_strength(line, lex, lang, t, not language.lower().startswith("en"))
+        if strength_flag is not None:
+            flags.append(strength_flag)
+    if line.status in ACTIVE:
+        flags.extend(_flags_dose(line, lex, lang, t))
+    return flags
+
+
 def review_flags(
     report: ConsultationReport,
     decisions: Iterable[ReviewDecision] | Mapping[str, ReviewDecision] | None = None,
@@ -639,15 +655,7 @@ def review_flags(
     active = [line for line in lines if line.status in ACTIVE]
     flags: list[Flag] = []
     for line in lines:
-        for flag in (_flag_unknown(line, lex, t), _flag_low_confidence(line, t)):
-            if flag is not None:
-                flags.append(flag)
-        if line.status != "stopped":
-            strength_flag = _flag_strength(line, lex, lang, t, not report.language.lower().startswith("en"))
-            if strength_flag is not None:
-                flags.append(strength_flag)
-        if line.status in ACTIVE:
-            flags.extend(_flags_dose(line, lex, lang, t))
+        flags.extend(line_flags(line, report.language, lang))
     flags.extend(_flags_duplicates(active, lex, lang, t))
     flags.extend(_flags_interactions([x for x in lines if x.status != "stopped"], lex, lang, t))
     flags.sort(key=lambda f: (SEVERITY_RANK[f.severity], order.get(f.line_id or "", len(order))))
@@ -664,6 +672,7 @@ __all__ = [
     "display_name",
     "effective_lines",
     "intakes_per_day",
+    "line_flags",
     "line_substances",
     "review_flags",
     "same_line",

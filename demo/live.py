@@ -22,7 +22,9 @@ import numpy as np
 from consult.live import LiveSession, LiveSnapshot
 from consult.outputs import format_mmss
 from consult.plan import describe
+from consult.review import line_flags
 from demo.i18n import texts
+from demo.views import flags_html
 from schemas import MedicationLine, ReviewDecision
 
 log = logging.getLogger(__name__)
@@ -136,7 +138,8 @@ def live_cards_html(snap: LiveSnapshot | None, lang: str) -> str:
             f"<div class='live-card' data-card='{escape(key)}' style='border:1px solid #ccc;border-radius:6px;"
             f"padding:6px;margin:4px 0'><strong>{escape(_card_title(line, lang))}</strong>"
             f"<div>{escape(describe(line, lang))}</div>"
-            f"<div style='color:#555;font-size:90%'>{escape(when)}« {escape(ev.text)} »</div></div>"
+            f"<div style='color:#555;font-size:90%'>{escape(when)}« {escape(ev.text)} »</div>"
+            f"{flags_html(flags, lang) if (flags := line_flags(line, snap.language or lang, lang)) else ''}</div>"
         )
     return f"<div class='live-cards' data-count='{len(snap.cards)}'>" + "".join(out) + "</div>"
 

@@ -27,6 +27,7 @@ __all__ = [
     "TRANSCRIPT_ID",
     "event_text",
     "flags_for_line",
+    "flags_html",
     "format_datetime",
     "line_card_html",
     "player_html",
@@ -225,6 +226,17 @@ def translate_warning(warning: str, lang: str) -> str | None:
 # ------------------------------------------------------------------------------------------ line cards
 
 
+def flags_html(flags: Sequence[Flag], lang: str) -> str:
+    """A line's alerts, by severity (the review screen's medication cards and the live cards)."""
+    t = texts(lang)
+    items = "".join(
+        f'<li class="flag sev-{f.severity}"><span class="sev">{escape(t["sev_" + f.severity])}</span> '
+        f"{escape(f.message)}</li>"
+        for f in flags
+    )
+    return f'<ul class="ml-flags">{items}</ul>'
+
+
 def flags_for_line(flags: Sequence[Flag], line_id: str) -> list[Flag]:
     """The flags on one line, including pair flags (duplicate, interaction) that name it."""
     return [f for f in flags if f.line_id == line_id or line_id in (f.details.get("line_ids") or [])]
@@ -281,12 +293,7 @@ def line_card_html(
     if state == "rejected":
         alerts = ""
     elif flags:
-        items = "".join(
-            f'<li class="flag sev-{f.severity}"><span class="sev">{escape(t["sev_" + f.severity])}</span> '
-            f"{escape(f.message)}</li>"
-            for f in flags
-        )
-        alerts = f'<ul class="ml-flags">{items}</ul>'
+        alerts = flags_html(flags, lang)
     else:
         alerts = f'<div class="ml-noflag">✓ {escape(t["no_flags"])}</div>'
     worst = min((f.severity for f in flags), key=lambda s: ("critical", "warning", "info").index(s), default="none")

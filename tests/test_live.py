@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -419,6 +420,12 @@ def test_live_views_and_decisions() -> None:
     assert "live-tentative" in html and "pendant six" in html
     cards = live_cards_html(snap, "fr")
     assert "data-card='amoxicilline'" in cards and "[00:49]" in cards and "nouveau" in cards
+    assert "ml-flags" not in cards  # a plain line: no alert
+    # a name read approximately ("à motociceline") is flagged on the card as it is in the review screen
+    doubtful = card.model_copy(update={"drug_text": "à motociceline", "confidence": 0.64, "needs_review": True,
+                                       "review_reasons": ["drug name read approximately"]})
+    flagged = live_cards_html(replace(snap, cards={"amoxicilline": doubtful}), "fr")
+    assert "flag sev-warning" in flagged and "64" in flagged
     assert card_choices(snap, "en") == [("amoxicilline — new", "amoxicilline")]
     made = live_decisions([card, _line("ibuprofene", "ibuprofène")], ["amoxicilline", "ibuprofene"],
                           ["ibuprofene"], "Dr A")
