@@ -42,7 +42,7 @@ from consult.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from consult.backends.factory import build_extractor, build_transcriber  # noqa: E402
 from consult.config import Settings  # noqa: E402
 from consult.evaluation import wer  # noqa: E402
-from consult.live import CardEvent, LiveOptions, LiveSession, TextEvent, feed_realtime  # noqa: E402
+from consult.live import CardEvent, LiveOptions, LiveSession, RevisionEvent, TextEvent, feed_realtime  # noqa: E402
 from schemas import MedicationLine, Segment  # noqa: E402
 
 _END = re.compile(r"[.?!]$")
@@ -83,6 +83,9 @@ def run_realtime(path: Path, transcriber: Any, extractor: Any, settings: Setting
         offline = pipeline.process(path) if with_offline else None
         again = pipeline.process(recording) if identity and offline is not None else None
     delays = [ev.wall - w.end for ev in events if isinstance(ev, TextEvent) for w in ev.words]
+    # words an utterance's second reading adds after the committed text are committed by it
+    delays += [ev.wall - w.end for ev in events if isinstance(ev, RevisionEvent) for seg in ev.segments
+               for w in seg.words if (w.start + w.end) / 2 > ev.new_after]
     card_delays: dict[str, float] = {}
     for ev in events:
         if isinstance(ev, CardEvent) and ev.kind == "added" and ev.key not in card_delays:
@@ -161,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--beam", type=int, default=None, help="beam size of the live decodes (default LiveOptions)")
     ap.add_argument("--context", type=int, default=None, help="LiveOptions.context_chars")
     ap.add_argument("--force-after", type=float, default=None, help="LiveOptions.force_after_s")
+    ap.add_argument("--no-revise", action="store_true", help="LiveOptions.revise_utterances=False")
+    ap.add_argument("--revise-context", type=float, default=None, help="LiveOptions.revise_context_s")
+    ap.add_argument("--revise-below", type=float, default=None, help="LiveOptions.revise_below")
     ap.add_argument("--max-buffer", type=float, default=None, help="LiveOptions.max_buffer_s")
     args = ap.parse_args(argv)
     settings = Settings()
@@ -176,7 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         files = args.audio or sorted((ROOT / "audio_fixtures").glob("*.flac"))
         changes = {k: v for k, v in (("step_s", args.step), ("beam_size", args.beam), ("context_chars", args.context),
                                      ("force_after_s", args.force_after),
+                                     ("revise_context_s", args.revise_context),
+                                     ("revise_below", args.revise_below),
                                      ("max_buffer_s", args.max_buffer)) if v is not None}
+        if args.no_revise:
+            changes["revise_utterances"] = False
         options = LiveOptions(**changes)
         items = []
         for path in files:

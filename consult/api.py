@@ -14,12 +14,13 @@ Endpoints (``/v1``; every one but ``/v1/health`` needs ``Authorization: Bearer T
 - ``WS /v1/live?language=auto|fr|en&sample_rate=16000`` (``Authorization`` header as above): a live
   consultation. The client sends binary frames of 16-bit little-endian mono PCM at ``sample_rate``; the server sends
   JSON text frames: ``{"type": "ready"}``, then ``{"type": "text", "segment", "text", "words", "at"}`` for each
-  commit (local agreement, :mod:`consult.live`) and ``{"type": "card", "event": "added"|"updated"|"removed",
-  "key", "line"}`` for the medication cards. The client ends with the text frame ``{"type": "stop"}``: the
-  recording is queued as a job (as if POSTed) and the server answers ``{"type": "done", "job", "location"}``
-  before closing; the final report and bundle come from the job. A client that disconnects without ``stop``
-  leaves nothing behind. Without valid credentials the handshake is refused (HTTP 403); close codes 1003 for a
-  bad ``sample_rate``, 1013 when too many live consultations run at once.
+  commit (local agreement, :mod:`consult.live`), ``{"type": "revised", "from_segment", "segments"}`` when an
+  utterance, read again whole at its end, replaces the turns from ``from_segment`` on, and ``{"type": "card",
+  "event": "added"|"updated"|"removed", "key", "line"}`` for the medication cards. The client ends with the text
+  frame ``{"type": "stop"}``: the recording is queued as a job (as if POSTed) and the server answers
+  ``{"type": "done", "job", "location"}`` before closing; the final report and bundle come from the job. A client
+  that disconnects without ``stop`` leaves nothing behind. Without valid credentials the handshake is refused (HTTP
+  403); close codes 1003 for a bad ``sample_rate``, 1013 when too many live consultations run at once.
 
 Jobs are rows of the report store (:mod:`consult.store`) processed by :func:`workers.batch.run_jobs` on the same
 executors as ``consult run`` (in-process or Ray), in a background thread of the server. The uploaded audio is
@@ -526,7 +527,7 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
         from starlette.concurrency import run_in_threadpool
         from starlette.websockets import WebSocketDisconnect
 
-        from consult.live import CardEvent, LiveSession, pcm16_to_float
+        from consult.live import CardEvent, LiveSession, RevisionEvent, pcm16_to_float
 
         await ws.accept()
         settings = runner.settings_for(language)  # the WebSocket is accepted here (see ``live``)
@@ -539,6 +540,11 @@ def create_app(store: ReportStore, runner: JobRunner, tokens: Mapping[str, str],
             if isinstance(event, CardEvent):
                 message = {"type": "card", "event": event.kind, "key": event.key, "at": round(event.at, 3),
                            "line": event.line.model_dump(mode="json")}
+            elif isinstance(event, RevisionEvent):
+                message = {"type": "revised", "from_segment": event.first_segment, "at": round(event.at, 3),
+                           "segments": [{"segment": seg.id, "text": seg.text,
+                                         "words": [w.model_dump(mode="json") for w in seg.words]}
+                                        for seg in event.segments]}
             else:
                 message = {"type": "text", "segment": event.segment_id, "at": round(event.at, 3),
                            "text": event.text, "words": [w.model_dump(mode="json") for w in event.words]}

@@ -940,11 +940,15 @@ class _LivePrinter:
         self.session: Any = None  # the LiveSession: its language, once decided, words the posology
 
     def __call__(self, event: Any) -> None:
-        from consult.live import TextEvent
+        from consult.live import RevisionEvent, TextEvent
         from consult.outputs import format_mmss
         from consult.plan import describe
 
-        if isinstance(event, TextEvent):
+        if isinstance(event, RevisionEvent):  # the utterance read again whole: its turns as they now read
+            for seg in event.segments:
+                self.out.write(f"\n✎ [{format_mmss(seg.start)}] {seg.text}")
+            self.segment = None
+        elif isinstance(event, TextEvent):
             if event.segment_id != self.segment:
                 prefix = "\n" if self.segment is not None else ""
                 self.out.write(f"{prefix}[{format_mmss(event.words[0].start)}] ")

@@ -4,7 +4,11 @@ Audio arrives in chunks (a microphone, a file at real-time pace, a browser, a We
 growing buffer with the same transcriber as ``consult run`` and commits text by **local agreement**
 (whisper_streaming, Macháček et al. 2023): a word is committed once two successive decodes of the growing buffer
 agree on it, the rest of the last decode is shown as the tentative tail. When the VAD hears the speaker stop (a
-pause of ``end_silence_s``), the utterance is decoded once more and committed whole. Committed audio is dropped
+pause of ``end_silence_s``, heard at the end of the buffer or inside it), the whole utterance, with a few seconds of
+audio before it (``revise_context_s``; at most 28 s in all), is decoded once more with the final pass's beam and
+drug-name pass: that reading replaces what was committed during the utterance (a :class:`RevisionEvent`), so the
+greedy decodes that keep the delay short do not decide the text the doctor reads. A second reading with far fewer
+words than the live decodes heard is not trusted (speech is never erased by it). Committed audio is dropped
 from the buffer (at an utterance end, or at the last committed word once the buffer is longer than
 ``max_buffer_s``), so memory stays bounded however long the consultation; the whole recording goes to a FLAC file
 on disk for the final pass.
@@ -38,13 +42,15 @@ from consult.interfaces import MedicationExtractor, Transcriber
 from schemas import MedicationLine, Segment, Word
 
 __all__ = ["LIVE_SPEAKER", "CardEvent", "LiveEvent", "LiveOptions", "LiveSession", "LiveSnapshot", "LocalAgreement",
-           "TextEvent", "card_key", "feed_fast", "feed_realtime", "file_chunks", "mic_chunks", "microphone",
-           "pcm16_to_float", "stream_chunks"]
+           "RevisionEvent", "TextEvent", "card_key", "feed_fast", "feed_realtime", "file_chunks", "mic_chunks",
+           "microphone", "pcm16_to_float", "stream_chunks"]
 
 log = logging.getLogger(__name__)
 
 LIVE_SPEAKER = "LIVE"
 """The one speaker of the live transcript (diarisation runs in the final pass)."""
+MAX_UTTERANCE_S = 28
+"""The longest utterance read again whole at its end (s; Whisper's window is 30 s)."""
 LIVE_ROLE_CONFIDENCE = 0.2
 
 
@@ -60,6 +66,21 @@ class LiveOptions(BaseModel):
         default=3.0, gt=0,
         description="A word still unagreed this long after it ended (s of audio heard since) is committed as the "
                     "last decode read it: two decodes that keep disagreeing must not hold the text back.")
+    revise_utterances: bool = Field(
+        default=True,
+        description="At each utterance end, decode the whole utterance (up to 28 s) again with the final pass's "
+                    "beam and let that reading replace the words committed during it (a RevisionEvent).")
+    revise_context_s: float = Field(
+        default=5.0, ge=0, le=20,
+        description="Audio before the utterance decoded with it when it is read again (s): the decoder hears the "
+                    "utterance in context, as the final pass does; only the utterance's words are replaced. "
+                    "Measured on the dev fixtures (benchmarks/live.py, one run each): 0 s: live WER x1.10 of the "
+                    "offline pass, 3 s: x1.15, 5 s: x1.04, 8 s: x1.005 but a median commit delay of 3.3 s.")
+    revise_below: float = Field(
+        default=1.0, gt=0, le=1,
+        description="Read an utterance again only when one of its live words was heard with a probability below "
+                    "this (1: always; each second reading costs a decode). 0.5 with 8 s of context measured "
+                    "worse on the dev fixtures (WER x1.15 of the offline pass instead of x1.005).")
     context_chars: int = Field(default=0, ge=0, le=400,
                                description="Committed text before the buffer given to the decoder as its prompt "
                                            "(characters; 0: none).")
@@ -137,6 +158,11 @@ class LocalAgreement:
         self.committed.extend(new)
         return new
 
+    def replace_since(self, t: float, words: Sequence[Word]) -> None:
+        """The committed words whose middle is after ``t`` are now ``words`` (an utterance read again whole)."""
+        self.committed = [w for w in self.committed if (w.start + w.end) / 2 <= t] + list(words)
+        self.pending = []
+
     def forget_before(self, t: float) -> None:
         """Drop committed words that end before ``t`` (kept elsewhere; bounds memory)."""
         keep = [w for w in self.committed if w.end >= t]
@@ -171,7 +197,25 @@ class CardEvent:
     wall: float
 
 
-LiveEvent = TextEvent | CardEvent
+@dataclass(frozen=True)
+class RevisionEvent:
+    """The utterance is over and was read again whole (``LiveOptions.revise_utterances``): the committed turns from
+    ``first_segment`` on are now ``segments`` (they replace every turn from that id on). ``new_after``: the end of
+    the text committed before this event (its words after that are new, not revised)."""
+
+    kind: Literal["revised"]
+    first_segment: int
+    segments: tuple[Segment, ...]
+    new_after: float
+    at: float
+    wall: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(seg.text for seg in self.segments)
+
+
+LiveEvent = TextEvent | CardEvent | RevisionEvent
 
 
 @dataclass
@@ -262,6 +306,7 @@ class LiveSession:
         self.asr = asr or AsrOptions()
         variant = getattr(transcriber, "variant", None)  # the same model, decoded greedily (FasterWhisperTranscriber)
         self.transcriber: Transcriber = variant(beam_size=self.options.beam_size) if callable(variant) else transcriber
+        self.full_transcriber = transcriber  # the final pass's decoding options: each utterance is read again with it
         self.extractor = extractor
         self.english_threshold = english_threshold
         self.language: str | None = None if language in (None, "", "auto") else language
@@ -272,6 +317,11 @@ class LiveSession:
         self._feed_lock = threading.Lock()
         self._buffer = np.zeros(0, dtype=np.float32)
         self._buffer_start = 0.0  # stream time of buffer[0]
+        self._recent = np.zeros(0, dtype=np.float32)  # the last 28 s of audio (an utterance is read again in it)
+        self._recent_start = 0.0  # stream time of _recent[0]
+        self._utterance_start = 0.0  # stream time where the utterance going on started
+        self._utterance_segment = 0  # id of the first committed turn of the utterance going on
+        self.revisions = 0
         self._fed = 0  # samples fed (16 kHz)
         self._decoded_at = 0  # self._fed when the last decode started
         self._agreement = LocalAgreement()
@@ -320,6 +370,7 @@ class LiveSession:
             if self._closed:
                 raise RuntimeError("this live session is closed")
             self._buffer = np.concatenate([self._buffer, x])
+            self._keep_recent(x)
             self._fed += x.size
             if self._recorder is not None:
                 self._recorder.write(x)
@@ -334,11 +385,28 @@ class LiveSession:
                 tail = self._resampler(np.zeros(0, np.float32), last=True)
                 if tail.size:
                     self._buffer = np.concatenate([self._buffer, tail])
+                    self._keep_recent(tail)
                     self._fed += tail.size
                     if self._recorder is not None:
                         self._recorder.write(tail)
             self._closed = True
             self._lock.notify_all()
+
+    def _keep_recent(self, x: np.ndarray) -> None:
+        """Append to the recent audio (under the lock); past 28 s its start is dropped (Whisper's window)."""
+        if not self.options.revise_utterances:
+            return
+        self._recent = np.concatenate([self._recent, x])
+        extra = self._recent.size - MAX_UTTERANCE_S * SAMPLE_RATE
+        if extra > 0:
+            self._recent = self._recent[int(extra):].copy()
+            self._recent_start += int(extra) / SAMPLE_RATE
+
+    def _utterance_done(self, t: float) -> None:
+        """The utterance ended at stream time ``t``: the next one starts there."""
+        with self._lock:
+            self._utterance_start = max(self._utterance_start, t)
+            self._utterance_segment = len(self._segments)
 
     # -- worker -----------------------------------------------------------------------------------------------------
     def start(self) -> LiveSession:
@@ -406,6 +474,10 @@ class LiveSession:
         if not regions:
             if length > 3.0:  # nothing said: keep only the last second (a word may be starting)
                 self._trim(start + length - 1.0)
+                with self._lock:
+                    nothing_yet = len(self._segments) == self._utterance_segment
+                if nothing_yet:  # no utterance going on: its audio starts there too
+                    self._utterance_done(start + length - 1.0)
             self._set_tentative([])
             return True
         if self.language is None:
@@ -416,29 +488,63 @@ class LiveSession:
 
             choice = choose_language(self.transcriber.detect_language(buf), english_threshold=self.english_threshold)
             self.language = choice.language
-        ended = final or (length - regions[-1][1]) >= o.end_silence_s
+        speech_end = regions[-1][1]
+        ended = final or (length - speech_end) >= o.end_silence_s
+        resume: float | None = None
+        if not ended and o.revise_utterances:
+            # a pause the decodes did not land in (decodes come every second or so): it ended the utterance too,
+            # and the next one, already in the buffer, starts after it
+            gaps = [i for i in range(len(regions) - 1) if regions[i + 1][0] - regions[i][1] >= o.end_silence_s]
+            if gaps:
+                ended, speech_end, resume = True, regions[gaps[-1]][1], regions[gaps[-1] + 1][0]
+        dbuf, dstart, transcriber, hotwords = buf, start, self.transcriber, self._context(start)
+        revise, since = False, 0.0
+        if ended and o.revise_utterances:
+            upto = start + (length if resume is None else resume)
+            with self._lock:
+                # the utterance and up to revise_context_s before it (at most 28 s in all)
+                wstart = max(self._recent_start, self._utterance_start - o.revise_context_s)
+                a = int(round((wstart - self._recent_start) * SAMPLE_RATE))
+                b = int(round((upto - self._recent_start) * SAMPLE_RATE))
+                window = self._recent[max(0, a):max(0, b)]
+                since = max(self._utterance_start, wstart)
+                heard = [w for seg in self._segments[self._utterance_segment:] for w in seg.words]
+            heard += self._agreement.pending
+            sure = bool(heard) and min(w.probability for w in heard) >= o.revise_below
+            if window.size >= SAMPLE_RATE // 10 and since < upto and not sure:
+                # the utterance is over: read it again whole, as the final pass would (its beam, no prompt)
+                dbuf, dstart, transcriber, hotwords, revise = window, wstart, self.full_transcriber, None, True
+            elif resume is not None:  # its audio is not all there: go on as if no pause had been heard
+                ended, speech_end, resume = False, regions[-1][1], None
+        pending_before = list(self._agreement.pending)
         t0 = time.perf_counter()
-        result = self.transcriber.transcribe(buf, language=self.language, vad_filter=True,
-                                             hotwords=self._context(start))
+        result = transcriber.transcribe(dbuf, language=self.language, vad_filter=True, hotwords=hotwords)
         self.decode_seconds += time.perf_counter() - t0
         self.decodes += 1
-        words = [w.model_copy(update={"start": w.start + start, "end": w.end + start})
+        words = [w.model_copy(update={"start": w.start + dstart, "end": w.end + dstart})
                  for seg in result.segments for w in seg.words]
-        words = self._name_pass(words, buf, start)
+        words = self._name_pass(words, dbuf, dstart)
         cut: float | None = None
         if ended and not final:
             # the VAD heard the speaker stop; words it had not yet counted as speech (a new utterance starting in
             # the last few hundred ms) stay in the buffer for the next decode
-            cut = start + regions[-1][1]
+            cut = start + speech_end
             later = [w for w in words if w.end > cut + 0.2]
             if later:
                 cut = min(cut, later[0].start)
                 words = [w for w in words if w.end <= cut + 0.2]
         if ended:
-            committed = self._agreement.commit_all(words)
+            until = cut if cut is not None else start + length
+            committed = self._revise(words, since, until) if revise else self._agreement.commit_all(words)
             if final:
                 cut = start + length
             self._set_tentative([])
+            if resume is not None and cut is not None:
+                # the next utterance's words the last decode read stay as the tentative text: the next decode
+                # may agree with them at once
+                edge = cut
+                self._agreement.pending = [w for w in pending_before if (w.start + w.end) / 2 > edge + 0.1]
+                self._set_tentative(self._agreement.pending)
         else:
             committed = self._agreement.insert(words)
             committed += self._agreement.commit_until(start + length - o.force_after_s)
@@ -453,7 +559,46 @@ class LiveSession:
             self._commit(committed, utterance_end=ended)
         if cut is not None and cut > start:
             self._trim(cut)
+        if ended and cut is not None:
+            self._utterance_done(cut)
         return True
+
+    def _revise(self, words: list[Word], since: float, until: float) -> list[Word]:
+        """The utterance's reading at its end (``words``, from ``since`` to ``until``): the words it adds after the
+        committed text are returned (committed as usual); where it reads the utterance differently, its turns are
+        replaced (a :class:`RevisionEvent`). A reading with far fewer words than the live decodes heard is not
+        trusted (a decode that lost speech must not erase it): then the live decodes' reading is committed."""
+        with self._lock:
+            first = self._utterance_segment
+            old = [w for seg in self._segments[first:] for w in seg.words]
+        # past 28 s the utterance's audio starts inside it: a committed word cut by that start stays as it was,
+        # and what the second reading heard before its end (nothing, or a piece of it) is left out
+        since = max([since, *(w.end for w in old if w.start < since)])
+        keep = [w for w in old if (w.start + w.end) / 2 <= since]
+        replaced = [w for w in old if (w.start + w.end) / 2 > since]
+        words = [w for w in words if (w.start + w.end) / 2 > since]
+        pending = [w for w in self._agreement.pending if (w.start + w.end) / 2 <= until + 0.2]
+        if len(words) < 0.6 * (len(replaced) + len(pending)):
+            return self._agreement.commit_all(pending)
+        same = [_norm(w.text) for w in replaced] == [_norm(w.text) for w in words[:len(replaced)]]
+        if not replaced or same:
+            return self._agreement.commit_all(words)
+        at, wall = self.fed_s, self.now()
+        new_after = self._agreement.committed_end
+        with self._lock:
+            segs = self._segments[:first]
+            closed = True  # an utterance starts a turn
+            for w in [*keep, *words]:
+                _add_word(segs, w, new_turn=closed, gap=self.options.turn_gap_s)
+                closed = False
+            self._segments = segs
+            self._turn_closed = True
+            revised = tuple(segs[first:])
+        self._agreement.replace_since(since, words)
+        self.revisions += 1
+        self._emit([RevisionEvent("revised", first, revised, new_after, at, wall)])
+        self._extract(at, wall)
+        return []
 
     def _context(self, start: float) -> str | None:
         """The committed text said before the buffer (the decoder's prompt), or None."""
@@ -517,14 +662,8 @@ class LiveSession:
         with self._lock:
             segs = self._segments
             for w in words:
-                last = segs[-1] if segs else None
-                if last is None or self._turn_closed or w.start - last.end >= self.options.turn_gap_s:
-                    self._turn_closed = False
-                    segs.append(Segment(id=len(segs), start=w.start, end=w.end, text=w.text, words=[w],
-                                        speaker=LIVE_SPEAKER))
-                else:
-                    segs[-1] = last.model_copy(update={"end": max(last.end, w.end), "text": f"{last.text} {w.text}",
-                                                       "words": [*last.words, w]})
+                _add_word(segs, w, new_turn=self._turn_closed, gap=self.options.turn_gap_s)
+                self._turn_closed = False
                 ev_words = [w]
                 if new_events and isinstance(new_events[-1], TextEvent) and \
                         new_events[-1].segment_id == segs[-1].id:
@@ -622,6 +761,7 @@ class LiveSession:
         with self._lock:
             buffer_s = self._buffer.size / SAMPLE_RATE
         return {"fed_s": round(self.fed_s, 2), "decodes": self.decodes, "decode_s": round(self.decode_seconds, 2),
+                "revisions": self.revisions,
                 "buffer_s": round(buffer_s, 2), "max_buffer_s": round(self.max_buffer_seen_s, 2)}
 
 
@@ -637,6 +777,16 @@ def _warm_up(extractor: MedicationExtractor) -> None:
     for language in ("fr", "en"):
         extractor.extract([probe], roles={LIVE_SPEAKER: "doctor"}, language=language)
     _WARM.add(id(extractor))
+
+
+def _add_word(segs: list[Segment], w: Word, *, new_turn: bool, gap: float) -> None:
+    """Append a committed word to the live turns: a new turn after an utterance end or a pause of ``gap``."""
+    last = segs[-1] if segs else None
+    if last is None or new_turn or w.start - last.end >= gap:
+        segs.append(Segment(id=len(segs), start=w.start, end=w.end, text=w.text, words=[w], speaker=LIVE_SPEAKER))
+    else:
+        segs[-1] = last.model_copy(update={"end": max(last.end, w.end), "text": f"{last.text} {w.text}",
+                                           "words": [*last.words, w]})
 
 
 def _card_fields(line: MedicationLine) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from consult.live import (
     LiveOptions,
     LiveSession,
     LocalAgreement,
+    RevisionEvent,
     TextEvent,
     feed_realtime,
     pcm16_to_float,
@@ -175,6 +177,63 @@ def test_session_commits_every_word_once_in_order_never_before_it_is_said() -> N
     snap = session.snapshot()
     assert snap.tentative == "" and not snap.running
     assert " ".join(s.text for s in snap.segments).split() == [w for w, _a, _b in script]
+
+
+class TwoReadings(ScriptedTranscriber):
+    """The live (greedy) variant mishears some words; the final pass's decoding hears ``heard`` instead."""
+
+    def __init__(self, words: list[tuple[str, float, float]], greedy: dict[str, str], *,
+                 full: Callable[[list[Word]], list[Word]] | None = None, is_greedy: bool = False) -> None:
+        super().__init__(words)
+        self.greedy, self.full, self.is_greedy = greedy, full, is_greedy
+
+    def variant(self, **changes: object) -> TwoReadings:
+        return TwoReadings(self.words, self.greedy, full=self.full, is_greedy=True)
+
+    def transcribe(self, audio: np.ndarray, *, language: str | None, hook=None, hotwords=None,
+                   vad_filter=None) -> AsrResult:
+        result = super().transcribe(audio, language=language, hotwords=hotwords, vad_filter=vad_filter)
+        words = [w for seg in result.segments for w in seg.words]
+        if self.is_greedy:
+            words = [w.model_copy(update={"text": self.greedy.get(w.text, w.text)}) for w in words]
+        elif self.full is not None:
+            words = self.full(words)
+        segs = [Segment(id=0, start=words[0].start, end=words[-1].end, text=" ".join(w.text for w in words),
+                        words=words)] if words else []
+        return replace(result, segments=segs)
+
+
+def test_each_utterance_is_read_again_whole_at_its_end() -> None:
+    script = _script(27)  # three sentences, 0.9 s pauses between them
+    total = script[-1][2] + 1.5
+    audio = ScriptedTranscriber.audio(script, total)
+    said = [w for w, _a, _b in script]
+    misheard = {"mot4": "mo4", "mot13": "motte13"}
+    session = LiveSession(TwoReadings(script, misheard), NoExtractor(), language="fr",
+                          asr=AsrOptions(second_pass=False))
+    events = _run(session, audio)
+    committed = [w.text for ev in events if isinstance(ev, TextEvent) for w in ev.words]
+    assert "mo4" in committed and "motte13" in committed  # the greedy decodes committed them first
+    revisions = [ev for ev in events if isinstance(ev, RevisionEvent)]
+    assert revisions and "mot4" in revisions[0].text and revisions[0].first_segment == 0
+    assert any("mot13" in ev.text for ev in revisions) and session.stats()["revisions"] == len(revisions)
+    # the live transcript now reads as the final pass's decoding heard it: every word once, in order
+    assert " ".join(s.text for s in session.snapshot().segments).split() == said
+    # without it, the greedy reading stays
+    plain = LiveSession(TwoReadings(script, misheard), NoExtractor(), language="fr",
+                        options=LiveOptions(revise_utterances=False), asr=AsrOptions(second_pass=False))
+    _run(plain, audio)
+    assert "mo4" in " ".join(s.text for s in plain.snapshot().segments).split()
+
+
+def test_a_second_reading_that_lost_speech_does_not_erase_it() -> None:
+    script = _script(18)
+    audio = ScriptedTranscriber.audio(script, script[-1][2] + 1.5)
+    session = LiveSession(TwoReadings(script, {"mot2": "mo2"}, full=lambda words: words[:2]), NoExtractor(),
+                          language="fr", asr=AsrOptions(second_pass=False))
+    events = _run(session, audio)
+    assert not [ev for ev in events if isinstance(ev, RevisionEvent)]
+    assert len(" ".join(s.text for s in session.snapshot().segments).split()) == len(script)
 
 
 def test_a_long_stream_keeps_a_bounded_buffer() -> None:
