@@ -760,9 +760,10 @@ class LiveSession:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             buffer_s = self._buffer.size / SAMPLE_RATE
+            recent_s = self._recent.size / SAMPLE_RATE
         return {"fed_s": round(self.fed_s, 2), "decodes": self.decodes, "decode_s": round(self.decode_seconds, 2),
-                "revisions": self.revisions,
-                "buffer_s": round(buffer_s, 2), "max_buffer_s": round(self.max_buffer_seen_s, 2)}
+                "revisions": self.revisions, "buffer_s": round(buffer_s, 2), "recent_s": round(recent_s, 2),
+                "max_buffer_s": round(self.max_buffer_seen_s, 2)}
 
 
 _WARM: set[int] = set()
