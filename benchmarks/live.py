@@ -166,7 +166,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--force-after", type=float, default=None, help="LiveOptions.force_after_s")
     ap.add_argument("--no-revise", action="store_true", help="LiveOptions.revise_utterances=False")
     ap.add_argument("--revise-context", type=float, default=None, help="LiveOptions.revise_context_s")
-    ap.add_argument("--revise-below", type=float, default=None, help="LiveOptions.revise_below")
     ap.add_argument("--max-buffer", type=float, default=None, help="LiveOptions.max_buffer_s")
     args = ap.parse_args(argv)
     settings = Settings()
@@ -183,7 +182,6 @@ def main(argv: list[str] | None = None) -> int:
         changes = {k: v for k, v in (("step_s", args.step), ("beam_size", args.beam), ("context_chars", args.context),
                                      ("force_after_s", args.force_after),
                                      ("revise_context_s", args.revise_context),
-                                     ("revise_below", args.revise_below),
                                      ("max_buffer_s", args.max_buffer)) if v is not None}
         if args.no_revise:
             changes["revise_utterances"] = False

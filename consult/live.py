@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 LIVE_SPEAKER = "LIVE"
 """The one speaker of the live transcript (diarisation runs in the final pass)."""
 MAX_UTTERANCE_S = 28
-"""The longest utterance read again whole at its end (s; Whisper's window is 30 s)."""
+"""The recent audio kept for second readings (s; Whisper's window is 30 s): an utterance and its context."""
 LIVE_ROLE_CONFIDENCE = 0.2
 
 
@@ -76,11 +76,6 @@ class LiveOptions(BaseModel):
                     "utterance in context, as the final pass does; only the utterance's words are replaced. "
                     "Measured on the dev fixtures (benchmarks/live.py, one run each): 0 s: live WER x1.10 of the "
                     "offline pass, 3 s: x1.15, 5 s: x1.04, 8 s: x1.005 but a median commit delay of 3.3 s.")
-    revise_below: float = Field(
-        default=1.0, gt=0, le=1,
-        description="Read an utterance again only when one of its live words was heard with a probability below "
-                    "this (1: always; each second reading costs a decode). 0.5 with 8 s of context measured "
-                    "worse on the dev fixtures (WER x1.15 of the offline pass instead of x1.005).")
     context_chars: int = Field(default=0, ge=0, le=400,
                                description="Committed text before the buffer given to the decoder as its prompt "
                                            "(characters; 0: none).")
@@ -508,10 +503,7 @@ class LiveSession:
                 b = int(round((upto - self._recent_start) * SAMPLE_RATE))
                 window = self._recent[max(0, a):max(0, b)]
                 since = max(self._utterance_start, wstart)
-                heard = [w for seg in self._segments[self._utterance_segment:] for w in seg.words]
-            heard += self._agreement.pending
-            sure = bool(heard) and min(w.probability for w in heard) >= o.revise_below
-            if window.size >= SAMPLE_RATE // 10 and since < upto and not sure:
+            if window.size >= SAMPLE_RATE // 10 and since < upto:
                 # the utterance is over: read it again whole, as the final pass would (its beam, no prompt)
                 dbuf, dstart, transcriber, hotwords, revise = window, wstart, self.full_transcriber, None, True
             elif resume is not None:  # its audio is not all there: go on as if no pause had been heard
@@ -542,8 +534,7 @@ class LiveSession:
             if resume is not None and cut is not None:
                 # the next utterance's words the last decode read stay as the tentative text: the next decode
                 # may agree with them at once
-                edge = cut
-                self._agreement.pending = [w for w in pending_before if (w.start + w.end) / 2 > edge + 0.1]
+                self._agreement.pending = [w for w in pending_before if (w.start + w.end) / 2 > cut + 0.1]
                 self._set_tentative(self._agreement.pending)
         else:
             committed = self._agreement.insert(words)
