@@ -605,16 +605,22 @@ class LiveSession:
         """The contextual second pass of ``consult run`` (:func:`consult.transcribe.second_pass`) on each decode of
         the buffer, before agreement: a drug name the greedy decode bent or split ("amoxiceline", "l'ibu profaine")
         is scored against the few lexicon names it sounds like, with the buffer's audio; a name that wins is what
-        the next decode must agree with."""
+        the next decode must agree with. The buffer starts after committed text: medication talk in its last
+        words counts as a cue before the buffer ("... un comprimé matin et soir." then "Et le cardégi que midi")."""
         if not words or not self.asr.second_pass or self.language not in ("fr", "en"):
             return words
-        from consult.transcribe import second_pass
+        from consult.extract.names import medication_cue
+        from consult.transcribe import CUE_WORDS, second_pass
+
+        with self._lock:
+            before = [w.text for seg in self._segments[-6:] for w in seg.words if w.end <= start + 0.05]
+        cue_before = medication_cue(" ".join(before[-CUE_WORDS:]), self.language)
 
         rel = [w.model_copy(update={"start": max(0.0, w.start - start), "end": max(0.0, w.end - start)})
                for w in words]
         seg = Segment(id=0, start=rel[0].start, end=rel[-1].end, text=" ".join(w.text for w in rel), words=rel,
                       speaker=LIVE_SPEAKER)
-        revised, _ = second_pass(self.transcriber, buf, [seg], self.language, self.asr)
+        revised, _ = second_pass(self.transcriber, buf, [seg], self.language, self.asr, cue_before=cue_before)
         return [w.model_copy(update={"start": w.start + start, "end": w.end + start})
                 for s in revised for w in s.words]
 

@@ -169,7 +169,7 @@ def _shift_segments(segments: Sequence[Segment], offset: float) -> list[Segment]
 
 # -- second pass --------------------------------------------------------------------------------------------
 
-_CUE_WORDS = 10
+CUE_WORDS = 10
 """A bent name is looked for only within this many words of a medication cue (consult.extract.names)."""
 
 
@@ -268,12 +268,17 @@ class DrugWindow:
         return list(dict.fromkeys(r.name for r in self.readings))
 
 
-def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions) -> list[DrugWindow]:
+def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions, *,
+                 cue_before: bool = False) -> list[DrugWindow]:
     """The first-pass stretches worth a second look for a drug name (module doc, 4), best first: word n-grams
-    within ``_CUE_WORDS`` words of a medication cue that sound like a lexicon name (NameIndex) where the extractor
+    within ``CUE_WORDS`` words of a medication cue that sound like a lexicon name (NameIndex) where the extractor
     reads no name, and that hold a word of no language ("profaine"), or are several ordinary words heard with some
     doubt ("searcher line" for sertraline). Names glued from pieces ("a moxicillin") count. Overlapping stretches
-    form one window with up to ``second_pass_candidates`` names per stretch."""
+    form one window with up to ``second_pass_candidates`` names per stretch.
+
+    ``cue_before``: the words said just before ``segments`` (not given: live mode's buffer starts after the text
+    it committed) held a medication cue; it counts as a cue right before the first block ("... un comprimé matin
+    et soir." then the buffer's "Et le cardégi que midi")."""
     from consult.extract.lexicon import DrugLexicon
     from consult.extract.names import MEDICATION_CUES, NameIndex, spelling_similarity
     from consult.extract.stopwords import STOPWORDS
@@ -285,11 +290,12 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
     index = NameIndex.load()
     lexicon = DrugLexicon.load()
     out: list[DrugWindow] = []
-    for block in _blocks(segments):
-        if not cue.search(block.text):
+    for n_block, block in enumerate(_blocks(segments)):
+        lead = cue_before and n_block == 0
+        if not lead and not cue.search(block.text):
             continue
         cue_at = [k for k, (a, b) in enumerate(block.spans) if cue.fullmatch(block.text[a:b])
-                  or cue.match(block.text[a:])]
+                  or cue.match(block.text[a:])] + ([-1] if lead else [])
         exact = [(m.start, m.end) for m in lexicon.find(block.text) if m.score >= 0.95]
         stretches: dict[tuple[int, int], list[Reading]] = {}
         facts: dict[tuple[int, int], tuple[bool, float]] = {}
@@ -300,7 +306,7 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
             idx = [j for j, (a, b) in enumerate(block.spans) if a < cand.end and cand.start < b]
             if not idx:
                 continue
-            if not any(abs(k - idx[0]) <= _CUE_WORDS or abs(k - idx[-1]) <= _CUE_WORDS for k in cue_at):
+            if not any(abs(k - idx[0]) <= CUE_WORDS or abs(k - idx[-1]) <= CUE_WORDS for k in cue_at):
                 continue  # no medication talk around these words
             words = [segments[si].words[wi] for si, wi in (block.words[j] for j in idx)]
             unsure = min(w.probability for w in words)
@@ -474,10 +480,11 @@ def decide(scored: ScoredWindow, options: AsrOptions) -> tuple[Scored | None, st
 
 
 def second_pass(transcriber: Transcriber, audio: np.ndarray, segments: list[Segment], language: str,
-                options: AsrOptions, hook: ProgressHook | None = None) -> tuple[list[Segment], list[AsrRevision]]:
+                options: AsrOptions, hook: ProgressHook | None = None, *,
+                cue_before: bool = False) -> tuple[list[Segment], list[AsrRevision]]:
     """Contextual second pass (module doc, 4). Returns the segments (accepted names spliced in) and a record of
-    every window tried."""
-    windows = drug_windows(segments, language, options)
+    every window tried. ``cue_before``: see :func:`drug_windows`."""
+    windows = drug_windows(segments, language, options, cue_before=cue_before)
     if not windows:
         return segments, []
     duration = len(audio) / SR

@@ -37,6 +37,12 @@ def test_ngrams_join_pieces_and_keep_elided_articles_with_their_word():
     assert not any("," in g for g in grams)  # punctuation breaks an n-gram
 
 
+def test_ngrams_keep_a_short_french_word_that_ends_a_bent_name():
+    # Whisper base heard Kardégic as "cardégi que": the pieces glue into the name's sound
+    assert "cardégi que" in {g for _, _, g in ngrams("Et le cardégi que midi.")}
+    assert "Adcal at" not in {g for _, _, g in ngrams("Adcal at night")}  # an English word does not end a 2-gram
+
+
 def test_a_bent_name_is_read_in_medication_talk_only(finder):
     assert _found(finder, "je vous prescris à Moxisiline, 1000mg, un comprimé matin et soir") == [
         ("à Moxisiline", "amoxicilline")]

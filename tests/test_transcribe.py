@@ -137,6 +137,16 @@ def test_windows_need_medication_talk_and_a_bent_name():
     assert drug_windows([exact], "fr", o) == []  # already a name
 
 
+def test_medication_talk_just_before_the_words_counts_as_a_cue():
+    # live mode's buffer starts after the text it committed: "... un comprimé matin et soir." then this
+    o = AsrOptions()
+    seg = _seg([_w("Et", 0.0, 0.2), _w("le", 0.2, 0.4), _w("cardégi", 0.4, 1.0, 0.4), _w("que", 1.0, 1.2),
+                _w("midi.", 1.2, 1.6)])
+    assert drug_windows([seg], "fr", o) == []  # no medication talk in these words
+    wins = drug_windows([seg], "fr", o, cue_before=True)
+    assert wins and "Kardegic" in wins[0].candidates
+
+
 @pytest.mark.slow
 def test_second_pass_puts_in_only_a_candidate_the_recogniser_prefers(pipeline):
     """fr_consult_1's first pass bends "amoxicilline" into "à Moxisiline" (and others): the second pass records every

@@ -209,8 +209,8 @@ def _function_word(folded: str, said: str) -> bool:
 
 def ngrams(text: str) -> Iterable[tuple[int, int, str]]:
     """(start, end, words) of the 1..3 word n-grams of ``text`` whose words are joined by spaces, hyphens or
-    apostrophes only, that do not start or end with a common function word (a 3-gram may end with a one- or
-    two-letter one: "homé prazzo le"), and that hold at least
+    apostrophes only, that do not start or end with a common function word (a 3-gram may end with one of up to
+    three letters, a 2-gram with a French one: "homé prazzo le", "cardégi que"), and that hold at least
     ``MIN_LETTERS`` letters; an elided article is tried with and without its consonant ("d'eau libra ne")."""
     folded = fold(text)
     words = [(m.start(), m.end()) for m in _WORD.finditer(folded)]
@@ -225,8 +225,8 @@ def ngrams(text: str) -> Iterable[tuple[int, int, str]]:
             first_function = _function_word(first, text[span[0][0]: span[0][1]])
             if n > 1 and (len(last) == 1 or (first_function and len(first) > 1)):
                 continue  # "Arrêtez l": an elided article belongs to the next word
-            if n > 1 and last in STOPWORDS and (n < 3 or len(last) > 2):
-                continue  # a last short piece that is also a word ends a 3-gram ("homé prazzo le", "d'eau libra ne")
+            if n > 1 and last in STOPWORDS and (len(last) > 3 or n == 2 and last not in FRENCH_STOPWORDS):
+                continue  # a last short piece that is also a word may end a name ("homé prazzo le", "cardégi que")
             if n == 1 and first_function:
                 continue
             a, b = span[0][0], span[-1][1]
