@@ -135,6 +135,32 @@ def test_english_once_daily_as_needed_max() -> None:
     assert parse_posology("one puff if wheezing").as_needed.value == "wheezing"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("said", [
+    "Sometimes, for cramps, I'll take an ibuprofen",
+    "I take a Tums here and there",
+    "Salbutamol, just as and when",
+    "when I like need it, the Ventolin",
+    "Tums or something like that if my reflux is bad",
+    "I take Advil when my joint pains are really bad",
+    "you can give ibuprofen too if she's still uncomfortable",
+    "I'll take ibuprofen if the pain is bad enough",
+])
+def test_use_when_needed_as_people_say_it(said: str) -> None:
+    assert parse_posology(said).as_needed is not None
+
+
+@pytest.mark.parametrize("said", [
+    "Ibuprofen can sometimes make hives worse.",  # "sometimes" qualifies another verb than taking
+    "Loratadine, they can sometimes help with the itchiness",
+    "cefuroxime for five days, and if symptoms don't resolve in a week, come back",  # the safety net
+    "see if your coughing stops with the amoxicillin",
+    "we'll do a chest X-ray and if we need to, we'll give you some Ventolin",
+    "the Advil helped when the pain was coming on",  # a past event
+])
+def test_contingencies_and_other_verbs_are_not_as_needed(said: str) -> None:
+    assert parse_posology(said).as_needed is None
+
+
 def test_history_is_not_posology() -> None:
     assert parse_posology("ça fait trois semaines que j'ai mal").duration is None
     assert parse_posology("j'ai pris un comprimé hier soir").when is None

@@ -196,7 +196,7 @@ _SYMPTOMS = (
     r"constipation|migraines?|spasmes?|allergies?|brulures?|contractions?|saignements?|"
     r"pain|fever|headaches?|cough(?:ing)?|nausea|wheez(?:e|ing)|itch(?:ing)?|anxiety|"
     r"shortness of breath|short of breath|out of breath|breathless(?:ness)?|wheezy|"
-    r"heartburn|migraines?|symptoms?|attacks?|flare(?:-ups?)?"
+    r"heartburn|migraines?|symptoms?|attacks?|flare(?:-ups?)?|reflux|cramps?|aches?"
 )
 
 
@@ -287,20 +287,40 @@ _P_PRN_GENERIC = _re(
     r"\b(?:si besoin|si necessaire|au besoin|a la demande|en cas de besoin|as needed|as required|"
     r"when needed|if needed|if required|when required|if necessary|when necessary|prn|"
     r"(?:quand|si|lorsque) (?:ca|ça) (?:ne )?va pas|quand (?:j'en|on en|vous en) (?:ai|a|avez) besoin|"
-    r"when (?:i|you) need (?:it|them|one)|"
+    r"(?:when|if|whenever) (?:i|you|he|she|they)(?: (?:really|still|like|ever|only))? need (?:it|them|one|some|"
+    r"something)|as and when|"
+    r"(?:if|when) (?:(?:the|my|your|his|her|their) )?(?:[a-z]+ )?(?:" + _SYMPTOMS + r")[a-z]* (?:is|are|gets?|'s) "
+    r"(?:really |very |quite |too |)(?:bad|severe|unbearable)|"
+    r"(?:if|when) (?:you're|you are|she's|she is|he's|he is|i'm|i am|they're|they are|it's|it is) "
+    r"(?:still |really |very |quite |)(?:uncomfortable|sore|in pain|painful|unwell)|"
     # occasional use without a schedule (docs/labels.md)
     r"de temps en temps|de temps a autre|a l'occasion|occasionnellement|au cas ou|"
     r"on occasion|occasionally|from time to time|every (?:so often|once in a while)|once in a while|"
-    r"sometimes|at times|parfois|des fois|"
     r"just in case|whenever (?:i|you|my|the|it|they)\b[^.;!?]{0,40})\b"
 )
+_P_PRN_OCCASIONAL = _re(r"\b(?:sometimes|at times|parfois|des fois|here and there|now and then)\b")
+"""Occasional use said with a word that also qualifies other verbs ("it can sometimes make hives worse"): read as
+needed only in a clause with a verb of taking (``_INTAKE_VERB``), or a few words from one: "I take some ibuprofen
+sometimes", "Sometimes, you know, I'll take"."""
+_OCCASIONAL_REACH = 6
+_INTAKE_VERB = _re(
+    r"\b(?:take|takes|taking|took|use|uses|using|used|give|gives|giving|pop|prends|prend|prenez|prendre|prenais|"
+    r"pris|utilise\w*|donne\w*)\b")
+_NOT_SAFETY_NET = (
+    r"(?![^.;!?]{0,30}\b(?:worse|worsen\w*|persist\w*|resolve\w*|improv\w*|better|settle\w*|go(?:es)? away|"
+    r"stops?|clears?|do not|does not|don't|doesn't|didn't|don|doesn|didn|was|were|due to|pire|aggrav\w*|ameliore\w*|"
+    r"passe pas|s'arrete)\b)"
+)
+"""After the symptom of a condition: not the advice to come back when it lasts or worsens ("if symptoms don't
+resolve", "if the pain's getting worse"), nor a past event ("when the pain was coming on")."""
 _P_PRN_COND = _re(
     r"\b(?:en cas d(?:e |')|(?:si|quand|lorsque) (?:vous avez |il y a |vous etes |je suis |j'ai |vous |"
     r"vous vous sentez |je me sens |)(?:de la |des |du |de l'|§\d+§ |)|"
     r"in case of |(?:if|when(?:ever)?) (?:(?:you|i|he|she|they) (?:have|get|feel|are|has|gets|feels) |you're |"
     r"(?:you|i|he|she|they) (?:are|am|is|start) (?:feeling|getting|having) |you're (?:feeling|getting|having) |"
-    r"i'm |i am |there is |there's |)(?:a |an |any |some |§\d+§ )?)"
-    r"((?:" + _SYMPTOMS + r")(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu)[a-z']+){0,2})"
+    r"i'm |i am |there is |there's |(?:my|your|his|her|their) (?:[a-z]+ )?|)(?:a |an |any |some |§\d+§ )?)"
+    r"((?:" + _SYMPTOMS + r")" + _NOT_SAFETY_NET
+    + r"(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu)[a-z']+){0,2})"
 )
 _P_PRN_CASE = _re(r"\ben cas d(?:e |')((?:[a-z']+)(?:\s+(?!et\b|sans\b|pendant\b|maximum\b)[a-z']+){0,2})")
 _P_DOSE_FORM = _re(_N + r"\s*(?:de |d')?(" + _FORM_RE + r")\b(?:\s+(?:et|and)\s+(?:" + _N + r"|a half))?")
@@ -431,6 +451,15 @@ def _qty(num: NumberSpan, unit_text: str | None, default_unit: str | None = None
     return Quantity(value=num.value, value_high=num.value_high, unit=unit, ucum=ucum)
 
 
+def _near_intake(text: str, start: int, end: int) -> bool:
+    """A verb of taking in the clause of ``text[start:end]`` (between punctuation marks) or within
+    ``_OCCASIONAL_REACH`` words of it."""
+    a = max(text.rfind(c, 0, start) for c in ",.;!?") + 1
+    b = min([i for i in (text.find(c, end) for c in ",.;!?") if i >= 0] or [len(text)])
+    near = " ".join(text[:start].split()[-_OCCASIONAL_REACH:] + text[end:].split()[:_OCCASIONAL_REACH])
+    return bool(_INTAKE_VERB.search(text[a:b]) or _INTAKE_VERB.search(near))
+
+
 def parse_posology(
     text: str,
     *,
@@ -533,6 +562,8 @@ def parse_posology(
             break
     if pos.as_needed is None:
         m = _P_PRN_GENERIC.search(rw)
+        if m is None:
+            m = next((o for o in _P_PRN_OCCASIONAL.finditer(rw) if _near_intake(rw, o.start(), o.end())), None)
         if m is not None:
             pos.as_needed = slot(None, m.start(), m.end())
             t.take(m.start(), m.end())
