@@ -70,6 +70,11 @@ class LiveOptions(BaseModel):
         default=True,
         description="At each utterance end, decode the whole utterance (up to 28 s) again with the final pass's "
                     "beam and let that reading replace the words committed during it (a RevisionEvent).")
+    revise_at_sentences: bool = Field(
+        default=True,
+        description="Also read the utterance again at a committed sentence end, without waiting for a pause, when "
+                    "that sentence may hold a misheard drug name (a bent word near medication talk that no live "
+                    "decode read as a name): in a long turn the card must not wait for the speaker to pause.")
     revise_context_s: float = Field(
         default=5.0, ge=0, le=20,
         description="Audio before the utterance decoded with it when it is read again (s): the decoder hears the "
@@ -317,6 +322,7 @@ class LiveSession:
         self._utterance_start = 0.0  # stream time where the utterance going on started
         self._utterance_segment = 0  # id of the first committed turn of the utterance going on
         self.revisions = 0
+        self._sentence_checked = 0.0  # end of the last committed sentence looked at for a misheard name
         self._fed = 0  # samples fed (16 kHz)
         self._decoded_at = 0  # self._fed when the last decode started
         self._agreement = LocalAgreement()
@@ -492,6 +498,11 @@ class LiveSession:
             gaps = [i for i in range(len(regions) - 1) if regions[i + 1][0] - regions[i][1] >= o.end_silence_s]
             if gaps:
                 ended, speech_end, resume = True, regions[gaps[-1]][1], regions[gaps[-1] + 1][0]
+        if not ended and o.revise_utterances and o.revise_at_sentences:
+            said_to = self._doubtful_sentence_end(start)
+            if said_to is not None:  # read the utterance again up to that sentence end, as at a pause there
+                nxt = [w.start for w in self._agreement.pending if w.start >= said_to]
+                ended, speech_end, resume = True, said_to - start, (min(nxt) if nxt else said_to) - start
         dbuf, dstart, transcriber, hotwords = buf, start, self.transcriber, self._context(start)
         revise, since = False, 0.0
         if ended and o.revise_utterances:
@@ -590,6 +601,36 @@ class LiveSession:
         self._emit([RevisionEvent("revised", first, revised, new_after, at, wall)])
         self._extract(at, wall)
         return []
+
+    def _doubtful_sentence_end(self, start: float) -> float | None:
+        """The end of the last committed word when it ends a sentence of the utterance going on (inside the buffer)
+        that may hold a misheard drug name: a window of the speech stage's second pass (a bent word near medication
+        talk, :func:`consult.transcribe.drug_windows`) that no live decode read as a name. None otherwise; each
+        sentence end is looked at once."""
+        committed = self._agreement.committed
+        if not committed or not self.asr.second_pass or self.language not in ("fr", "en"):
+            return None
+        last = committed[-1]
+        if (not re.search(r"[.?!]$", last.text) or last.end <= self._sentence_checked
+                or last.end <= max(start, self._utterance_start) + 1.0):
+            return None
+        self._sentence_checked = last.end
+        from consult.extract.names import medication_cue
+        from consult.transcribe import CUE_WORDS, drug_windows, eligible
+
+        with self._lock:
+            said = [w for seg in self._segments[-12:] for w in seg.words]
+        words = [w for w in said if (w.start + w.end) / 2 > self._utterance_start and w.end <= last.end + 1e-3]
+        before = [w.text for w in said if (w.start + w.end) / 2 <= self._utterance_start][-CUE_WORDS:]
+        if not words:
+            return None
+        seg = Segment(id=0, start=words[0].start, end=words[-1].end, text=" ".join(w.text for w in words),
+                      words=words, speaker=LIVE_SPEAKER)
+        windows = drug_windows([seg], self.language, self.asr, cue_before=medication_cue(" ".join(before),
+                                                                                           self.language))
+        if not any(eligible(r, self.asr) for win in windows for r in win.readings):
+            return None
+        return last.end
 
     def _context(self, start: float) -> str | None:
         """The committed text said before the buffer (the decoder's prompt), or None."""

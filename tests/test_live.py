@@ -226,6 +226,51 @@ def test_each_utterance_is_read_again_whole_at_its_end() -> None:
     assert "mo4" in " ".join(s.text for s in plain.snapshot().segments).split()
 
 
+class NamesHeardLate(TwoReadings):
+    """The live decodes bend a drug name and the name pass cannot put it right (its first reading always scores
+    best); the final pass's decoding hears it."""
+
+    def variant(self, **changes: object) -> NamesHeardLate:
+        return NamesHeardLate(self.words, self.greedy, is_greedy=True)
+
+    def score_texts(self, audio, texts, *, language):
+        return [0.0] + [-50.0] * (len(texts) - 1)
+
+
+def _sentences(sentences: list[str], *, word_s: float = 0.35, gap_s: float = 0.1, between_s: float = 0.35
+               ) -> list[tuple[str, float, float]]:
+    out, t = [], 0.5
+    for sentence in sentences:
+        for word in sentence.split():
+            out.append((word, round(t, 3), round(t + word_s, 3)))
+            t += word_s + gap_s
+        t += between_s - gap_s
+    return out
+
+
+def test_a_sentence_that_may_hold_a_misheard_name_is_read_again_without_waiting_for_a_pause() -> None:
+    # a long turn with no pause long enough to end it: sentences 0.35 s apart
+    script = _sentences(["Bonjour madame, on va soigner cette angine.",
+                         "Je vous prescris de l'amoxicilline, un comprimé matin et soir.",
+                         "Vous la prenez pendant six jours, même si vous allez mieux avant.",
+                         "Buvez beaucoup d'eau et reposez-vous bien cette semaine.",
+                         "Revenez me voir si la fièvre dure plus de trois jours."])
+    audio = ScriptedTranscriber.audio(script, script[-1][2] + 1.5)
+    said_at = next(b for w, _a, b in script if w == "soir.")
+    session = LiveSession(NamesHeardLate(script, {"l'amoxicilline,": "l'amoxi-siline,"}), NoExtractor(),
+                          language="fr", asr=AsrOptions())
+    events = _run(session, audio)
+    revisions = [ev for ev in events if isinstance(ev, RevisionEvent)]
+    assert revisions and "l'amoxicilline," in revisions[0].text.split()
+    assert revisions[0].at < said_at + 3.0  # read again at its sentence end, long before the turn's end
+    assert " ".join(s.text for s in session.snapshot().segments).split() == [w for w, _a, _b in script]
+    # without sentence ends, the bent name waits for the pause that ends the turn
+    plain = LiveSession(NamesHeardLate(script, {"l'amoxicilline,": "l'amoxi-siline,"}), NoExtractor(),
+                        language="fr", options=LiveOptions(revise_at_sentences=False), asr=AsrOptions())
+    late = [ev for ev in _run(plain, audio) if isinstance(ev, RevisionEvent)]
+    assert not late or late[0].at > script[-1][2]
+
+
 def test_a_second_reading_that_lost_speech_does_not_erase_it() -> None:
     script = _script(18)
     audio = ScriptedTranscriber.audio(script, script[-1][2] + 1.5)
