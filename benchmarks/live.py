@@ -49,16 +49,18 @@ _END = re.compile(r"[.?!]$")
 
 
 def sentence_end(line: MedicationLine, segments: list[Segment]) -> float | None:
-    """End time of the sentence that names the line's drug (see the module docstring)."""
-    ev = line.evidence
-    seg = next((s for s in segments if s.id == ev.segment_id), None)
-    if seg is None or ev.end is None:
+    """End time of the sentence that names the line's drug (see the module docstring), found by time in the final
+    live transcript: second readings renumber the turns after a card appeared, so its segment id may name another
+    turn by then."""
+    end = line.evidence.end
+    if end is None:
         return None
-    words = [w for w in seg.words if w.end >= ev.end - 1e-3]
+    turn = next((s for s in segments if s.start - 0.05 <= end <= s.end + 0.05), None)
+    words = [w for s in ([turn] if turn is not None else segments) for w in s.words if w.end >= end - 0.05]
     for w in words:
         if _END.search(w.text):
             return w.end
-    return seg.end
+    return turn.end if turn is not None else None
 
 
 def percentile(values: list[float], q: float) -> float | None:
