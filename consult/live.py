@@ -582,6 +582,11 @@ class LiveSession:
         pending = [w for w in self._agreement.pending if (w.start + w.end) / 2 <= until + 0.2]
         if len(words) < 0.6 * (len(replaced) + len(pending)):
             return self._agreement.commit_all(pending)
+        heard, read = _drug_names(replaced), _drug_names(words)
+        if heard - read and not read - heard:
+            # it lost a drug name the live decodes heard and reads none in its place ("amoxicilline" read again as
+            # "ma oxysyline" on a garbled microphone): a name is never erased by it; the final pass decides
+            return self._agreement.commit_all(pending)
         same = [_norm(w.text) for w in replaced] == [_norm(w.text) for w in words[:len(replaced)]]
         if not replaced or same:
             return self._agreement.commit_all(words)
@@ -816,6 +821,13 @@ def _warm_up(extractor: MedicationExtractor) -> None:
     for language in ("fr", "en"):
         extractor.extract([probe], roles={LIVE_SPEAKER: "doctor"}, language=language)
     _WARM.add(id(extractor))
+
+
+def _drug_names(words: Sequence[Word]) -> set[str]:
+    """The drug names spelled exactly (a lexicon match) in ``words``."""
+    from consult.extract.lexicon import DrugLexicon
+
+    return {m.entry.name for m in DrugLexicon.load().find(" ".join(w.text for w in words)) if m.score >= 0.95}
 
 
 def _add_word(segs: list[Segment], w: Word, *, new_turn: bool, gap: float) -> None:

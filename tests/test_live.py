@@ -271,6 +271,21 @@ def test_a_sentence_that_may_hold_a_misheard_name_is_read_again_without_waiting_
     assert not late or late[0].at > script[-1][2]
 
 
+def test_a_second_reading_never_erases_a_drug_name_the_live_decodes_heard() -> None:
+    # a garbled microphone: the live decodes heard the name, the second reading bends it into no name at all
+    script = _sentences(["Je vous prescris de l'amoxicilline matin et soir.", "Revenez me voir dans une semaine."])
+    audio = ScriptedTranscriber.audio(script, script[-1][2] + 1.5)
+
+    def bend(words: list[Word]) -> list[Word]:
+        return [w.model_copy(update={"text": "oxysyline"}) if w.text == "l'amoxicilline" else w for w in words]
+
+    session = LiveSession(TwoReadings(script, {}, full=bend), NoExtractor(), language="fr",
+                          asr=AsrOptions(second_pass=False))
+    events = _run(session, audio)
+    assert not [ev for ev in events if isinstance(ev, RevisionEvent) and "oxysyline" in ev.text]
+    assert " ".join(s.text for s in session.snapshot().segments).split() == [w for w, _a, _b in script]
+
+
 def test_a_second_reading_that_lost_speech_does_not_erase_it() -> None:
     script = _script(18)
     audio = ScriptedTranscriber.audio(script, script[-1][2] + 1.5)
