@@ -620,22 +620,29 @@ class LiveSession:
                 or last.end <= max(start, self._utterance_start) + 1.0):
             return None
         self._sentence_checked = last.end
-        from consult.extract.names import medication_cue
-        from consult.transcribe import CUE_WORDS, drug_windows, eligible
+        from consult.transcribe import drug_windows, eligible
 
         with self._lock:
-            said = [w for seg in self._segments[-12:] for w in seg.words]
-        words = [w for w in said if (w.start + w.end) / 2 > self._utterance_start and w.end <= last.end + 1e-3]
-        before = [w.text for w in said if (w.start + w.end) / 2 <= self._utterance_start][-CUE_WORDS:]
+            words = [w for seg in self._segments[-12:] for w in seg.words
+                     if (w.start + w.end) / 2 > self._utterance_start and w.end <= last.end + 1e-3]
         if not words:
             return None
         seg = Segment(id=0, start=words[0].start, end=words[-1].end, text=" ".join(w.text for w in words),
                       words=words, speaker=LIVE_SPEAKER)
-        windows = drug_windows([seg], self.language, self.asr, cue_before=medication_cue(" ".join(before),
-                                                                                           self.language))
+        windows = drug_windows([seg], self.language, self.asr, cue_before=self._cue_before(self._utterance_start))
         if not any(eligible(r, self.asr) for win in windows for r in win.readings):
             return None
         return last.end
+
+    def _cue_before(self, t: float) -> bool:
+        """The last committed words said before stream time ``t`` (``CUE_WORDS`` of them) hold a medication cue: the
+        speech stage's second pass counts it as a cue before the words it is given."""
+        from consult.extract.names import medication_cue
+        from consult.transcribe import CUE_WORDS
+
+        with self._lock:
+            before = [w.text for seg in self._segments[-12:] for w in seg.words if w.end <= t + 0.05]
+        return medication_cue(" ".join(before[-CUE_WORDS:]), self.language)
 
     def _context(self, start: float) -> str | None:
         """The committed text said before the buffer (the decoder's prompt), or None."""
@@ -655,18 +662,14 @@ class LiveSession:
         words counts as a cue before the buffer ("... un comprimé matin et soir." then "Et le cardégi que midi")."""
         if not words or not self.asr.second_pass or self.language not in ("fr", "en"):
             return words
-        from consult.extract.names import medication_cue
-        from consult.transcribe import CUE_WORDS, second_pass
-
-        with self._lock:
-            before = [w.text for seg in self._segments[-6:] for w in seg.words if w.end <= start + 0.05]
-        cue_before = medication_cue(" ".join(before[-CUE_WORDS:]), self.language)
+        from consult.transcribe import second_pass
 
         rel = [w.model_copy(update={"start": max(0.0, w.start - start), "end": max(0.0, w.end - start)})
                for w in words]
         seg = Segment(id=0, start=rel[0].start, end=rel[-1].end, text=" ".join(w.text for w in rel), words=rel,
                       speaker=LIVE_SPEAKER)
-        revised, _ = second_pass(self.transcriber, buf, [seg], self.language, self.asr, cue_before=cue_before)
+        revised, _ = second_pass(self.transcriber, buf, [seg], self.language, self.asr,
+                                 cue_before=self._cue_before(start))
         return [w.model_copy(update={"start": w.start + start, "end": w.end + start})
                 for s in revised for w in s.words]
 
