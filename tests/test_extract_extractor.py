@@ -304,3 +304,80 @@ def test_uncertain_decision_is_flagged_but_a_dictated_prescription_is_not() -> N
     assert any(r.startswith("status uncertain") for r in line.review_reasons)
     (dictated,) = extract_from_text("DOC: Omeprazole 20 mg, one capsule every morning.", "en")[1]
     assert dictated.status == "new" and not any(r.startswith("status uncertain") for r in dictated.review_reasons)
+
+
+def _line(text: str, language: str) -> MedicationLine:
+    _, lines = extract_from_text(text, language=language)
+    assert len(lines) == 1, [line.name for line in lines]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("DOC: Et le Coversyl cinq, le matin.", 5),
+        ("DOC: Le Doliprane mille, un comprimé si douleur.", 1000),
+        ("DOC: Vous gardez le Kardégic soixante-quinze.", 75),
+        ("DOC: Vous prendrez deux comprimés de cinq cents de Doliprane.", 500),
+    ],
+)
+def test_a_marketed_strength_said_in_words_after_the_name_or_a_form(text: str, value: float) -> None:
+    line = _line(text, "fr")
+    assert line.strength is not None and line.strength.value == value and line.strength.unit == "mg"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DOC: Doliprane, deux comprimés le soir.",  # a count of forms, not a strength
+        "DOC: Le Doliprane trois fois par jour.",  # a frequency
+        "DOC: Le Tahor sept, le soir.",  # no Tahor 7 mg is marketed
+    ],
+)
+def test_a_number_in_words_that_is_not_a_marketed_strength_is_not_one(text: str) -> None:
+    assert _line(text, "fr").strength is None
+
+
+@pytest.mark.parametrize(
+    ("text", "dose"),
+    [
+        ("PAT: When my back is bad I take an Advil and it settles.", 1),
+        ("PAT: Last night I took a Nurofen before bed.", 1),
+        ("PAT: I'm taking a Ramipril for my blood pressure.", None),  # a treatment, not one intake
+        ("PAT: I used to take a citalopram years ago.", None),
+        ("PAT: I took a Tylenol cold and sinus at night.", None),  # another product of the brand
+        ("PAT: Do you use an EpiPen?", None),
+    ],
+)
+def test_an_english_article_after_take_is_one_dose(text: str, dose: float | None) -> None:
+    line = _line(text, "en")
+    assert (line.dose.value if line.dose else None) == dose
+    if dose is not None:
+        assert line.dose is not None and line.dose.unit == "dose"
+
+
+def test_a_liquid_dose_in_mils_and_its_concentration() -> None:
+    line = _line(
+        "DOC: I'm prescribing amoxicillin liquid, two hundred and fifty milligrams in five mils. "
+        "Give her five mils three times a day for a week, and no more than three doses in a day.",
+        "en",
+    )
+    assert line.strength is not None and (line.strength.value, line.strength.unit) == (250, "mg")
+    assert line.dose is not None and (line.dose.value, line.dose.unit) == (5, "mL")
+    assert line.max_per_day is not None and line.max_per_day.unit == "dose"
+
+
+def test_a_plural_form_named_with_the_drug_gives_the_route() -> None:
+    assert _line("PAT: Beclometasone inhalers?", "en").route == "inhalation"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PAT: I took some ibuprofen and hopefully I'll be better in a day or two.",
+        "PAT: I took some ibuprofen, but the next morning the pain was back.",
+    ],
+)
+def test_a_day_or_the_next_morning_is_not_a_frequency(text: str) -> None:
+    line = _line(text, "en")
+    assert line.frequency is None and not line.when

@@ -26,7 +26,7 @@ from consult.extract.core import (
 )
 from consult.extract.lexicon import DrugLexicon, DrugMatch
 from consult.extract.names import DrugNameFinder
-from consult.extract.posology import Posology, bare_strength, parse_posology
+from consult.extract.posology import Posology, bare_strength, parse_posology, strength_after_form
 from consult.extract.status import classify_status, continuation_cue
 from consult.extract.status_model import (
     LineContext,
@@ -376,12 +376,14 @@ def grammar_posology(mention: Mention, region: Region, evidence: EvidenceIndex) 
         text[a:b], drug_spans=[(s - a, e - a) for s, e in drug_spans], asr=region.asr
     )
     if pos.strength is None and drug_spans:
-        strength = bare_strength(text, drug_spans[0][1], b, mention.match.entry.strengths)
+        strength = bare_strength(text, drug_spans[0][1], b, mention.match.entry.strengths) or strength_after_form(
+            text, a, b, mention.match.entry.strengths
+        )
         if strength is not None:
             q, s0, e0 = strength
             mention.fields.setdefault("strength", Field(q, evidence(region.seg_index, s0, e0), 0.9))
     if pos.dose is None and drug_spans and "dose" not in mention.fields:
-        count = _count_before(text, drug_spans[0][0], 0)
+        count = _count_before(text, drug_spans[0][0], 0) or _article_before(text, drug_spans[0], 0)
         if count is not None:
             q, s0, e0 = count
             mention.fields["dose"] = Field(q, evidence(region.seg_index, s0, e0), 0.9)
@@ -473,6 +475,34 @@ def _count_before(text: str, drug_start: int, limit: int) -> tuple[Quantity, int
         return None
     off = max(limit, drug_start - 12)
     return Quantity(value=value, unit="dose"), off + m.start(1), off + m.end(1)
+
+
+_ARTICLE_BEFORE = re.compile(r"\b(an?)\s+$", re.I)
+# one intake, said with "take" or "took" ("taking a Ramipril", "I use an insulin pump", "used to take" are a treatment)
+_INTAKE_BEFORE = re.compile(r"(?<!used to )\b(?:take|took|pop|popped)\b(?:(?!\b(?:and|but|or|because|if)\b)[^.;!?])*$",
+                            re.I)
+_PRODUCT_AFTER = re.compile(
+    r"\s*(?:[a-z]+\s+)?(?:inhalers?|tablets?|pills?|capsules?|prescriptions?|course|cream|gel|ointment|patch|"
+    r"spray|injection|shot|script|dose|drip|infusion|liquid|syrup|suspension|solution|drops?|based|type|like|"
+    r"derivative|allergy|reaction|cold|flu|sinus|night|extra|plus|max|strength|junior|infant|children)\b",
+    re.I,
+)
+
+
+def _article_before(text: str, drug: tuple[int, int], limit: int) -> tuple[Quantity, int, int] | None:
+    """"I took a Tylenol", "I'll take an Advil": in English, an article right before the product name after a
+    verb of taking is one dose (the French "un Doliprane" is a count of :func:`_count_before`). Not when a
+    form or another noun follows the name ("an amoxicillin prescription", "a salbutamol inhaler")."""
+    drug_start, end = drug
+    off = max(limit, drug_start - 6)
+    m = _ARTICLE_BEFORE.search(text[off:drug_start])
+    if m is None:
+        return None
+    if not _INTAKE_BEFORE.search(text[max(limit, drug_start - 60) : drug_start]):
+        return None
+    if _PRODUCT_AFTER.match(text, end):
+        return None
+    return Quantity(value=1, unit="dose"), off + m.start(1), off + m.end(1)
 
 
 __all__ = ["ExtractorOptions", "RuleBasedExtractor", "StatusDetail", "grammar_posology", "is_medication_mention"]

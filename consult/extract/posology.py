@@ -82,7 +82,7 @@ _MASS_UNITS: list[tuple[str, str]] = [
     (r"mg|milligrammes?|milligrams?|milli grammes?|miligrammes?|miligrams?", "mg"),
     (r"µg|ug|mcg|microgrammes?|micrograms?|gammas?", "ug"),
     (r"g|grammes?|grams?|gr", "g"),
-    (r"ml|millilitres?|milliliters?|cc", "mL"),
+    (r"ml|mls|mils|millilitres?|milliliters?|cc", "mL"),  # "five mils": British speech
     (r"ui|u\.i\.?|unites? internationales?|international units?|units?|unites?", "[iU]"),
     (r"%|pour ?cent|percent|per cent", "%"),
 ]
@@ -144,7 +144,9 @@ _ROUTES: list[tuple[str, str]] = [
     (r"(?:en |par voie )?sous[- ]cutanee|subcutaneous(?:ly)?|under the skin", "subcutaneous"),
 ]
 
-_NO_WHEN_BEFORE = re.compile(r"(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui)\s+$")
+_NO_WHEN_BEFORE = re.compile(
+    r"(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui|next|following|same|that)\s+$"
+)
 _WHEN: list[tuple[str, WhenCode]] = [
     (
         r"(?:(?:le |chaque |tous les )?matins? )?(?:a jeun )?avant (?:le |son |votre )?petit[- ]dejeuner|"
@@ -267,7 +269,9 @@ _P_EVERY = _re(
 )
 _P_EVERY_OTHER = _re(r"(?:§\d+§ jour sur §\d+§|\bevery other day\b|\btous les §\d+§ jours\b)")
 _P_DAILY = _re(
-    r"\b(?:tous les jours|chaque jour|par jour|une fois par jour|quotidiennement|every day|daily|"
+    # not "better in a day or two", "within a day"
+    r"(?<!\bin )(?<!\bwithin )\b(?!a day or two\b|a day or so\b)"
+    r"(?:tous les jours|chaque jour|par jour|une fois par jour|quotidiennement|every day|daily|"
     r"once daily|a day|per day)\b"
 )
 _P_DURATION = _re(
@@ -329,6 +333,13 @@ _P_DOSE_A = _re(
     r"spray|patch|suppository|lozenge|drop|dose|injection)\b"
 )
 _P_QTY = _re(_N + r"\s*(" + _UNIT_RE + r")(?![a-z])")
+_PRODUCT_AT_NAME = re.compile(
+    r"\s*\b(inhalers?|inhalateurs?|puffers?|creams?|cremes?|ointments?|pommades?|gels?|syrups?|sirops?|collyres?)\b"
+)
+_PER_VOLUME = _re(
+    r"\s*(?:in|per|pour|par|dans|/)\s*(?:every\s+|each\s+|chaque\s+)?§\d+§\s*"
+    r"(?:ml|mls|mils|millilitres?|milliliters?)(?![a-z])"
+)
 _STRENGTH_BEFORE = re.compile(
     r"(?:dose|dosee?s?|de|d'|a|of|,|strength|comprimes?|gelules?|sachets?|tablets?|capsules?)\s*$"
 )
@@ -374,24 +385,62 @@ def route_of(text: str) -> str | None:
 _BARE_NUMBER = re.compile(r"\s*,?\s*(\d+(?:[.,]\d+)?)\b(?!\s*(?:fois|times|x\b|%|jours?|days?|h\b|heures?|hours?))")
 
 
+_WORD_AFTER_COUNT = re.compile(
+    r"\s*(?:-\s*)?(?:de |d')?(?:" + _FORM_RE + r"|" + _UNIT_RE + r"|fois|times|jours?|days?|semaines?|weeks?|mois|"
+    r"months?|heures?|hours?|ans?|years?|par|per|a|an|sur|of|et demi|and a half)\b"
+)
+
+
+_FORM_OF = re.compile(r"\b(?:" + _FORM_RE + r")\s+(?:dosee?s?\s+)?(?:de|d'|a|of)\s*$")
+
+
+def strength_after_form(text: str, a: int, b: int, strengths: Sequence[str]) -> tuple[Quantity, int, int] | None:
+    """"deux comprimés de cinq cents", "one tablet of 20": a number without a unit after a form word in
+    ``text[a:b]`` that is one of the product's marketed strengths (BDPM ``strengths``) is its strength."""
+    if not strengths:
+        return None
+    folded = fold(text[a:b])
+    for num in find_numbers(folded):
+        if num.value_high is not None or not _FORM_OF.search(folded[max(0, num.start - 30) : num.start]):
+            continue
+        if re.match(r"\s*(?:" + _UNIT_RE + r")\b", folded[num.end :]):
+            continue
+        for s in strengths:
+            sm = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*(mg|g|µg|ml|ui)", s.strip().lower())
+            if sm is not None and abs(float(sm.group(1).replace(",", ".")) - num.value) < 1e-9:
+                unit = {"µg": "ug", "ml": "mL", "ui": "[iU]"}.get(sm.group(2), sm.group(2))
+                return Quantity(value=num.value, unit=unit, ucum=True), a + num.start, a + num.end
+    return None
+
+
 def bare_strength(
     text: str, drug_end: int, limit: int, strengths: Sequence[str]
 ) -> tuple[Quantity, int, int] | None:
     """"Doliprane 1000", "Kardégic 75": a bare number right after the product name (``text[drug_end:limit]``)
     that is one of its marketed strengths (BDPM ``strengths``, e.g. ``"1000 mg"``) is the strength in that
     unit: the quantity and the number's span in ``text``."""
-    m = _BARE_NUMBER.match(text, drug_end, limit)
-    if m is None or not strengths:
+    if not strengths:
         return None
-    value = float(m.group(1).replace(",", "."))
-    if re.match(r"\s*(?:mg|g|µg|ug|mcg|ml|milligram|gram|microgram|ui|iu|units?)\b", text[m.end() : limit], re.I):
+    m = _BARE_NUMBER.match(text, drug_end, limit)
+    if m is not None:
+        value, start, end = float(m.group(1).replace(",", ".")), m.start(1), m.end(1)
+    else:
+        # in words ("le Tahor vingt", "Doliprane mille", "le Kardégic soixante-quinze")
+        tail = fold(text[drug_end:limit])
+        nums = find_numbers(tail)
+        if not nums or not nums[0].in_words or nums[0].value_high is not None:
+            return None
+        if tail[: nums[0].start].strip(" ,") or re.match(_WORD_AFTER_COUNT, tail[nums[0].end :]):
+            return None
+        value, start, end = nums[0].value, drug_end + nums[0].start, drug_end + nums[0].end
+    if re.match(r"\s*(?:mg|g|µg|ug|mcg|ml|milligram|gram|microgram|ui|iu|units?)\b", text[end:limit], re.I):
         return None  # a unit follows: the posology parser reads it
     for s in strengths:
         sm = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*(mg|g|µg|ml|ui)", s.strip().lower())
         if sm is None or abs(float(sm.group(1).replace(",", ".")) - value) > 1e-9:
             continue
         unit = {"µg": "ug", "ml": "mL", "ui": "[iU]"}.get(sm.group(2), sm.group(2))
-        return Quantity(value=value, unit=unit, ucum=True), m.start(1), m.end(1)
+        return Quantity(value=value, unit=unit, ucum=True), start, end
     return None
 
 
@@ -736,6 +785,10 @@ def parse_posology(
                 pos.dose = slot(q, m.start(), m.end(), num.certainty)
             else:
                 pos.strength = slot(q, m.start(), m.end(), num.certainty)
+                # a liquid's concentration ("125 mg in 5 mL", "120 mg/5 ml"): the volume belongs to the strength
+                per = _PER_VOLUME.match(rw, m.end())
+                if per is not None and t.free(per.start(), per.end()):
+                    t.take(per.start(), per.end())
         elif pos.dose is None:
             pos.dose = slot(q, m.start(), m.end(), num.certainty)
         elif pos.strength is None and not is_volume:
@@ -752,6 +805,15 @@ def parse_posology(
                 pos.form = slot(form_name, m.start(), m.end(), 0.9)
                 break
         if pos.form is None:
+            # the form named with the drug, plural included ("salbutamol inhalers", "Daktarin creams")
+            for s, e in drug_spans:
+                fm = _PRODUCT_AT_NAME.search(fold(text[s:e])) or _PRODUCT_AT_NAME.match(fold(text[e : e + 16]))
+                if fm is not None:
+                    product = _lookup(_PRODUCT_FORMS[:-1], fm.group(1).rstrip("s"))
+                    if product:
+                        pos.form = Slot(product, s, e, 0.9)
+                        break
+        if pos.form is None:
             m = re.search(r"\b(?:en|in)\s+(" + _FORM_RE + r")\b", rw)
             if m is not None:
                 unit, _ = unit_of(m.group(1))
@@ -761,7 +823,8 @@ def parse_posology(
     if pos.dose is not None:
         for name in ("max_per_intake", "max_per_day"):
             cur = getattr(pos, name)
-            if cur is not None and cur.value.unit == "dose" and pos.dose.value.unit != "dose":
+            said_doses = cur is not None and re.search(r"\bdoses?\b", fold(text[cur.start : cur.end])) is not None
+            if cur is not None and cur.value.unit == "dose" and pos.dose.value.unit != "dose" and not said_doses:
                 q = cur.value.model_copy(update={"unit": pos.dose.value.unit, "ucum": pos.dose.value.ucum})
                 setattr(pos, name, Slot(q, cur.start, cur.end, cur.certainty))
 
