@@ -381,3 +381,23 @@ def test_a_plural_form_named_with_the_drug_gives_the_route() -> None:
 def test_a_day_or_the_next_morning_is_not_a_frequency(text: str) -> None:
     line = _line(text, "en")
     assert line.frequency is None and not line.when
+
+
+def test_a_second_drug_of_the_sentence_keeps_the_verb_said_between_the_names() -> None:
+    text = "PAT: I'm on amlodipine, and I take some naproxen sometimes for my hip."
+    _, lines = extract_from_text(text, language="en")
+    by_name = {line.name: line for line in lines}
+    assert by_name["naproxen"].as_needed is True
+    assert by_name["amlodipine"].as_needed is not True
+
+
+def test_a_second_drug_does_not_take_the_first_drugs_posology() -> None:
+    _, lines = extract_from_text("DOC: Amlodipine five milligrams once a day, and naproxen.", language="en")
+    by_name = {line.name: line for line in lines}
+    assert by_name["amlodipine"].frequency is not None
+    assert by_name["naproxen"].frequency is None and by_name["naproxen"].strength is None
+
+
+def test_hesitations_do_not_break_a_condition() -> None:
+    line = _line("PAT: I take Nurofen um when my uh back pain is really bad.", "en")
+    assert line.as_needed is True

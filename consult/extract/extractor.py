@@ -173,8 +173,13 @@ class RuleBasedExtractor:
             seg = segs[sent.seg_index]
             first = len(mentions)
             for j, m in enumerate(sent.matches):
-                # a second drug of the sentence takes the posology said after its name only
-                region_start = m.start if j > 0 else sent.start
+                # a second drug of the sentence takes the posology said after its name, and the words
+                # between the two names when they say no posology ("Ramipril, and I take some ibuprofen
+                # sometimes"): the verb of taking, not the first drug's dose
+                region_start = sent.start
+                if j > 0:
+                    gap = seg.text[sent.matches[j - 1].end : m.start]
+                    region_start = sent.matches[j - 1].end if parse_posology(gap).is_empty() else m.start
                 region_end = sent.matches[j + 1].start if j + 1 < len(sent.matches) else sent.end
                 prefix = prefixes[k]
                 said = prefix + seg.text[sent.start : sent.end]

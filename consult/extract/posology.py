@@ -444,6 +444,9 @@ def bare_strength(
     return None
 
 
+_FILLER = re.compile(r"\b(?:uh|um|uhm|umm|er|erm|euh|heu|hum|hmm)\b,?\s*")
+
+
 class _Text:
     """The folded input with numbers replaced by ``§i§`` and an offset map back to the input."""
 
@@ -451,20 +454,27 @@ class _Text:
         self.original = text
         folded = fold(text)
         self.numbers: list[NumberSpan] = find_numbers(folded, asr_homophones=asr)
+        # hesitations are left out ("when my uh joint pains are bad"), numbers become placeholders
+        cuts: list[tuple[int, int, str]] = [(n.start, n.end, f"§{i}§") for i, n in enumerate(self.numbers)]
+        cuts += [
+            (m.start(), m.end(), "")
+            for m in _FILLER.finditer(folded)
+            if not any(n.start < m.end() and m.start() < n.end for n in self.numbers)
+        ]
+        cuts.sort()
         parts: list[str] = []
         starts: list[int] = []
         ends: list[int] = []
         pos = 0
-        for i, num in enumerate(self.numbers):
-            chunk = folded[pos : num.start]
+        for start, end, ph in cuts:
+            chunk = folded[pos:start]
             parts.append(chunk)
-            starts.extend(range(pos, num.start))
-            ends.extend(range(pos + 1, num.start + 1))
-            ph = f"§{i}§"
+            starts.extend(range(pos, start))
+            ends.extend(range(pos + 1, start + 1))
             parts.append(ph)
-            starts.extend([num.start] * len(ph))
-            ends.extend([num.end] * len(ph))
-            pos = num.end
+            starts.extend([start] * len(ph))
+            ends.extend([end] * len(ph))
+            pos = end
         parts.append(folded[pos:])
         starts.extend(range(pos, len(folded)))
         ends.extend(range(pos + 1, len(folded) + 1))
