@@ -401,3 +401,8 @@ def test_a_second_drug_does_not_take_the_first_drugs_posology() -> None:
 def test_hesitations_do_not_break_a_condition() -> None:
     line = _line("PAT: I take Nurofen um when my uh back pain is really bad.", "en")
     assert line.as_needed is True
+
+
+def test_alternatives_taken_sometimes_are_both_as_needed() -> None:
+    _, lines = extract_from_text("PAT: She takes Zyrtec or Claritin for her hay fever sometimes.", language="en")
+    assert {line.name: line.as_needed for line in lines} == {"cetirizine": True, "loratadine": True}

@@ -223,6 +223,8 @@ class Region:
     """The mention's name in ``text`` when the region is its own sentence; empty for a following sentence."""
     asr: bool = False
     """The text comes from speech recognition (homophones of numbers are read)."""
+    lead: str = ""
+    """The words of the same sentence before ``start``: context only, never a posology of this mention."""
 
 
 class DrugFinder(Protocol):

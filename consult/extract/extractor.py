@@ -200,7 +200,7 @@ class RuleBasedExtractor:
                     sentence=k,
                 )
                 region = Region(sent.seg_index, region_start, region_end, seg.text, ((m.start, m.end),),
-                                asr=bool(seg.words))
+                                asr=bool(seg.words), lead=seg.text[sent.start : region_start])
                 self.read_posology(mention, region, evidence)
                 mention.sig.append((sent.seg_index, sent.start, sent.end))
                 if j + 1 == len(sent.matches):
@@ -378,7 +378,7 @@ def grammar_posology(mention: Mention, region: Region, evidence: EvidenceIndex) 
     a, b, text = region.start, region.end, region.text
     drug_spans = region.drug_spans
     pos: Posology = parse_posology(
-        text[a:b], drug_spans=[(s - a, e - a) for s, e in drug_spans], asr=region.asr
+        text[a:b], drug_spans=[(s - a, e - a) for s, e in drug_spans], asr=region.asr, lead=region.lead
     )
     if pos.strength is None and drug_spans:
         strength = bare_strength(text, drug_spans[0][1], b, mention.match.entry.strengths) or strength_after_form(

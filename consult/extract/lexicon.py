@@ -101,6 +101,12 @@ def phonetic_key(key: str) -> str:
     return re.sub(r"(.)\1+", r"\1", joined)
 
 
+_SALT_OF = re.compile(
+    r"(?:mono|di|tri)?(?:chlorhydrate|bromhydrate|maleate|maléate|fumarate|bésilate|mésilate|tartrate|succinate|"
+    r"sulfate|phosphate|citrate|acétate) d(?:e |')(.+)"
+)
+
+
 class DrugLexicon:
     """Indexes of the lexicon entries; build once with :meth:`load` (cached)."""
 
@@ -200,6 +206,10 @@ class DrugLexicon:
         out: list[str] = []
         for part in parts:
             names = self.english_names.get(part)
+            if not names:
+                # a salt named by BDPM ("dichlorhydrate de cétirizine"): the English name of its substance
+                salt = _SALT_OF.match(part)
+                names = self.english_names.get(salt.group(1)) if salt is not None else None
             if not names:
                 out.append(part)
                 continue

@@ -524,10 +524,13 @@ def parse_posology(
     *,
     drug_spans: Sequence[tuple[int, int]] = (),
     asr: bool = False,
+    lead: str = "",
 ) -> Posology:
     """Parse the posology said in ``text`` (one sentence or a few). ``drug_spans`` are the drug
     mentions in ``text``: a quantity right after a drug name is its strength. ``asr``: the text comes
-    from speech recognition (number homophones before units are read, with a low certainty)."""
+    from speech recognition (number homophones before units are read, with a low certainty). ``lead``: the
+    words of the same sentence said before ``text``, read only as context (the verb of taking in "he takes
+    Zyrtec or Claritin sometimes" for the second name)."""
     t = _Text(text, asr=asr)
     rw = t.rw
     pos = Posology()
@@ -622,7 +625,15 @@ def parse_posology(
     if pos.as_needed is None:
         m = _P_PRN_GENERIC.search(rw)
         if m is None:
-            m = next((o for o in _P_PRN_OCCASIONAL.finditer(rw) if _near_intake(rw, o.start(), o.end())), None)
+            ctx = fold(lead)
+            m = next(
+                (
+                    o
+                    for o in _P_PRN_OCCASIONAL.finditer(rw)
+                    if _near_intake(ctx + rw, len(ctx) + o.start(), len(ctx) + o.end())
+                ),
+                None,
+            )
         if m is not None:
             pos.as_needed = slot(None, m.start(), m.end())
             t.take(m.start(), m.end())
