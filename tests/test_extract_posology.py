@@ -337,3 +337,25 @@ def test_renewal_count_does_not_make_a_new_prescription_renewed() -> None:
 
     (line,) = extract_from_text("DOC: Ramipril 5 mg, un comprimé le matin, à renouveler deux fois.", "fr")[1]
     assert line.status == "new" and line.renewals == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "period_unit", "when"),
+    [
+        ("un comprimé tous les soirs au coucher", 1, "d", ["HS"]),
+        ("one capsule in the evening, at bedtime", 1, "d", ["HS"]),
+        ("un comprimé le matin et le soir, tous les jours", 2, "d", ["MORN", "EVE"]),
+        ("une injection sous-cutanée par semaine", 1, "wk", []),
+        ("one patch a week, on the same day", 1, "wk", []),
+    ],
+)
+def test_times_of_day_and_weekly_intakes(text: str, count: int, period_unit: str, when: list[str]) -> None:
+    pos = parse_posology(text)
+    assert pos.frequency is not None
+    assert (pos.frequency.value.count, pos.frequency.value.period_unit) == (count, period_unit)
+    assert (pos.when.value if pos.when else []) == when
+
+
+@pytest.mark.parametrize("text", ["the cough started a week ago", "come back in a week", "for a month or so"])
+def test_a_week_that_is_not_a_schedule(text: str) -> None:
+    assert parse_posology(text).frequency is None

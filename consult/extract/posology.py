@@ -267,6 +267,11 @@ _P_EVERY = _re(
     r"(?:toutes les|tous les|every)\s+(?:" + _N + r"\s*)?(heures?|h|hours?|hrs|jours?|days?|semaines?|weeks?|"
     r"mois|months?)\b"
 )
+_P_PER_PERIOD = _re(
+    r"(?<!\bfor )(?<!\bin )(?<!\bwithin )(?<!\bover )(?<!\bpour )(?<!\bdans )"
+    r"\b(?:par|per|chaque|each|a|an) (semaine|week|mois|month)\b"
+    r"(?!\s+(?:ago|earlier|later|before|after|or|and a half|plus tot|plus tard|avant|apres))"
+)
 _P_EVERY_OTHER = _re(r"(?:§\d+§ jour sur §\d+§|\bevery other day\b|\btous les §\d+§ jours\b)")
 _P_DAILY = _re(
     # not "better in a day or two", "within a day"
@@ -720,11 +725,18 @@ def parse_posology(
                 continue
             period = t.num(m.group(1)).value if m.group(1) else 1.0
             unit = _PERIOD_UNITS.get(m.group(2), "d")
+            if period == 1 and unit == "d":
+                continue  # "tous les jours", "every day": times of day said with it count ("matin et soir")
             set_freq(1, None, period, unit, m.start(), m.end(), ncert(m.group(1)))
             break
+    if pos.frequency is None:
+        m = _P_PER_PERIOD.search(rw)
+        if m is not None and t.free(m.start(), m.end()):
+            set_freq(1, None, 1, _PERIOD_UNITS[m.group(1)], m.start(), m.end(), 1.0)
 
     # times of day
     codes: list[WhenCode] = []
+    spans: dict[str, tuple[int, int]] = {}
     w_start, w_end = -1, -1
     for pattern, code in _WHEN:
         for m in re.finditer(r"\b(?:" + pattern + r")\b", rw):
@@ -734,9 +746,13 @@ def parse_posology(
                 continue
             if code not in codes:
                 codes.append(code)
+                spans[code] = (m.start(), m.end())
             t.take(m.start(), m.end())
             w_start = m.start() if w_start < 0 else min(w_start, m.start())
             w_end = max(w_end, m.end())
+    # "le soir au coucher", "in the evening at bedtime": one intake, at bedtime
+    if "EVE" in spans and "HS" in spans and re.fullmatch(r"[\s,]*", rw[spans["EVE"][1] : spans["HS"][0]]):
+        codes.remove("EVE")
     if codes:
         order = [
             c
