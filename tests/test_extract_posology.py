@@ -359,3 +359,18 @@ def test_times_of_day_and_weekly_intakes(text: str, count: int, period_unit: str
 @pytest.mark.parametrize("text", ["the cough started a week ago", "come back in a week", "for a month or so"])
 def test_a_week_that_is_not_a_schedule(text: str) -> None:
     assert parse_posology(text).frequency is None
+
+
+@pytest.mark.parametrize(
+    ("text", "when"),
+    [
+        ("one tablet with breakfast", ["MORN", "C"]),
+        ("one tablet twice a day, with breakfast and with your evening meal", ["MORN", "EVE", "C"]),
+        ("one tablet morning and evening", ["MORN", "EVE"]),
+        ("take it after food, not on an empty stomach", ["PC"]),
+        ("ne le prenez pas le soir, prenez-le le matin", ["MORN"]),
+    ],
+)
+def test_meals_and_times_of_day_as_said(text: str, when: list[str]) -> None:
+    pos = parse_posology(text)
+    assert pos.when is not None and sorted(pos.when.value) == sorted(when)

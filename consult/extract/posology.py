@@ -145,7 +145,8 @@ _ROUTES: list[tuple[str, str]] = [
 ]
 
 _NO_WHEN_BEFORE = re.compile(
-    r"(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui|next|following|same|that)\s+$"
+    r"(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui|next|following|same|not|pas)"
+    r"\s+$"
 )
 _WHEN: list[tuple[str, WhenCode]] = [
     (
@@ -164,7 +165,7 @@ _WHEN: list[tuple[str, WhenCode]] = [
     (r"(?:le |a |chaque )?midi|at (?:noon|lunch(?:time)?)|au dejeuner", "NOON"),
     (r"(?:l')?apres[- ]midi|in the afternoon", "AFT"),
     (
-        r"(?:le |les |chaque |tous les )?soirs?|(?:in the|every|each) evening|au diner|at dinner(?:time)?",
+        r"(?:le |les |chaque |tous les )?soirs?|(?:in the |every |each )?evenings?|au diner|at dinner(?:time)?",
         "EVE",
     ),
     (r"(?:la |chaque )nuit|at night|every night", "NIGHT"),
@@ -266,6 +267,9 @@ _P_FREQ_EN = _re(r"\b(once|twice|thrice)\s+(?:(?:a|per|each|every)\s+(day|week|m
 _P_EVERY = _re(
     r"(?:toutes les|tous les|every)\s+(?:" + _N + r"\s*)?(heures?|h|hours?|hrs|jours?|days?|semaines?|weeks?|"
     r"mois|months?)\b"
+)
+_P_WITH_MEAL = _re(
+    r"\bwith (?:your |his |her |their |the )?(breakfast|lunch|dinner|supper|(?:your |the )?evening meal|tea)\b"
 )
 _P_PER_PERIOD = _re(
     r"(?<!\bfor )(?<!\bin )(?<!\bwithin )(?<!\bover )(?<!\bpour )(?<!\bdans )"
@@ -738,6 +742,19 @@ def parse_posology(
     codes: list[WhenCode] = []
     spans: dict[str, tuple[int, int]] = {}
     w_start, w_end = -1, -1
+    # "with breakfast", "with your evening meal": a time of day and with food
+    for m in _P_WITH_MEAL.finditer(rw):
+        if not t.free(m.start(), m.end()) or _NO_WHEN_BEFORE.search(rw[max(0, m.start() - 16) : m.start()]):
+            continue
+        meal = m.group(1)
+        time_code: WhenCode = "MORN" if meal == "breakfast" else "NOON" if meal == "lunch" else "EVE"
+        for code in (time_code, "C"):
+            if code not in codes:
+                codes.append(code)
+                spans[code] = (m.start(), m.end())
+        t.take(m.start(), m.end())
+        w_start = m.start() if w_start < 0 else min(w_start, m.start())
+        w_end = max(w_end, m.end())
     for pattern, code in _WHEN:
         for m in re.finditer(r"\b(?:" + pattern + r")\b", rw):
             if not t.free(m.start(), m.end()):
