@@ -374,3 +374,21 @@ def test_a_week_that_is_not_a_schedule(text: str) -> None:
 def test_meals_and_times_of_day_as_said(text: str, when: list[str]) -> None:
     pos = parse_posology(text)
     assert pos.when is not None and sorted(pos.when.value) == sorted(when)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if his symptoms persist for three to five days, come back",
+        "it should resolve in about six months",
+        "si les symptômes persistent pendant plus de trois jours, reconsultez",
+        "take some time off and rest for two days",
+    ],
+)
+def test_a_duration_of_the_illness_or_rest_is_not_the_treatments(text: str) -> None:
+    assert parse_posology(text).duration is None
+
+
+def test_the_rest_of_the_course_keeps_its_duration() -> None:
+    pos = parse_posology("take the rest of the tablets for five days")
+    assert pos.duration is not None and pos.duration.value.value == 5

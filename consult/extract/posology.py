@@ -271,6 +271,13 @@ _P_EVERY = _re(
 _P_WITH_MEAL = _re(
     r"\bwith (?:your |his |her |their |the )?(breakfast|lunch|dinner|supper|(?:your |the )?evening meal|tea)\b"
 )
+_NOT_TREATMENT_BEFORE = _re(
+    r"\b(?:persists?|persisting|lasts?|lasting|resolve[sd]?|clears?|settles?|isolate|off work|(?<!the )rest|stay home|"
+    r"symptoms?|better|worse|recover\w*|heal\w*|should go away|persiste\w*|dure\w*|durer|guerir|gueri\w*|"
+    r"arret de travail|repos|symptomes?)\b"
+)
+"""A duration in a clause about the illness, work or rest ("if his symptoms persist for three days", "take some
+time off for two days") is not the treatment's."""
 _P_PER_PERIOD = _re(
     r"(?<!\bfor )(?<!\bin )(?<!\bwithin )(?<!\bover )(?<!\bpour )(?<!\bdans )"
     r"\b(?:par|per|chaque|each|a|an) (semaine|week|mois|month)\b"
@@ -519,6 +526,11 @@ def _qty(num: NumberSpan, unit_text: str | None, default_unit: str | None = None
     return Quantity(value=num.value, value_high=num.value_high, unit=unit, ucum=ucum)
 
 
+def _clause_before(text: str, start: int) -> str:
+    """The words of ``text`` before ``start`` back to the last punctuation mark."""
+    return text[max(text.rfind(c, 0, start) for c in ",.;!?") + 1 : start]
+
+
 def _near_intake(text: str, start: int, end: int) -> bool:
     """A verb of taking in the clause of ``text[start:end]`` (between punctuation marks) or within
     ``_OCCASIONAL_REACH`` words of it."""
@@ -649,7 +661,7 @@ def parse_posology(
 
     # duration
     for m in _P_DURATION.finditer(rw):
-        if not t.free(m.start(), m.end()):
+        if not t.free(m.start(), m.end()) or _NOT_TREATMENT_BEFORE.search(_clause_before(rw, m.start())):
             continue
         value = t.num(m.group(1)).value if m.group(1) else 1.0
         if value <= 0:
@@ -673,6 +685,8 @@ def parse_posology(
         for m in _P_DURATION_BARE.finditer(rw):
             before = rw[max(0, m.start() - 14) : m.start()]
             if not t.free(m.start(), m.end()) or _NO_BARE_DURATION_BEFORE.search(before):
+                continue
+            if _NOT_TREATMENT_BEFORE.search(_clause_before(rw, m.start())):
                 continue
             if re.match(r"\s*(?:plus tard|later|ago)", rw[m.end() :]):
                 continue
