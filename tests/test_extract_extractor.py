@@ -406,3 +406,19 @@ def test_hesitations_do_not_break_a_condition() -> None:
 def test_alternatives_taken_sometimes_are_both_as_needed() -> None:
     _, lines = extract_from_text("PAT: She takes Zyrtec or Claritin for her hay fever sometimes.", language="en")
     assert {line.name: line.as_needed for line in lines} == {"cetirizine": True, "loratadine": True}
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("DOC: Any allergies to medicines?\nPAT: Just penicillin, I get a rash.", True),
+        ("DOC: Do you have any allergies?\nPAT: Penicillin.", True),
+        ("DOC: He doesn't have a penicillin allergy, so amoxicillin is fine.", False),
+        ("DOC: Penicillin was a great discovery.", False),  # a class-like name with no cue
+    ],
+)
+def test_a_penicillin_allergy_is_a_mention(text: str, found: bool) -> None:
+    _, lines = extract_from_text(text, language="en")
+    pen = [line for line in lines if line.name == "penicillin"]
+    assert bool(pen) == found
+    assert all(line.status == "mentioned" for line in pen)

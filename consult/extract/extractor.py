@@ -150,7 +150,8 @@ class RuleBasedExtractor:
                 matches = tuple(
                     DrugMatch(m.entry, m.start + piece.start, m.end + piece.start, m.score, m.method)
                     for m in self.find_drugs(piece.text)
-                    if is_medication_mention(m.entry.name, piece.text, m.entry.atc, said=m.entry.key)
+                    if is_medication_mention(m.entry.name, piece.text, m.entry.atc, said=m.entry.key,
+                                             context=segs[i - 1].text if i > 0 else "")
                     and not _after_title(piece.text, m.start)
                 )
                 sentences.append(_Sentence(i, piece.start, piece.end, role, matches))
@@ -450,18 +451,31 @@ def _after_title(sentence: str, start: int) -> bool:
     return sentence[start : start + 1].isupper() and _TITLE_BEFORE.search(before) is not None
 
 
-def is_medication_mention(name: str, sentence: str, atc: str | None = None, *, said: str | None = None) -> bool:
+def is_medication_mention(
+    name: str, sentence: str, atc: str | None = None, *, said: str | None = None, context: str = ""
+) -> bool:
     """False for street drugs and vaccines (FHIR Immunization, not MedicationRequest), and for
-    body-chemistry substances and class-like names said without a medication cue ("allergic to penicillin",
-    "the adrenaline was pumping")."""
+    body-chemistry substances and class-like names said without a medication cue ("the adrenaline was
+    pumping"). A class-like name said as an allergy, in the sentence or in answer to ``context`` (the turn
+    before: "Any allergies?" "Just penicillin."), is a mention, unless the sentence denies it ("he doesn't have
+    a penicillin allergy")."""
     key = key_of(name)
     if key in RECREATIONAL or (atc or "").startswith("J07"):
         return False
     # the name as said: "EpiPen" is a medicine even though "adrenaline" alone may be the hormone
     said_key = key_of(said) if said else key
-    if said_key in PHYSIOLOGICAL or said_key in CLASS_LIKE or said_key.rstrip("s") in CLASS_LIKE:
+    class_like = said_key in CLASS_LIKE or said_key.rstrip("s") in CLASS_LIKE
+    if class_like and _ALLERGY_CUE.search(key_of(f"{context} {sentence}")):
+        return _DENIED.search(key_of(sentence)) is None
+    if said_key in PHYSIOLOGICAL or class_like:
         return _MEDICATION_CUE.search(key_of(sentence)) is not None
     return True
+
+
+_ALLERGY_CUE = re.compile(
+    r"\b(?:allerg\w*|rash|rashes|hives|anaphyla\w*|intoleran\w*|urticaire|eruption|reaction allergique)\b"
+)
+_DENIED = re.compile(r"\b(?:no|not|doesn t|don t|isn t|aren t|never|without|pas|aucune?|sans|ni)\b")
 
 
 _COUNT_BEFORE = re.compile(r"(\d+|un|une|deux|trois|quatre|one|two|three|four)\s+(?:de\s+|d'|of\s+)?$", re.I)
