@@ -39,6 +39,7 @@ def test_english_visit_gets_the_english_inn_with_the_same_atc():
         ("Doctor: I'll prescribe amoxicillin 500 mg three times a day.", "en", "amoxicillin"),
         ("Médecin : je vous prescris de l'amoxicilline 500 mg.", "fr", "amoxicilline"),
         ("Doctor: Zyrtec, one tablet at night.", "en", "cetirizine"),  # BDPM names its salt in French
+        ("Doctor: You can give her Calpol, five mils.", "en", "paracetamol"),  # not "paracetamol for children"
     ],
 )
 def test_names_follow_the_language(text: str, language: str, name: str):

@@ -359,7 +359,8 @@ EN_NAME_ALIASES = {
 EN_INN = {"acetylsalicylic acid": "acide acétylsalicylique", "levothyroxine sodium": "lévothyroxine"}
 _EN_FORM_SUFFIX = re.compile(
     r"\s+(?:inhalers?|tablets?|capsules?|cream|gel|ointment|injections?|supplements?|patch(?:es)?|"
-    r"eye drops|drops|syrup|spray)$|\s*\([^)]*\)$"
+    r"eye drops|drops|syrup|spray)$|\s*\([^)]*\)$|"
+    r"\s+for (?:adults|children|kids|infants|babies|skin|pain|thrush|depression)$"  # NHS leaflet titles
 )
 
 
