@@ -422,3 +422,23 @@ def test_a_penicillin_allergy_is_a_mention(text: str, found: bool) -> None:
     pen = [line for line in lines if line.name == "penicillin"]
     assert bool(pen) == found
     assert all(line.status == "mentioned" for line in pen)
+
+
+def test_the_product_said_last_decides_the_route() -> None:
+    line = _line(
+        "DOC: Je vous fais du Profénid en intraveineuse maintenant. "
+        "Ensuite du Profénid en comprimés, un comprimé matin et soir, pendant cinq jours.",
+        "fr",
+    )
+    assert line.route == "oral"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "route"),
+    [
+        ("DOC: Vous faites douze unités de Lantus le soir, en sous-cutané.", "fr", "subcutaneous"),
+        ("DOC: Amoxicillin, it's a liquid, five mils three times a day.", "en", "oral"),
+    ],
+)
+def test_routes_said_as_people_say_them(text: str, language: str, route: str) -> None:
+    assert _line(text, language).route == route

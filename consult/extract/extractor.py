@@ -310,6 +310,10 @@ class RuleBasedExtractor:
             for fname, f in m.fields.items():
                 if fname not in fields or action or status == "mentioned":
                     fields[fname] = f
+                    if fname == "form" and "route" not in m.fields:
+                        # "du Profénid en intraveineuse" ... "du kétoprofène en comprimés": the product said
+                        # last decides the route (a route said with another form no longer holds)
+                        fields.pop("route", None)
         sig_parts: list[str] = []
         for m in group:
             for seg_index, a, b in m.sig:

@@ -121,7 +121,7 @@ _PRODUCT_FORMS: list[tuple[str, str]] = [
     (r"spray nasal|nasal spray", "spray nasal"),
     (r"inhalateur|inhaler|aerosol|puffer", "inhalateur"),
     (r"gel", "gel"),
-    (r"solution buvable|oral solution", "solution buvable"),
+    (r"solution buvable|oral solution|(?<!paraffin )liquid|liquide", "solution buvable"),
     (r"suspension buvable|oral suspension", "suspension buvable"),
     (r"(?:en |in )?" + _FORM_RE, ""),
 ]
@@ -141,7 +141,7 @@ _ROUTES: list[tuple[str, str]] = [
     (r"sous la langue|under the tongue|sublingual(?:e|ly)?", "sublingual"),
     (r"(?:en |par voie )?intramusculaire|into the muscle|intramuscular(?:ly)?", "intramuscular"),
     (r"(?:en |par voie )?intraveineuse|intravenous(?:ly)?|en perfusion", "intravenous"),
-    (r"(?:en |par voie )?sous[- ]cutanee|subcutaneous(?:ly)?|under the skin", "subcutaneous"),
+    (r"(?:en |par voie )?sous[- ]cutanee?s?|subcutaneous(?:ly)?|under the skin", "subcutaneous"),
 ]
 
 _NO_WHEN_BEFORE = re.compile(
