@@ -392,3 +392,17 @@ def test_a_duration_of_the_illness_or_rest_is_not_the_treatments(text: str) -> N
 def test_the_rest_of_the_course_keeps_its_duration() -> None:
     pos = parse_posology("take the rest of the tablets for five days")
     assert pos.duration is not None and pos.duration.value.value == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("un comprimé si besoin, trois comprimés maximum dans la journée", 3), ("one tablet, eight tablets max a day", 8)],
+)
+def test_a_daily_ceiling_said_after_the_count(text: str, value: float) -> None:
+    pos = parse_posology(text)
+    assert pos.max_per_day is not None and pos.max_per_day.value.value == value
+
+
+def test_after_breakfast_is_after_meals() -> None:
+    pos = parse_posology("une gélule par jour, après le petit déjeuner")
+    assert pos.when is not None and pos.when.value == ["PC"]

@@ -171,7 +171,8 @@ _WHEN: list[tuple[str, WhenCode]] = [
     (r"(?:la |chaque )nuit|at night|every night", "NIGHT"),
     (r"(?:au moment|au cours|au milieu|pendant) (?:du|des|le|les) repas|with (?:food|meals?|a meal)", "C"),
     (r"avant (?:le |les )?repas|a jeun|before (?:meals|food|eating)|on an empty stomach", "AC"),
-    (r"apres (?:le |les )?repas|after (?:meals|food|eating)", "PC"),
+    (r"apres (?:le |les )?repas|apres (?:le |son |votre )?petit[- ]dejeuner|after (?:meals|food|eating|breakfast)",
+     "PC"),
 ]
 
 _DUR_UNITS = {
@@ -219,6 +220,10 @@ _P_MAX = _re(
     + r")\b)?"
     r"(?:\s*(?:par|/|dans la|per|a|in a|in any|each|every)\s*(?:" + _PERIOD_WORD_RE + r")\b|"
     r"\s*(?:in|en) 24 ?h(?:ours|eures)?)?"
+)
+_P_MAX_AFTER = _re(
+    _N + r"\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b\s*(?:au maximum|maximum|max|au plus|at most|tops)\s*"
+    r"(?:par|/|dans la|sur la|per|a|in a|in any|each|every)\s*(?:" + _PERIOD_WORD_RE + r")\b"
 )
 _PER_INTAKE = r"(?:par prise|a chaque prise|per dose|per intake|at a time|at once|each time|in one go)"
 _P_MAX_INTAKE = _re(
@@ -632,6 +637,15 @@ def parse_posology(
             pos.max_per_day = slot(q, m.start(), m.end(), num.certainty)
             t.take(m.start(), m.end())
             break
+    if pos.max_per_day is None:
+        # "trois comprimés maximum dans la journée", "eight tablets max a day"
+        m = _P_MAX_AFTER.search(rw)
+        if m is not None and t.free(m.start(), m.end()):
+            num = t.num(m.group(1))
+            q = _qty(num, m.group(2), "dose")
+            if q is not None:
+                pos.max_per_day = slot(q, m.start(), m.end(), num.certainty)
+                t.take(m.start(), m.end())
 
     # as needed (+ condition)
     for prn_pattern in (_P_PRN_COND, _P_PRN_CASE):
