@@ -442,3 +442,10 @@ def test_the_product_said_last_decides_the_route() -> None:
 )
 def test_routes_said_as_people_say_them(text: str, language: str, route: str) -> None:
     assert _line(text, language).route == route
+
+
+def test_two_spellings_of_one_substance_make_one_line() -> None:
+    text = "DOC: Il prend du ZymaD, trois gouttes le matin. Continuez la vitamine D."
+    _, lines = extract_from_text(text, language="fr")
+    assert len(lines) == 1 and lines[0].atc == "A11CC05"
+    assert lines[0].dose is not None and lines[0].dose.value == 3

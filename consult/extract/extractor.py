@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from rapidfuzz import fuzz
+
 from consult.extract.calibration import LineSupport
 from consult.extract.core import (
     DrugFinder,
@@ -284,7 +286,7 @@ class RuleBasedExtractor:
     ) -> list[MedicationLine]:
         groups: dict[str, list[Mention]] = {}
         for m in mentions:
-            groups.setdefault(m.match.entry.name, []).append(m)
+            groups.setdefault(_same_substance(m.match.entry.name, m.match.entry.atc, groups), []).append(m)
         lines: list[MedicationLine] = []
         for idx, (name, group) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].order), start=1):
             lines.append(self._line(f"med-{idx}", name, group, segs, language, utterances, starts))
@@ -425,6 +427,24 @@ _MEDICATION_CUE = re.compile(
     r"gum|gomme|substituts?|replacement|sachets?|comprim[ée]s?|g[ée]lules?|prend\w*|pris|prise|donne\w*|"
     r"mg|milligram\w*|ampoules?|injection|perfusion|iv|drip|cure|traitement|treatment)\b"
 )
+
+
+def _same_substance(name: str, atc: str | None, groups: Mapping[str, list[Mention]]) -> str:
+    """The line a mention of ``name`` joins: the line of an earlier name that is the same substance under another
+    spelling or as a salt (same full ATC code and "cholécalciférol" / "colécalciférol", "hémifumarate de
+    bisoprolol" / "bisoprolol"), else its own."""
+    if atc is None or len(atc) != 7 or name in groups:
+        return name
+    folded = key_of(name)
+    for other, group in groups.items():
+        if group[0].match.entry.atc != atc:
+            continue
+        o = key_of(other)
+        if fuzz.ratio(folded, o) >= 90 or re.search(rf"\b{re.escape(o)}$", folded) or re.search(
+            rf"\b{re.escape(folded)}$", o
+        ):
+            return other
+    return name
 
 
 _ALTERNATIVE = re.compile(r"\s*,?\s*(?:or|or else|ou|ou bien|ou alors)\s*,?\s*", re.IGNORECASE)
