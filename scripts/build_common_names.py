@@ -26,7 +26,20 @@ CURATED = {
           "pantoprazole lévothyroxine Levothyrox metformine atorvastatine rosuvastatine Kardégic amlodipine ramipril "
           "périndopril bisoprolol furosémide colécalciférol tramadol codéine prednisolone salbutamol Ventoline "
           "phloroglucinol Spasfon macrogol zolpidem alprazolam sertraline escitalopram apixaban rivaroxaban cétirizine "
-          "azithromycine",
+          "azithromycine "
+          # the brands French patients and doctors say for the most reimbursed substances (CNAM Medic'AM and GERS
+          # top lists): in France a drug is named by its brand at least as often as by its DCI
+          "Dafalgan Efferalgan Codoliprane Lamaline Ixprim Topalgic Contramal Nurofen Antadys Spedifen Voltarène "
+          "Profénid Bi-Profénid Inexium Mopral Lanzor Ogast Eupantol Inipomp Gaviscon Smecta Débridat Motilium "
+          "Vogalène Primpéran Forlax Movicol Duphalac Tahor Crestor Ezetrol Zocor Lasilix Esidrex Fludex Aldactone "
+          "Coversyl Triatec Amlor Loxen Aprovel Cozaar Kenzen Cotareg Tareg Micardis Cardensiel Détensiel Témerit "
+          "Avlocardyl Cordarone Xarelto Eliquis Pradaxa Previscan Plavix Kardégic Glucophage Stagid Diamicron "
+          "Januvia Janumet Lantus Toujeo Novorapid Humalog Ozempic Trulicity Victoza Levothyrox Euthyral Xanax "
+          "Lexomil Seresta Témesta Stilnox Imovane Atarax Deroxat Seroplex Zoloft Prozac Effexor Laroxyl Lyrica "
+          "Neurontin Ventoline Seretide Symbicort Spiriva Flixotide Aerius Zyrtec Xyzall Clarityne Dexeryl "
+          "Diprosone Daktarin Fucidine Solupred Cortancyl Célestène Orelox Clamoxyl Oflocet Monuril Zithromax "
+          "Pyostacine Flagyl Uvedose Zymad Tardyféron Spéciafoldine Diffu-K Kaleorid Lovenox Spasfon Augmentin "
+          "Doliprane Advil Levothyrox Ventoline",
     "en": "paracetamol amoxicillin ibuprofen omeprazole lansoprazole atorvastatin simvastatin levothyroxine metformin "
           "amlodipine ramipril bisoprolol furosemide colecalciferol aspirin sertraline citalopram fluoxetine "
           "salbutamol beclometasone codeine tramadol prednisolone co-amoxiclav doxycycline clarithromycin cetirizine "
