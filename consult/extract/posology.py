@@ -426,11 +426,9 @@ def strength_after_form(text: str, a: int, b: int, strengths: Sequence[str]) -> 
             continue
         if re.match(r"\s*(?:" + _UNIT_RE + r")\b", folded[num.end :]):
             continue
-        for s in strengths:
-            sm = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*(mg|g|µg|ml|ui)", s.strip().lower())
-            if sm is not None and abs(float(sm.group(1).replace(",", ".")) - num.value) < 1e-9:
-                unit = {"µg": "ug", "ml": "mL", "ui": "[iU]"}.get(sm.group(2), sm.group(2))
-                return Quantity(value=num.value, unit=unit, ucum=True), a + num.start, a + num.end
+        q = _marketed(num.value, strengths)
+        if q is not None:
+            return q, a + num.start, a + num.end
     return None
 
 
@@ -456,12 +454,18 @@ def bare_strength(
         value, start, end = nums[0].value, drug_end + nums[0].start, drug_end + nums[0].end
     if re.match(r"\s*(?:mg|g|µg|ug|mcg|ml|milligram|gram|microgram|ui|iu|units?)\b", text[end:limit], re.I):
         return None  # a unit follows: the posology parser reads it
+    q = _marketed(value, strengths)
+    return (q, start, end) if q is not None else None
+
+
+def _marketed(value: float, strengths: Sequence[str]) -> Quantity | None:
+    """The strength ``value`` in the unit of the marketed strength (BDPM ``strengths``, e.g. ``"1000 mg"``) it
+    equals, or None when no marketed strength has that value."""
     for s in strengths:
         sm = re.fullmatch(r"(\d+(?:[.,]\d+)?)\s*(mg|g|µg|ml|ui)", s.strip().lower())
-        if sm is None or abs(float(sm.group(1).replace(",", ".")) - value) > 1e-9:
-            continue
-        unit = {"µg": "ug", "ml": "mL", "ui": "[iU]"}.get(sm.group(2), sm.group(2))
-        return Quantity(value=value, unit=unit, ucum=True), start, end
+        if sm is not None and abs(float(sm.group(1).replace(",", ".")) - value) <= 1e-9:
+            unit = {"µg": "ug", "ml": "mL", "ui": "[iU]"}.get(sm.group(2), sm.group(2))
+            return Quantity(value=value, unit=unit, ucum=True)
     return None
 
 
@@ -770,31 +774,27 @@ def parse_posology(
     codes: list[WhenCode] = []
     spans: dict[str, tuple[int, int]] = {}
     w_start, w_end = -1, -1
-    # "with breakfast", "with your evening meal": a time of day and with food
-    for m in _P_WITH_MEAL.finditer(rw):
+
+    def said_when(m: re.Match[str], *said: WhenCode) -> None:
+        """Record the times of day ``said`` by match ``m`` unless it is taken or negated ("not at night")."""
+        nonlocal w_start, w_end
         if not t.free(m.start(), m.end()) or _NO_WHEN_BEFORE.search(rw[max(0, m.start() - 16) : m.start()]):
-            continue
-        meal = m.group(1)
-        time_code: WhenCode = "MORN" if meal == "breakfast" else "NOON" if meal == "lunch" else "EVE"
-        for code in (time_code, "C"):
+            return
+        for code in said:
             if code not in codes:
                 codes.append(code)
                 spans[code] = (m.start(), m.end())
         t.take(m.start(), m.end())
         w_start = m.start() if w_start < 0 else min(w_start, m.start())
         w_end = max(w_end, m.end())
+
+    # "with breakfast", "with your evening meal": a time of day and with food
+    for m in _P_WITH_MEAL.finditer(rw):
+        meal = m.group(1)
+        said_when(m, "MORN" if meal == "breakfast" else "NOON" if meal == "lunch" else "EVE", "C")
     for pattern, code in _WHEN:
         for m in re.finditer(r"\b(?:" + pattern + r")\b", rw):
-            if not t.free(m.start(), m.end()):
-                continue
-            if _NO_WHEN_BEFORE.search(rw[max(0, m.start() - 16) : m.start()]):
-                continue
-            if code not in codes:
-                codes.append(code)
-                spans[code] = (m.start(), m.end())
-            t.take(m.start(), m.end())
-            w_start = m.start() if w_start < 0 else min(w_start, m.start())
-            w_end = max(w_end, m.end())
+            said_when(m, code)
     # "le soir au coucher", "in the evening at bedtime": one intake, at bedtime
     if "EVE" in spans and "HS" in spans and re.fullmatch(r"[\s,]*", rw[spans["EVE"][1] : spans["HS"][0]]):
         codes.remove("EVE")
