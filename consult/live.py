@@ -230,6 +230,9 @@ class LiveSnapshot:
     running: bool
     error: str | None = None
     card_times: dict[str, float] = field(default_factory=dict)
+    dropped: dict[str, MedicationLine] = field(default_factory=dict)
+    """Cards a later reading no longer found, as they were last shown (a decision the doctor made on one is carried
+    to the final report only where the report's line is the same)."""
 
 
 def card_key(line: MedicationLine, seen: Mapping[str, int] | None = None) -> str:
@@ -330,6 +333,7 @@ class LiveSession:
         self._turn_closed = False
         self._tentative: list[Word] = []
         self._cards: dict[str, MedicationLine] = {}
+        self._dropped: dict[str, MedicationLine] = {}
         self._card_times: dict[str, float] = {}
         self._events: deque[LiveEvent] = deque(maxlen=20000)
         self._resampler: _Resampler | None = None
@@ -756,6 +760,9 @@ class LiveSession:
             for key, line in old.items():
                 if key not in cards:
                     events.append(CardEvent("removed", key, line, at, wall))
+                    self._dropped[key] = line
+            for key in cards:
+                self._dropped.pop(key, None)
             self._cards = cards
         self._emit(events)
 
@@ -801,7 +808,8 @@ class LiveSession:
         with self._lock:
             return LiveSnapshot(segments=list(self._segments), tentative=" ".join(w.text for w in self._tentative),
                                 cards=dict(self._cards), language=self.language, fed_s=self.fed_s,
-                                running=not self._finished, error=self.error, card_times=dict(self._card_times))
+                                running=not self._finished, error=self.error, card_times=dict(self._card_times),
+                                dropped=dict(self._dropped))
 
     def stats(self) -> dict[str, Any]:
         with self._lock:

@@ -41,6 +41,7 @@ from demo.live import (  # noqa: E402
     card_choices,
     live_cards_html,
     live_decisions,
+    live_lines,
     live_transcript_html,
     remove_recording,
 )
@@ -404,7 +405,7 @@ def build_app(
         progress(0.0, desc=t["live_final"])
         session.wait(600)
         snap = session.snapshot()
-        made = live_decisions(snap.cards.values(), approved, rejected, _actor(request, typed) or None)
+        made = live_decisions(live_lines(snap), approved, rejected, _actor(request, typed) or None)
         recording = session.recording
         if recording is None or session.fed_s < 0.5:
             raise gr.Error(t["no_audio"], print_exception=False)
@@ -416,7 +417,7 @@ def build_app(
             raise gr.Error(str(exc), duration=None, print_exception=False) from exc
         finally:
             remove_recording(recording)
-        carried = carry_decisions(snap.cards.values(), made, opened.report)
+        carried = carry_decisions(live_lines(snap), made, opened.report)
         decisions = {d.line_id: d for d in [*carried, *opened.decisions]}
         shown_values = list(show(opened))
         shown_values[4] = report_to_rows(opened.report, lang, decisions.values())

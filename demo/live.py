@@ -29,8 +29,8 @@ from schemas import MedicationLine, ReviewDecision
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveRegistry", "as_chunk", "card_choices", "live_cards_html", "live_decisions", "live_transcript_html",
-           "remove_recording"]
+__all__ = ["LiveRegistry", "as_chunk", "card_choices", "live_cards_html", "live_decisions", "live_lines",
+           "live_transcript_html", "remove_recording"]
 
 
 class LiveRegistry:
@@ -145,10 +145,22 @@ def live_cards_html(snap: LiveSnapshot | None, lang: str) -> str:
 
 
 def card_choices(snap: LiveSnapshot | None, lang: str) -> list[tuple[str, str]]:
-    """(label, card id) of each live card, for the approve / reject checkboxes."""
+    """(label, card id) of each live card, for the approve / reject checkboxes.
+
+    A card that a later reading dropped keeps its choice, labelled as no longer heard: a box the doctor ticked must
+    stay among the choices (Gradio refuses a value that is not one of them, and the page's next event would fail).
+    """
     if snap is None:
         return []
-    return [(_card_title(line, lang), key) for key, line in snap.cards.items()]
+    gone = texts(lang)["live_gone"]
+    return [*((_card_title(line, lang), key) for key, line in snap.cards.items()),
+            *((f"{_card_title(line, lang)} ({gone})", key) for key, line in snap.dropped.items()
+              if key not in snap.cards)]
+
+
+def live_lines(snap: LiveSnapshot) -> list[MedicationLine]:
+    """Every line the doctor could decide on while live: the cards shown now and those no longer heard."""
+    return [*snap.cards.values(), *(line for key, line in snap.dropped.items() if key not in snap.cards)]
 
 
 def live_decisions(cards: Iterable[MedicationLine], approved: Sequence[str] | None,

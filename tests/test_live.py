@@ -383,6 +383,34 @@ def _line(id_: str, name: str, *, dose: float = 1.0, status: str = "new") -> Med
         "evidence": {"char_start": 0, "char_end": len(name), "text": name}})
 
 
+class FickleExtractor:
+    """Finds one drug while the window holds at most ``upto`` turns, then no longer (a later reading of the window
+    drops the card)."""
+
+    def __init__(self, upto: int) -> None:
+        self.upto = upto
+
+    def extract(self, segments, *, roles, language, role_confidence=None):
+        if not segments or len(segments) > self.upto:
+            return []
+        line = _line("amoxicilline", "amoxicilline")
+        return [line.model_copy(update={"evidence": line.evidence.model_copy(update={"segment_id": segments[-1].id})})]
+
+    def model_info(self):
+        return []
+
+
+def test_a_card_a_later_reading_drops_is_kept_as_dropped() -> None:
+    script = _script(40)
+    session = LiveSession(ScriptedTranscriber(script), FickleExtractor(1), language="fr",
+                          asr=AsrOptions(second_pass=False))
+    events = _run(session, ScriptedTranscriber.audio(script, script[-1][2] + 1.5))
+    kinds = [ev.kind for ev in events if isinstance(ev, CardEvent)]
+    assert kinds[0] == "added" and "removed" in kinds
+    snap = session.snapshot()
+    assert snap.cards == {} and list(snap.dropped) == ["amoxicilline"]  # what the doctor saw and may have ticked
+
+
 def test_decisions_on_live_cards_carry_over_only_to_lines_that_are_the_same() -> None:
     live = [_line("amoxicilline", "amoxicilline"), _line("paracetamol", "paracétamol", dose=2.0),
             _line("ibuprofene", "ibuprofène", status="stopped")]
@@ -526,6 +554,7 @@ def test_live_views_and_decisions() -> None:
         card_choices,
         live_cards_html,
         live_decisions,
+        live_lines,
         live_transcript_html,
     )
 
@@ -547,6 +576,14 @@ def test_live_views_and_decisions() -> None:
     flagged = live_cards_html(replace(snap, cards={"amoxicilline": doubtful}), "fr")
     assert "flag sev-warning" in flagged and "64" in flagged
     assert card_choices(snap, "en") == [("amoxicilline — new", "amoxicilline")]
+    # a card a later reading dropped keeps its choice (a box the doctor ticked stays valid: Gradio refuses a value
+    # that is not among the choices), marked as no longer heard; the decision made on it is kept for the carry-over
+    ibu = _line("ibuprofene", "ibuprofène")
+    later = replace(snap, cards={"ibuprofene": ibu}, dropped={"amoxicilline": card})
+    assert card_choices(later, "en") == [("ibuprofène — new", "ibuprofene"),
+                                         ("amoxicilline — new (no longer heard)", "amoxicilline")]
+    assert [line.id for line in live_lines(later)] == ["ibuprofene", "amoxicilline"]
+    assert [d.line_id for d in live_decisions(live_lines(later), ["amoxicilline"], [], "Dr A")] == ["amoxicilline"]
     made = live_decisions([card, _line("ibuprofene", "ibuprofène")], ["amoxicilline", "ibuprofene"],
                           ["ibuprofene"], "Dr A")
     assert [(d.line_id, d.decision, d.reviewer) for d in made] == [("amoxicilline", "approved", "Dr A")]
