@@ -100,3 +100,27 @@ def test_learnt_confusions_count_only_on_bent_words():
     finder = DrugNameFinder(index)
     assert _found(finder, "take the memory tablets twice a day") == []
     assert [(h, n) for h, n in _found(finder, "take carbon mattr twice a day")] == [("carbon mattr", "carbimazole")]
+
+
+def test_a_common_name_heard_with_its_sound_but_bent_spelling_is_read(finder):
+    """What the bundled model heard on voiced dev consultations: the sound of a common name all but exact, the
+    spelling further off ("cardégique" for Kardégic, "l'entue" for Lantus, "motiliôme" for Motilium)."""
+    assert [n for _, n in _found(finder, "Justement, le cardégique, vous l'arrêtez.")] == ["acide acétylsalicylique"]
+    assert [n for _, n in _found(finder, "Alors 12 unités de l'entue ce soir.")] == ["insuline glargine"]
+    assert [n for _, n in _found(finder, "Ma mère m'a dit de lui donner du motiliôme.")] == ["dompéridone"]
+    # the same sounds outside medication talk, and a rare brand's sound ("backtrime": Bactrim), stay unread
+    assert _found(finder, "Le cardégique était fermé ce soir.") == []
+    assert _found(finder, "Oui, au backtrime, je crois.") == []
+
+
+def test_an_implausible_whole_reading_does_not_hide_a_plausible_piece(finder):
+    """"le lazilie": the two words sound like some rare brand, the bent word alone like Lasilix (furosémide)."""
+    assert [n for _, n in _found(finder, "D'abord, le lazilie, vous preniez 20mg.")] == ["furosémide"]
+
+
+def test_medication_cues_hold_units_said_and_glued_doses():
+    assert medication_cue("12 unités ce soir", "fr") and medication_cue("vous preniez 20mg", "fr")
+    assert medication_cue("je suis sous pilule", "fr") and medication_cue("I gave him some", "en")
+    assert medication_cue("You're on something for that?", "en")
+    assert not medication_cue("le chat dort sous la table", "fr")
+    assert not medication_cue("I gave up on the idea", "en")

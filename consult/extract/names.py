@@ -245,12 +245,16 @@ MEDICATION_CUES = {
         r"cr[èe]me|pommade|collyre|gouttes?|bouff[ée]es?|patchs?|injections?|piq[ûu]res?|ampoules?|milligrammes?|"
         r"microgrammes?|grammes?|mg|ml|millilitres?|fois par|par jour|traitements?|m[ée]dicaments?|ordonnance|"
         r"renouvel\w*|arr[êe]te[zr]?|continue[zr]?|je vous (?:mets|donne|remets)|mets? sous|doses?|"
-        r"antibiotiques?|cachets?|allergiques?|posologie|pharmacie)\b", re.IGNORECASE),
+        r"antibiotiques?|cachets?|allergiques?|allergies?|posologie|pharmacie|unit[ée]s|pilule|preniez|prenais|"
+        r"prenait|donner (?:du|de la|de l)|donn[ée] (?:du|de la|de l)|(?:suis|es|est|[êe]tes) sous)\b|"
+        r"\d\s?(?:mg|ml|µg)\b", re.IGNORECASE),
     "en": re.compile(
         r"\b(?:prescri\w*|take|takes|taking|took|tablets?|capsules?|pills?|syrup|cream|ointment|drops?|puffs?|"
         r"inhalers?|patch(?:es)?|injections?|milligrams?|micrograms?|grams?|mg|ml|mls|once a|twice|times a day|"
         r"daily|medications?|medicines?|meds|start(?:ed)? you on|give you|put you on|keep you on|continue|stop|"
-        r"doses?|course|antibiotics?|allergic|painkillers?|pharmacy|prescription|have (?:uh, |um, )?)\b",
+        r"doses?|course|antibiotics?|allergic|allerg(?:y|ies)|painkillers?|pharmacy|prescription|have (?:uh, |um, )?|"
+        r"units|gave (?:him|her|them|you|me) (?:some )?|give (?:him|her|them) (?:some )?|"
+        r"(?:i'm|i am|you're|you are|he's|she's|i was|been) on)\b|\d\s?(?:mg|ml|mcg)\b",
         re.IGNORECASE),
 }
 """Words of medication talk, per language: a name the recogniser bent, or a name that is also an everyday word or
@@ -302,6 +306,10 @@ class DrugNameFinder:
     MIN_SPELLING_RARE = 0.9
     NO_CUE_SPELLING = 0.85
     STRENGTH_BONUS = 0.05
+    SOUND_ALIKE = 0.97
+    MIN_SPELLING_SOUND = 0.6
+    JOINED_SPELLING = 0.95
+    WHOLE_MARGIN = 0.06
 
     def __init__(self, index: NameIndex | None = None, ambiguous: frozenset[str] | None = None) -> None:
         self.index = index if index is not None else NameIndex.load()
@@ -324,16 +332,26 @@ class DrugNameFinder:
             return True
         return False
 
-    def _plausible(self, heard: str, entry: DrugEntry, method: str) -> float:
+    def _plausible(self, heard: str, entry: DrugEntry, method: str, score: float = 0.0) -> float:
         """How closely an approximate reading is spelled (0: not plausible). Some word must be bent; then pieces the
         recogniser was seen to hear for the name (``confusion``) count as 1, other readings need a spelling close to
         the name's (``MIN_SPELLING``) as well as its sound (a phonetic key alone is too loose: "statin" and ketotifen,
         "wouldn" and loratadine), closer still for a name that is not commonly prescribed
-        (``MIN_SPELLING_RARE``: medical words the dictionaries lack sound like rare brands, "Crohn" and Creon)."""
-        if not self.bent(heard):
-            return 0.0  # ordinary words ("love the idea"): only the second pass, which hears them, may say
+        (``MIN_SPELLING_RARE``: medical words the dictionaries lack sound like rare brands, "Crohn" and Creon).
+
+        Two readings pass otherwise: a common name whose sound the bent word has all but exactly (``score`` ≥
+        ``SOUND_ALIKE``, spelled at least ``MIN_SPELLING_SOUND``: "cardégique" Kardégic, "l'entue" Lantus), and
+        ordinary words that, joined, spell a common name exactly ("tram à d'ol": tramadol)."""
         spelling = spelling_similarity(heard, entry, method)
-        needed = self.MIN_SPELLING if self.index.is_common(entry) else self.MIN_SPELLING_RARE
+        common = self.index.is_common(entry)
+        if not self.bent(heard):
+            joined = len(_WORD.findall(heard)) > 1
+            # ordinary words ("love the idea"): only the second pass, which hears them, may say; unless joined
+            # they spell a common name
+            return spelling if joined and common and spelling >= self.JOINED_SPELLING else 0.0
+        if common and score >= self.SOUND_ALIKE and spelling >= self.MIN_SPELLING_SOUND:
+            return spelling
+        needed = self.MIN_SPELLING if common else self.MIN_SPELLING_RARE
         return spelling if spelling >= needed else 0.0
 
     def __call__(self, sentence: str) -> list[DrugMatch]:
@@ -355,13 +373,23 @@ class DrugNameFinder:
             if spelling:
                 weighed = self._weigh(m.entry, m.score / PHONETIC_SCORE, sentence[m.end:])
                 proposals.append((DrugMatch(m.entry, m.start, m.end, weighed, m.method), spelling))
-        for c in self.index.candidates(sentence, k=50, cutoff=self.MIN_SIMILARITY - self.STRENGTH_BONUS):
+        plausible: list[tuple[NameCandidate, float]] = []
+        for c in self.index.candidates(sentence, k=50, cutoff=self.MIN_SIMILARITY - self.STRENGTH_BONUS,
+                                       prefer_whole=False):
             if c.method == "exact" and " " not in c.heard.strip() and "-" not in c.heard and "'" not in c.heard:
                 continue  # a single word spelled like a name: the lexicon's own match decides
-            spelling = self._plausible(c.heard, c.entry, c.method)
+            spelling = self._plausible(c.heard, c.entry, c.method, c.score)
             if spelling:
-                weighed = self._weigh(c.entry, c.score, sentence[c.end:])
-                proposals.append((DrugMatch(c.entry, c.start, c.end, weighed, c.method), spelling))
+                plausible.append((c, spelling))
+        # a name read from a piece ("siline") loses to a plausible one read from the whole bent word that holds it
+        # ("moxi-siline": amoxicilline) unless it is clearly closer; an implausible whole reading ("le lazilie" for
+        # some rare brand) does not hide the piece's (lazilie: Lasilix)
+        for c, spelling in plausible:
+            if any(o is not c and o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start)
+                   and o.score >= c.score - self.WHOLE_MARGIN for o, _ in plausible):
+                continue
+            weighed = self._weigh(c.entry, c.score, sentence[c.end:])
+            proposals.append((DrugMatch(c.entry, c.start, c.end, weighed, c.method), spelling))
         proposals.sort(key=lambda p: (-p[0].score, -(p[0].end - p[0].start), p[0].start))
         for m, spelling in proposals:
             if m.score < self.MIN_SIMILARITY or any(m.start < b and a < m.end for a, b in taken):
