@@ -1,7 +1,7 @@
 """Medication lines on speech with no medicine in it: the whole pipeline (``consult run``'s defaults) on real
 non-medical recordings, where every line is an invented drug.
 
-    .venv/bin/python benchmarks/ood_lines.py [--librispeech 60] [--seed 7] [--json out.json]
+    .venv/bin/python benchmarks/ood_lines.py [--librispeech 60] [--seed 7] [--json out.json] [--reports DIR]
 
 Sets (../shared/data/speech): LibriSpeech book readings (a seeded sample of ``--librispeech`` utterances of the
 train-clean-100 and test-other folders; the 5 x 10 and 251 x 1 real voices), the 12 AMI meeting excerpts, the
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--librispeech", type=int, default=60, help="LibriSpeech utterances (seeded sample)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--reports", type=Path, default=None, metavar="DIR",
+                    help="also write each report as DIR/<set>/<file stem>/report.json (`consult eval --reports "
+                         "--re-extract` and extractor changes can then be checked on them without the speech stage)")
     args = ap.parse_args(argv)
     if not SPEECH.exists():
         print(f"{SPEECH}: not found (../shared beside the repository)", file=sys.stderr)
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         for path in files:
             report = pipe.process(path)
+            if args.reports is not None:
+                folder = args.reports / name / path.stem
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "report.json").write_text(report.model_dump_json(), encoding="utf-8")
             audio_s += report.audio.duration if report.audio else 0.0
             for m in report.medications:
                 lines.append({"file": path.name, "name": m.name, "drug_text": m.drug_text,
