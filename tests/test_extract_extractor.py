@@ -449,3 +449,12 @@ def test_two_spellings_of_one_substance_make_one_line() -> None:
     _, lines = extract_from_text(text, language="fr")
     assert len(lines) == 1 and lines[0].atc == "A11CC05"
     assert lines[0].dose is not None and lines[0].dose.value == 3
+
+
+@pytest.mark.parametrize("said", ["and there was a daily inhaler, Spiriva, I believe.",
+                                  "I also have another inhaler called Spiriva that I use."])
+def test_a_form_named_just_before_the_drug_gives_its_route(said: str) -> None:
+    _, lines = extract_from_text(f"PAT: {said}", "en")
+    assert [(line.name, line.route) for line in lines] == [("tiotropium", "inhalation")]
+    _, lines = extract_from_text("PAT: The inhaler was fine. I take Spiriva.", "en")
+    assert [(line.name, line.route) for line in lines] == [("tiotropium", None)]  # another sentence: not said

@@ -357,6 +357,12 @@ _P_QTY = _re(_N + r"\s*(" + _UNIT_RE + r")(?![a-z])")
 _PRODUCT_AT_NAME = re.compile(
     r"\s*\b(inhalers?|inhalateurs?|puffers?|creams?|cremes?|ointments?|pommades?|gels?|syrups?|sirops?|collyres?)\b"
 )
+_PRODUCT_BEFORE_NAME = re.compile(
+    r"\b(inhalers?|inhalateurs?|puffers?|creams?|cremes?|ointments?|pommades?|gels?|syrups?|sirops?|collyres?)"
+    r"(?:\s+(?:called|named|which is|that's|appele|appelee|qui s'appelle|nomme|nommee))?[\s,:]*"
+    r"(?:the|le|la|les|du|de la|de l'|l')?\s*$"
+)
+"""A form named right before the drug, in the words of its sentence before it (``Region.lead``)."""
 _PER_VOLUME = _re(
     r"\s*(?:in|per|pour|par|dans|/)\s*(?:every\s+|each\s+|chaque\s+)?§\d+§\s*"
     r"(?:ml|mls|mils|millilitres?|milliliters?)(?![a-z])"
@@ -895,6 +901,13 @@ def parse_posology(
                     if product:
                         pos.form = Slot(product, s, e, 0.9)
                         break
+        if pos.form is None and drug_spans and lead:
+            # the form named just before the drug ("a daily inhaler, Spiriva", "an inhaler called Spiriva")
+            fm = _PRODUCT_BEFORE_NAME.search(fold(lead))
+            if fm is not None:
+                product = _lookup(_PRODUCT_FORMS[:-1], fm.group(1).rstrip("s"))
+                if product:
+                    pos.form = Slot(product, drug_spans[0][0], drug_spans[0][1], 0.8)
         if pos.form is None:
             m = re.search(r"\b(?:en|in)\s+(" + _FORM_RE + r")\b", rw)
             if m is not None:
