@@ -371,34 +371,20 @@ class DrugResolver:
 def pair_lines(
     gold: Sequence[LabelledMedication], pred: Sequence[MedicationLine], resolver: DrugResolver
 ) -> list[tuple[int, int]]:
-    """(labelled index, predicted index) of the lines that match: first each labelled line takes the first
-    predicted line not yet taken that names its very drug (the same substance name); then each labelled line
-    left, in order, takes the first predicted line not yet taken whose drug is the same (:meth:`DrugResolver.same`:
-    a part of a combination, an ATC code, a close spelling). Without the first pass a labelled combination
-    ("paracétamol + pseudoéphédrine") said before a labelled "paracétamol" would take the paracétamol line.
-    :func:`score` and the training of the status model (scripts/train_status.py) align lines this way."""
+    """(labelled index, predicted index) of the lines that match: each labelled line, in order, takes the
+    first predicted line not yet taken whose drug is the same (:meth:`DrugResolver.same`). :func:`score` and
+    the training of the status model (scripts/train_status.py) align lines this way."""
     gkeys = [resolver.keys(g.drug, g.atc) for g in gold]
     pkeys = [resolver.keys(p.name, p.atc) | resolver.keys(p.drug_text) for p in pred]
     pairs: list[tuple[int, int]] = []
     used: set[int] = set()
-    paired: set[int] = set()
     for gi, g in enumerate(gold):
-        own = "name:" + _fold(g.drug)
-        for pi, p in enumerate(pred):
-            if pi not in used and (own in pkeys[pi] or _fold(p.name) == _fold(g.drug)):
-                pairs.append((gi, pi))
-                used.add(pi)
-                paired.add(gi)
-                break
-    for gi, g in enumerate(gold):
-        if gi in paired:
-            continue
         for pi, p in enumerate(pred):
             if pi not in used and resolver.same(gkeys[gi], pkeys[pi], g.drug, p.name):
                 pairs.append((gi, pi))
                 used.add(pi)
                 break
-    return sorted(pairs)
+    return pairs
 
 
 def line_is_right(gold: LabelledMedication, pred: MedicationLine, names: Sequence[str] = RIGHT_LINE_FIELDS) -> bool:

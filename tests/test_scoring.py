@@ -151,14 +151,3 @@ def test_real_dialogue_dev_set_scores_do_not_regress(
     assert s.field_f1() >= min_field_f1
     assert s.exact_match >= min_exact
     assert sum(len(i.invented) for i in s.items) <= max_invented
-
-
-def test_a_line_pairs_with_its_own_drug_before_a_combination_that_holds_it(tmp_path: Path) -> None:
-    """A labelled combination said first ("paracétamol + pseudoéphédrine", mentioned) must not take the predicted
-    paracétamol line that the labelled paracétamol (new) names exactly."""
-    _write(tmp_path, [{"drug": "paracétamol + pseudoéphédrine", "status": "mentioned"},
-                      {"drug": "paracétamol", "status": "new"}])
-    items = load_labelled_set(tmp_path)
-    s = score(items, {"c1": [_line("paracétamol", "N02BE01", status="new")]})
-    assert (s.drug.tp, s.drug.fn) == (1, 1) and s.fields["status"].tp == 1
-    assert s.items[0].missed == ["paracétamol + pseudoéphédrine"]
