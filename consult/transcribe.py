@@ -281,6 +281,7 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
     et soir." then the buffer's "Et le cardégi que midi")."""
     from consult.extract.lexicon import DrugLexicon
     from consult.extract.names import MEDICATION_CUES, NameIndex, spelling_similarity
+    from consult.extract.posology import posology_word
     from consult.extract.stopwords import STOPWORDS
     from consult.extract.text import key_of
 
@@ -309,6 +310,8 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
             if not any(abs(k - idx[0]) <= CUE_WORDS or abs(k - idx[-1]) <= CUE_WORDS for k in cue_at):
                 continue  # no medication talk around these words
             words = [segments[si].words[wi] for si, wi in (block.words[j] for j in idx)]
+            if any(posology_word(w.text) for w in words):
+                continue  # a name never takes the place of a number, unit, form or schedule word ("Voilà, une")
             unsure = min(w.probability for w in words)
             bent = any(key_of(w.text) not in index.ordinary and key_of(w.text) not in STOPWORDS for w in words)
             glued = cand.method == "exact"

@@ -137,6 +137,18 @@ def test_windows_need_medication_talk_and_a_bent_name():
     assert drug_windows([exact], "fr", o) == []  # already a name
 
 
+def test_a_name_never_takes_the_place_of_a_number_unit_or_form_word():
+    """Dev: "dafalguant. Voilà, une" became "Dafalgan" (the dose's "une" gone). A stretch holding a posology word is
+    not a window; the bent word alone still is."""
+    o = AsrOptions()
+    seg = _seg([_w("je", 0.0, 0.2), _w("vous", 0.2, 0.4), _w("donne", 0.4, 0.8), _w("du", 0.8, 0.9),
+                _w("dafalguant.", 0.9, 1.6, 0.3), _w("Voilà,", 1.7, 2.0), _w("une", 2.0, 2.2),
+                _w("gélule", 2.2, 2.6), _w("le", 2.6, 2.7), _w("soir.", 2.7, 3.0)])
+    wins = drug_windows([seg], "fr", o)
+    assert wins and all(seg.words[w.last].text not in ("une", "gélule") for w in wins)
+    assert any("Dafalgan" in w.candidates for w in wins)
+
+
 def test_medication_talk_just_before_the_words_counts_as_a_cue():
     # live mode's buffer starts after the text it committed: "... un comprimé matin et soir." then this
     o = AsrOptions()

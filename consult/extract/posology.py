@@ -391,6 +391,20 @@ def unit_of(text: str) -> tuple[str, bool]:
     return form, form == "[drp]"
 
 
+_SCHEDULE_WORD = re.compile(r"(?:fois|times|once|twice|daily|hourly|weekly|nightly|quotidien\w*)")
+
+
+def posology_word(word: str) -> bool:
+    """Whether one heard word is a number, a unit, a dose form or a schedule word ("une", "20", "milligrammes",
+    "comprimé", "fois"): the speech stage's second pass never puts a drug name in place of such a word."""
+    folded = fold(word).strip(" .,;:!?'’\"()-")
+    if not folded:
+        return False
+    if any(c.isdigit() for c in folded) or find_numbers(folded) or _SCHEDULE_WORD.fullmatch(folded):
+        return True
+    return form_of(folded) is not None or unit_of(folded)[1]
+
+
 def form_of(text: str) -> str | None:
     """The normalised dose or product form of a folded form word ("gelules" -> "gélule", "cream" ->
     "crème", "drops" -> "[drp]"), or None when it names no form the grammar knows."""
