@@ -166,7 +166,7 @@ class NameIndex:
         which reads one name per stretch). The speech stage's second pass keeps both and lets the recogniser
         weigh them ("a pagliflozin": dapagliflozin and empagliflozin)."""
         best: dict[str, list[NameCandidate]] = {}
-        for start, end, heard in ngrams(text):
+        for start, end, heard in ngrams(text, language):
             if " " not in heard.strip() and "-" not in heard and key_of(heard) in self.ordinary:
                 continue
             for entry, score, method in self.neighbours(heard, k=k, cutoff=cutoff, language=language):
@@ -200,18 +200,22 @@ def spelling_similarity(heard: str, entry: DrugEntry, method: str | None = None)
     return fuzz.ratio(_glue(key_of(heard)), _glue(entry.key)) / 100.0
 
 
-def _function_word(folded: str, said: str) -> bool:
-    """A common function word (:data:`STOPWORDS`); an accented word only when it is a French one."""
+def _function_word(folded: str, said: str, language: str | None = None) -> bool:
+    """A common function word (:data:`STOPWORDS`); an accented word only when it is a French one. In French text
+    (``language`` "fr") only a French function word counts: "four" is an oven there ("du four relax": Forlax)."""
     if folded not in STOPWORDS:
         return False
+    if language == "fr":
+        return folded in FRENCH_STOPWORDS
     return folded in FRENCH_STOPWORDS or said.lower() == folded
 
 
-def ngrams(text: str) -> Iterable[tuple[int, int, str]]:
+def ngrams(text: str, language: str | None = None) -> Iterable[tuple[int, int, str]]:
     """(start, end, words) of the 1..3 word n-grams of ``text`` whose words are joined by spaces, hyphens or
     apostrophes only, that do not start or end with a common function word (a 3-gram may end with one of up to
     three letters, a 2-gram with a French one: "homé prazzo le", "cardégi que"), and that hold at least
-    ``MIN_LETTERS`` letters; an elided article is tried with and without its consonant ("d'eau libra ne")."""
+    ``MIN_LETTERS`` letters; an elided article is tried with and without its consonant ("d'eau libra ne").
+    ``language``: the text's, when known (:func:`_function_word`)."""
     folded = fold(text)
     words = [(m.start(), m.end()) for m in _WORD.finditer(folded)]
     for i in range(len(words)):
@@ -222,7 +226,7 @@ def ngrams(text: str) -> Iterable[tuple[int, int, str]]:
             if any(not _JOINABLE.match(folded[span[j][1]: span[j + 1][0]]) for j in range(n - 1)):
                 break
             first, last = folded[span[0][0]: span[0][1]], folded[span[-1][0]: span[-1][1]]
-            first_function = _function_word(first, text[span[0][0]: span[0][1]])
+            first_function = _function_word(first, text[span[0][0]: span[0][1]], language)
             if n > 1 and (len(last) == 1 or (first_function and len(first) > 1)):
                 continue  # "Arrêtez l": an elided article belongs to the next word
             if n > 1 and last in STOPWORDS and (len(last) > 3 or n == 2 and last not in FRENCH_STOPWORDS):
