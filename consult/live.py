@@ -232,7 +232,7 @@ class LiveSnapshot:
     card_times: dict[str, float] = field(default_factory=dict)
     dropped: dict[str, MedicationLine] = field(default_factory=dict)
     """Cards a later reading no longer found, as they were last shown (a decision the doctor made on one is carried
-    to the final report only where the report's line is the same)."""
+    to the final report only where the report's line is the same); never a key of :attr:`cards`."""
 
 
 def card_key(line: MedicationLine, seen: Mapping[str, int] | None = None) -> str:

@@ -298,6 +298,7 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
         cue_at = [k for k, (a, b) in enumerate(block.spans) if cue.fullmatch(block.text[a:b])
                   or cue.match(block.text[a:])] + ([-1] if lead else [])
         exact = [(m.start, m.end) for m in lexicon.find(block.text) if m.score >= 0.95]
+        dose_words = [posology_word(segments[si].words[wi].text) for si, wi in block.words]
         stretches: dict[tuple[int, int], list[Reading]] = {}
         facts: dict[tuple[int, int], tuple[bool, float]] = {}
         for cand in index.candidates(block.text, k=200, language=language, prefer_whole=False,
@@ -309,9 +310,9 @@ def drug_windows(segments: Sequence[Segment], language: str, options: AsrOptions
                 continue
             if not any(abs(k - idx[0]) <= CUE_WORDS or abs(k - idx[-1]) <= CUE_WORDS for k in cue_at):
                 continue  # no medication talk around these words
-            words = [segments[si].words[wi] for si, wi in (block.words[j] for j in idx)]
-            if any(posology_word(w.text) for w in words):
+            if any(dose_words[j] for j in idx):
                 continue  # a name never takes the place of a number, unit, form or schedule word ("Voilà, une")
+            words = [segments[si].words[wi] for si, wi in (block.words[j] for j in idx)]
             unsure = min(w.probability for w in words)
             bent = any(key_of(w.text) not in index.ordinary and key_of(w.text) not in STOPWORDS for w in words)
             glued = cand.method == "exact"

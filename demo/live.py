@@ -154,13 +154,12 @@ def card_choices(snap: LiveSnapshot | None, lang: str) -> list[tuple[str, str]]:
         return []
     gone = texts(lang)["live_gone"]
     return [*((_card_title(line, lang), key) for key, line in snap.cards.items()),
-            *((f"{_card_title(line, lang)} ({gone})", key) for key, line in snap.dropped.items()
-              if key not in snap.cards)]
+            *((f"{_card_title(line, lang)} ({gone})", key) for key, line in snap.dropped.items())]
 
 
 def live_lines(snap: LiveSnapshot) -> list[MedicationLine]:
     """Every line the doctor could decide on while live: the cards shown now and those no longer heard."""
-    return [*snap.cards.values(), *(line for key, line in snap.dropped.items() if key not in snap.cards)]
+    return [*snap.cards.values(), *snap.dropped.values()]
 
 
 def live_decisions(cards: Iterable[MedicationLine], approved: Sequence[str] | None,

@@ -181,10 +181,20 @@ class NameIndex:
                     seen.append(cand)  # another occurrence of the name in the text
         cands = [c for seen in best.values() for c in seen]
         if prefer_whole:
-            cands = [c for c in cands if not any(
-                o is not c and o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start)
-                and o.score >= c.score - 0.06 for o in cands)]
+            cands = prefer_wholes(cands)
         return sorted(cands, key=lambda c: (-c.score, c.start))[:k]
+
+
+WHOLE_MARGIN = 0.06
+"""A name read from a piece beats one read from the longer stretch that holds it only when this much closer."""
+
+
+def prefer_wholes(cands: list[NameCandidate]) -> list[NameCandidate]:
+    """``cands`` less each one read from a piece ("siline") of a longer stretch ("moxi-siline") for which another
+    candidate is about as close (within ``WHOLE_MARGIN``)."""
+    return [c for c in cands if not any(
+        o is not c and o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start)
+        and o.score >= c.score - WHOLE_MARGIN for o in cands)]
 
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -313,7 +323,6 @@ class DrugNameFinder:
     SOUND_ALIKE = 0.97
     MIN_SPELLING_SOUND = 0.6
     JOINED_SPELLING = 0.95
-    WHOLE_MARGIN = 0.06
 
     def __init__(self, index: NameIndex | None = None, ambiguous: frozenset[str] | None = None) -> None:
         self.index = index if index is not None else NameIndex.load()
@@ -377,23 +386,20 @@ class DrugNameFinder:
             if spelling:
                 weighed = self._weigh(m.entry, m.score / PHONETIC_SCORE, sentence[m.end:])
                 proposals.append((DrugMatch(m.entry, m.start, m.end, weighed, m.method), spelling))
-        plausible: list[tuple[NameCandidate, float]] = []
-        for c in self.index.candidates(sentence, k=50, cutoff=self.MIN_SIMILARITY - self.STRENGTH_BONUS,
-                                       prefer_whole=False):
+        plausible: dict[int, float] = {}  # id(candidate) -> its spelling similarity
+        cands = self.index.candidates(sentence, k=50, cutoff=self.MIN_SIMILARITY - self.STRENGTH_BONUS,
+                                      prefer_whole=False)
+        for c in cands:
             if c.method == "exact" and " " not in c.heard.strip() and "-" not in c.heard and "'" not in c.heard:
                 continue  # a single word spelled like a name: the lexicon's own match decides
             spelling = self._plausible(c.heard, c.entry, c.method, c.score)
             if spelling:
-                plausible.append((c, spelling))
-        # a name read from a piece ("siline") loses to a plausible one read from the whole bent word that holds it
-        # ("moxi-siline": amoxicilline) unless it is clearly closer; an implausible whole reading ("le lazilie" for
-        # some rare brand) does not hide the piece's (lazilie: Lasilix)
-        for c, spelling in plausible:
-            if any(o is not c and o.start <= c.start and c.end <= o.end and (o.end - o.start) > (c.end - c.start)
-                   and o.score >= c.score - self.WHOLE_MARGIN for o, _ in plausible):
-                continue
+                plausible[id(c)] = spelling
+        # the whole bent word's name wins over a piece's among plausible readings only: an implausible whole
+        # reading ("le lazilie" for some rare brand) does not hide the piece's (lazilie: Lasilix)
+        for c in prefer_wholes([c for c in cands if id(c) in plausible]):
             weighed = self._weigh(c.entry, c.score, sentence[c.end:])
-            proposals.append((DrugMatch(c.entry, c.start, c.end, weighed, c.method), spelling))
+            proposals.append((DrugMatch(c.entry, c.start, c.end, weighed, c.method), plausible[id(c)]))
         proposals.sort(key=lambda p: (-p[0].score, -(p[0].end - p[0].start), p[0].start))
         for m, spelling in proposals:
             if m.score < self.MIN_SIMILARITY or any(m.start < b and a < m.end for a, b in taken):

@@ -354,12 +354,12 @@ _P_DOSE_A = _re(
     r"spray|patch|suppository|lozenge|drop|dose|injection)\b"
 )
 _P_QTY = _re(_N + r"\s*(" + _UNIT_RE + r")(?![a-z])")
-_PRODUCT_AT_NAME = re.compile(
-    r"\s*\b(inhalers?|inhalateurs?|puffers?|creams?|cremes?|ointments?|pommades?|gels?|syrups?|sirops?|collyres?)\b"
+_PRODUCT_WORD = (
+    r"(inhalers?|inhalateurs?|puffers?|creams?|cremes?|ointments?|pommades?|gels?|syrups?|sirops?|collyres?)"
 )
+_PRODUCT_AT_NAME = re.compile(r"\s*\b" + _PRODUCT_WORD + r"\b")
 _PRODUCT_BEFORE_NAME = re.compile(
-    r"\b(inhalers?|inhalateurs?|puffers?|creams?|cremes?|ointments?|pommades?|gels?|syrups?|sirops?|collyres?)"
-    r"(?:\s+(?:called|named|which is|that's|appele|appelee|qui s'appelle|nomme|nommee))?[\s,:]*"
+    r"\b" + _PRODUCT_WORD + r"(?:\s+(?:called|named|which is|that's|appele|appelee|qui s'appelle|nomme|nommee))?[\s,:]*"
     r"(?:the|le|la|les|du|de la|de l'|l')?\s*$"
 )
 """A form named right before the drug, in the words of its sentence before it (``Region.lead``)."""
