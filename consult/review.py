@@ -117,14 +117,17 @@ _SAME_LINE_FIELDS = ("status", "strength", "dose", "form", "route", "frequency",
                      "max_per_day", "max_per_intake", "min_interval", "quantity_for", "renewals")
 
 
+def same_drug(a: MedicationLine, b: MedicationLine) -> bool:
+    """Whether two lines name the same drug: the same name (accents and case aside) or the same ATC code."""
+    from consult.extract.text import key_of
+
+    return key_of(a.name) == key_of(b.name) or (a.atc is not None and a.atc == b.atc)
+
+
 def same_line(a: MedicationLine, b: MedicationLine) -> bool:
     """Whether two readings of a line say the same thing: the same drug and the same status, strength, dose,
     form, route, posology and duration (ids, evidence, confidence and the words as said may differ)."""
-    from consult.extract.text import key_of
-
-    if key_of(a.name) != key_of(b.name) and (a.atc is None or a.atc != b.atc):
-        return False
-    return all(getattr(a, f) == getattr(b, f) for f in _SAME_LINE_FIELDS)
+    return same_drug(a, b) and all(getattr(a, f) == getattr(b, f) for f in _SAME_LINE_FIELDS)
 
 
 def carry_decisions(before: Iterable[MedicationLine],
@@ -143,6 +146,24 @@ def carry_decisions(before: Iterable[MedicationLine],
                 out.append(d.model_copy(update={"line_id": line.id, "line": None}))
                 del pool[k]
                 break
+    return out
+
+
+def unheard_lines(before: Iterable[MedicationLine],
+                  decisions: Iterable[ReviewDecision] | Mapping[str, ReviewDecision],
+                  after: ConsultationReport) -> list[tuple[MedicationLine, ReviewDecision | None]]:
+    """The live cards (``before``, with the decision made on each, if any) whose drug no line of the final report
+    ``after`` names: the complete reading did not hear them. Rejected cards are left out. The doctor saw these
+    lines, may have approved them, and must be told they are not in the report rather than lose them unseen."""
+    decs = decisions_by_line(decisions)
+    out: list[tuple[MedicationLine, ReviewDecision | None]] = []
+    for line in before:
+        d = decs.get(line.id)
+        if d is not None and d.decision == "rejected":
+            continue
+        seen_as = d.line if d is not None and d.line is not None else line
+        if not any(same_drug(seen_as, final) for final in after.medications):
+            out.append((seen_as, d))
     return out
 
 
@@ -675,5 +696,7 @@ __all__ = [
     "line_flags",
     "line_substances",
     "review_flags",
+    "same_drug",
     "same_line",
+    "unheard_lines",
 ]

@@ -44,6 +44,7 @@ from demo.live import (  # noqa: E402
     live_lines,
     live_transcript_html,
     remove_recording,
+    replaced_note,
 )
 from demo.service import (  # noqa: E402
     OpenedReport,
@@ -421,7 +422,7 @@ def build_app(
         decisions = {d.line_id: d for d in [*carried, *opened.decisions]}
         shown_values = list(show(opened))
         shown_values[4] = report_to_rows(opened.report, lang, decisions.values())
-        note = t["live_replaced"].format(carried=len(carried), made=len(made))
+        note = replaced_note(snap, made, carried, opened.report, lang)
         return (*shown_values, note, *live_view(None)[:2])
 
     # ------------------------------------------------------------------------------------------- layout

@@ -69,6 +69,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "live_final": "Traitement complet de l'enregistrement…",
         "live_replaced": "Le rapport complet remplace le brouillon en direct ; {carried} décision(s) reprise(s) "
                          "sur {made}.",
+        "live_unheard": "**Absent(s) du rapport complet**, à vérifier à l'écoute avant de signer : {lines}.",
+        "live_unheard_approved": "approuvé en direct",
+        "live_unheard_seen": "vu en direct",
         "live_failed": "Le direct s'est interrompu ({error}) ; le traitement complet porte sur ce qui a été "
                        "enregistré.",
         "doctor_help": (
@@ -287,6 +290,9 @@ _TEXTS: dict[str, dict[str, str]] = {
         "live_running": "Recording: {seconds:.0f} s heard, {cards} line(s).",
         "live_final": "Processing the whole recording…",
         "live_replaced": "The full report replaces the live draft; {carried} of {made} decision(s) carried over.",
+        "live_unheard": "**Not in the full report**, check the recording before signing: {lines}.",
+        "live_unheard_approved": "approved live",
+        "live_unheard_seen": "seen live",
         "live_failed": "Live decoding stopped ({error}); the full processing uses what was recorded.",
         "doctor_help": (
             "Upload the consultation recording or record it with the microphone, then click **Transcribe and "

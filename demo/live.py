@@ -22,15 +22,15 @@ import numpy as np
 from consult.live import LiveSession, LiveSnapshot
 from consult.outputs import format_mmss
 from consult.plan import describe
-from consult.review import line_flags
+from consult.review import line_flags, unheard_lines
 from demo.i18n import texts
 from demo.views import flags_html
-from schemas import MedicationLine, ReviewDecision
+from schemas import ConsultationReport, MedicationLine, ReviewDecision
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LiveRegistry", "as_chunk", "card_choices", "live_cards_html", "live_decisions", "live_lines",
-           "live_transcript_html", "remove_recording"]
+           "live_transcript_html", "remove_recording", "replaced_note"]
 
 
 class LiveRegistry:
@@ -173,6 +173,25 @@ def live_decisions(cards: Iterable[MedicationLine], approved: Sequence[str] | No
         out.append(ReviewDecision(line_id=line.id, decision="approved" if line.id in ok else "rejected",
                                   reviewer=reviewer or None))
     return out
+
+
+def replaced_note(snap: LiveSnapshot, made: Sequence[ReviewDecision], carried: Sequence[ReviewDecision],
+                  final: ConsultationReport, lang: str) -> str:
+    """The status once the full report replaces the live draft: the decisions carried over and, by name, each
+    card the doctor saw at the end or decided on that no line of the report names (the complete reading did not
+    hear it): such a line is never lost unseen, the doctor checks the recording before signing."""
+    t = texts(lang)
+    decided = {d.line_id for d in made}
+    seen = [*snap.cards.values(), *(line for line in snap.dropped.values() if line.id in decided)]
+    note = t["live_replaced"].format(carried=len(carried), made=len(made))
+    missing = []
+    for line, d in unheard_lines(seen, made, final):
+        at = f", {format_mmss(line.evidence.start)}" if line.evidence.start is not None else ""
+        tag = t["live_unheard_approved"] if d is not None and d.decision == "approved" else t["live_unheard_seen"]
+        missing.append(f"{line.name} ({tag}{at})")
+    if missing:
+        note += " " + t["live_unheard"].format(lines=", ".join(missing))
+    return note
 
 
 def remove_recording(path: Path | None) -> None:

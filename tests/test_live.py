@@ -32,7 +32,7 @@ from consult.live import (
     pcm16_to_float,
     stream_chunks,
 )
-from consult.review import carry_decisions, same_line
+from consult.review import carry_decisions, same_line, unheard_lines
 from schemas import ConsultationReport, MedicationLine, ReviewDecision, Segment, Word
 
 SR = 16000
@@ -427,6 +427,37 @@ def test_decisions_on_live_cards_carry_over_only_to_lines_that_are_the_same() ->
     assert carried["med-2"].decision == "approved" and carried["med-2"].reviewer == "Dr A"
     assert carried["med-1"].decision == "rejected"
     assert not same_line(live[1], final.medications[2])  # a different dose is never approved on the doctor's behalf
+
+
+def test_a_live_card_the_full_report_does_not_name_is_told_not_lost() -> None:
+    from consult.live import LiveSnapshot
+    from demo.live import replaced_note
+
+    amox = MedicationLine.model_validate({**_line("amoxicilline", "amoxicilline").model_dump(), "evidence": {
+        "char_start": 0, "char_end": 4, "text": "amox", "start": 72.0, "end": 72.5}})
+    live = [amox, _line("paracetamol", "paracétamol"), _line("ibuprofene", "ibuprofène"),
+            _line("kardegic", "Kardégic")]
+    made = [ReviewDecision(line_id="amoxicilline", decision="approved", reviewer="Dr A"),
+            ReviewDecision(line_id="ibuprofene", decision="rejected")]
+    # the complete reading heard paracétamol (another dose: a different line, the same drug) and nothing else
+    final = ConsultationReport.model_validate({
+        "id": "j1", "created_at": "2026-12-06T10:00:00Z", "language": "fr",
+        "medications": [_line("med-1", "paracétamol", dose=2.0).model_dump()]})
+    unheard = unheard_lines(live, made, final)
+    assert [(line.id, d.decision if d else None) for line, d in unheard] == [("amoxicilline", "approved"),
+                                                                              ("kardegic", None)]
+    # the page names them; a card a later live reading dropped, on which no decision was made, is not told
+    snap = LiveSnapshot(segments=[], tentative="", cards={"amoxicilline": amox, "paracetamol": live[1],
+                                                         "ibuprofene": live[2]},
+                        dropped={"kardegic": live[3]}, language="fr", fed_s=80.0, running=False)
+    note = replaced_note(snap, made, carry_decisions(live, made, final), final, "fr")
+    assert note.startswith("Le rapport complet remplace le brouillon en direct ; 0 décision(s) reprise(s) sur 2.")
+    assert "amoxicilline (approuvé en direct, 01:12)" in note
+    assert "Kardégic" not in note and "ibuprofène" not in note and "paracétamol" not in note
+    en = replaced_note(replace(snap, dropped={}, cards={"kardegic": live[3]}), [], [], final, "en")
+    assert en.endswith("**Not in the full report**, check the recording before signing: Kardégic (seen live).")
+    heard = replaced_note(snap, made, [], final.model_copy(update={"medications": [amox, live[1]]}), "fr")
+    assert "Absent" not in heard
 
 
 # ------------------------------------------------------------------------------------------- real models
