@@ -81,8 +81,8 @@ HOMOPHONE_CERTAINTY = 0.4
 # "de comprimés" for "deux"). Read as numbers only in ASR text and only right before a unit or form word.
 _HOMOPHONES: dict[str, int] = {"sans": 100, "sang": 100, "de": 2, "vin": 20, "vins": 20, "cette": 7, "set": 7}
 _UNIT_AFTER = re.compile(
-    r"(?:mg|milligrammes?|miligrammes?|microgrammes?|grammes?|g|ml|millilitres?|comprimes?|comprimer|gelules?|"
-    r"bouffees?|bouffer|sachets?|gouttes?|heures?)$"
+    r"(?:mg|milligrammes?|miligrammes?|microgrammes?|grammes?|g|ml|millilitres?|comprim(?:ee?s?|er|ez)|gelules?|"
+    r"bouffees?|bouffer|bouffez|sachets?|gouttes?|heures?)$"
 )
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|-|/")

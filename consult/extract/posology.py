@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
-from consult.extract.numbers import NumberSpan, find_numbers
+from consult.extract.heard import respell
+from consult.extract.numbers import HOMOPHONE_CERTAINTY, NumberSpan, find_numbers
 from consult.extract.text import fold
 from schemas.medication import Duration, Frequency, Quantity, WhenCode
 
@@ -89,10 +90,11 @@ _MASS_UNITS: list[tuple[str, str]] = [
 _UNIT_RE = "|".join(f"(?:{p})" for p, _ in _MASS_UNITS)
 
 _FORMS: list[tuple[str, str]] = [
-    (r"comprimes?|comprimer|cp|cachets?", "comprimé"),  # "comprimer": ASR spelling of "comprimés"
+    # "comprimer", "comprimez": the recogniser's spellings of "comprimé(s)" (French says the endings alike)
+    (r"comprim(?:ee?s?|er|ez)|cp|cachets?", "comprimé"),
     (r"gelules?", "gélule"),
     (r"sachets?(?:-doses?)?", "sachet"),
-    (r"bouffees?|bouffer", "bouffée"),
+    (r"bouffees?|bouffer|bouffez", "bouffée"),
     (r"pulverisations?", "pulvérisation"),
     (r"gouttes?|drops?", "[drp]"),
     (r"cuilleres? a cafe|cuillerees? a cafe|teaspoons?(?:ful)?|tsp", "cuillère à café"),
@@ -498,7 +500,18 @@ class _Text:
     def __init__(self, text: str, asr: bool = False) -> None:
         self.original = text
         folded = fold(text)
+        # text from speech: posology words as the recogniser writes them are read as said ("incomprimé": "1
+        # comprime"); a number put in that way is read with a homophone's certainty (the line is flagged)
+        heard = respell(folded) if asr else None
+        if heard is not None:
+            folded = heard.text
         self.numbers: list[NumberSpan] = find_numbers(folded, asr_homophones=asr)
+        if heard is not None and heard.put_in:
+            self.numbers = [
+                replace(n, certainty=min(n.certainty, HOMOPHONE_CERTAINTY))
+                if any(a < n.end and n.start < b for a, b in heard.put_in) else n
+                for n in self.numbers
+            ]
         # hesitations are left out ("when my uh joint pains are bad"), numbers become placeholders
         cuts: list[tuple[int, int, str]] = [(n.start, n.end, f"§{i}§") for i, n in enumerate(self.numbers)]
         cuts += [
@@ -524,6 +537,9 @@ class _Text:
         starts.extend(range(pos, len(folded)))
         ends.extend(range(pos + 1, len(folded) + 1))
         self.rw = "".join(parts)
+        if heard is not None:  # back to the words as heard
+            starts = [heard.starts[k] for k in starts]
+            ends = [heard.ends[k - 1] for k in ends]
         self._starts = starts
         self._ends = ends
         self.used = [False] * len(self.rw)

@@ -1,0 +1,151 @@
+"""Posology words as speech recognition writes them, read back as they were said.
+
+The bundled Whisper writes "un comprimé" as "incomprimé" or "à comprimer", "deux comprimés" as "décomprimés",
+"comprimé" as "comprimez", "pendant" as "vendant". The pairs (heard words -> said words) are learnt from data:
+``scripts/build_posology_confusions.py`` has prescribing sentences said by development TTS voices, transcribed
+by the bundled model, and keeps what was heard in place of a posology word; the table ships as
+``consult/data/asr_posology.json``.
+
+:func:`respell` applies the table to folded text from speech (the posology parser, :mod:`consult.extract.posology`,
+does so with ``asr=True``), with a map from each character of the result back to the heard text, so that evidence
+stays on the words as heard. A number the table puts in (the "in" of "incomprimé" read as 1) is marked: the
+parser reads it with the certainty of a homophone, and the line is flagged for review.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from consult.resources import read_packaged
+
+log = logging.getLogger(__name__)
+
+RESOURCE = "data/asr_posology.json"
+
+NUMBER_WORDS = {
+    "un": "1", "une": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "six": "6", "sept": "7",
+    "huit": "8", "neuf": "9", "dix": "10", "quinze": "15", "vingt": "20", "quarante": "40", "cinquante": "50",
+    "cent": "100", "cents": "100", "mille": "1000", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "ten": "10", "twenty": "20", "forty": "40", "fifty": "50", "hundred": "100",
+}
+"""Number words as the table writes them (digits), for matching only."""
+UNIT_WORDS = {"milligrammes": "mg", "milligramme": "mg", "milligrams": "mg", "milligram": "mg", "grammes": "g",
+              "gramme": "g", "grams": "g", "gram": "g"}
+"""Mass units as the table writes them, for matching only."""
+MAX_WORDS = 3
+"""Longest heard stretch of the table, in words."""
+
+_WORD = re.compile(r"\d+|[a-z]+")
+
+
+def said_word(word: str) -> str:
+    """A folded word as the table writes what was said: number words as digits, mass units as mg / g."""
+    return UNIT_WORDS.get(word, NUMBER_WORDS.get(word, word))
+
+
+def canonical(word: str) -> str:
+    """The key a folded word is matched by (:func:`said_word`, then endings French does not say): a final s,
+    then a final -ez, -er or -ee read as -e ("comprimer", "comprimez", "comprimés" and "comprimé" sound the
+    same, and so do "incomprimer" and "incomprimé")."""
+    word = said_word(word)
+    if len(word) > 4 and word.endswith("s") and not word.isdigit():
+        word = word[:-1]
+    if len(word) >= 5 and word[-2:] in ("ez", "er", "ee"):
+        word = word[:-2] + "e"
+    return word
+
+
+def words(folded: str) -> list[str]:
+    """The keys of the words of folded text (:func:`canonical`)."""
+    return [canonical(m.group(0)) for m in _WORD.finditer(folded)]
+
+
+def said_words(folded: str) -> list[str]:
+    """The words of folded text as the table writes what was said (:func:`said_word`)."""
+    return [said_word(m.group(0)) for m in _WORD.finditer(folded)]
+
+
+@lru_cache(maxsize=1)
+def table() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Heard words (by their :func:`canonical` keys) -> said words, French and English together (a heard
+    stretch is in one language's table only or means the same in both); empty when the file is not shipped."""
+    try:
+        data = json.loads(read_packaged(RESOURCE).decode("utf-8"))
+    except FileNotFoundError:
+        log.warning("%s is not shipped: posology words are read as heard (scripts/build_posology_confusions.py)",
+                    RESOURCE)
+        return {}
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for language in sorted(data["tables"]):
+        for heard, said in data["tables"][language].items():
+            out.setdefault(tuple(canonical(w) for w in heard.split()), tuple(said.split()))
+    return out
+
+
+@dataclass(frozen=True)
+class Respelled:
+    """Folded text with the table applied: ``text``; for each of its characters, the start and the (exclusive)
+    end of what it stands for in the heard text (``starts``, ``ends``); ``put_in``: the spans of ``text`` holding
+    a number that the heard words did not have."""
+
+    text: str
+    starts: list[int]
+    ends: list[int]
+    put_in: list[tuple[int, int]]
+
+
+def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = None) -> Respelled:
+    """``folded`` (text from speech, :func:`consult.extract.text.fold`) with each heard stretch of the table
+    (:func:`table`, or ``pairs``: heard words -> said words) replaced by the words said, matched by their
+    :func:`canonical` keys; the longest stretch first, left to right."""
+    pairs = table() if pairs is None else {tuple(canonical(w) for w in h): s for h, s in pairs.items()}
+    tokens = list(_WORD.finditer(folded))
+    canon = [canonical(m.group(0)) for m in tokens]
+    parts: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    put_in: list[tuple[int, int]] = []
+    pos = 0
+    i = 0
+    while i < len(tokens):
+        hit = None
+        for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
+            said = pairs.get(tuple(canon[i : i + n]))
+            if said is not None:
+                hit = (n, said)
+                break
+        if hit is None:
+            i += 1
+            continue
+        n, said = hit
+        a, b = tokens[i].start(), tokens[i + n - 1].end()
+        parts.append(folded[pos:a])
+        starts.extend(range(pos, a))
+        ends.extend(range(pos + 1, a + 1))
+        at = sum(len(p) for p in parts)
+        heard = set(canon[i : i + n])
+        offset = 0
+        for k, word in enumerate(said):
+            if k:
+                offset += 1
+            if word.isdigit() and word not in heard:
+                put_in.append((at + offset, at + offset + len(word)))
+            offset += len(word)
+        replacement = " ".join(said)
+        parts.append(replacement)
+        starts.extend([a] * len(replacement))
+        ends.extend([b] * len(replacement))
+        pos = b
+        i += n
+    parts.append(folded[pos:])
+    starts.extend(range(pos, len(folded)))
+    ends.extend(range(pos + 1, len(folded) + 1))
+    return Respelled("".join(parts), starts, ends, put_in)
+
+
+__all__ = ["MAX_WORDS", "NUMBER_WORDS", "RESOURCE", "UNIT_WORDS", "Respelled", "canonical", "respell", "said_word",
+           "said_words", "table", "words"]
