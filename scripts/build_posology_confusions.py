@@ -6,10 +6,11 @@ with them, schedules, durations), learnt from data for :func:`consult.extract.he
 Prescribing sentences are generated from posology phrases (a number and a form, a schedule, a duration; seeded,
 deterministic): "Amlodipine cinq milligrammes, un comprimé le matin, pendant un mois." Each is said by the
 development TTS voices of benchmarks/voiced.py that no blind recording uses (mb-fr1 and mb-fr4; pico en-US and
-mb-us1), transcribed by the bundled model as the first pass of ``consult run`` does (language forced), and the
-heard words are aligned with the said ones (difflib over folded words; numbers in digits, mass units as mg / g:
-:func:`consult.extract.heard.words`). A replaced stretch (1 to 3 words each side) is a candidate pair (heard ->
-said); it is kept (:func:`keep`) only when it is safe to apply to any text from speech:
+mb-us1), as they are and shifted in pitch and pace, transcribed by the bundled model as the first pass of
+``consult run`` does (language forced), and the heard words are aligned with the said ones (difflib over folded
+words; numbers in digits, mass units as mg / g: :func:`consult.extract.heard.words`). A replaced stretch (1 to 3
+words each side) is a candidate pair (heard -> said); it is kept (:func:`keep`) only when it is safe to apply to
+any text from speech:
 
 - the said side holds a posology word and only posology words, numbers and their glue: never a drug name or a
   unit (strengths are read as heard);
@@ -19,12 +20,13 @@ said); it is kept (:func:`keep`) only when it is safe to apply to any text from 
   coucher"), unless the said word there is a number ("de comprimer": 2 comprimés);
 - it sounds like what was said (phonetic similarity >= MIN_SOUND), and a lone ordinary word is kept only when
   spelt almost as said ("couche" for coucher, not "seconds" for sachets);
-- a number put in from words of the language ("de comprimer": 2 comprimés) was heard at least
-  MIN_TIMES_ORDINARY_NUMBER times ("to spray", "en comprimé" are also said as they are);
+- a number put in from words of the language ("à comprimer": 1 comprimé) was heard at least
+  MIN_TIMES_ORDINARY_NUMBER times, and never from a preposition or article that stands before a form as it is
+  ("combien de fois", "switch to tablets": NOT_A_NUMBER);
 - it was never heard for two different things.
 
 The posology parser applies the pairs to text from speech only, and a number that a pair puts in is read with the
-certainty of a homophone (the line is flagged for review). Needs the TTS tools of DEVELOPERS.md; about 30 minutes
+certainty of a homophone (the line is flagged for review). Needs the TTS tools of DEVELOPERS.md; about 35 minutes
 on 2 cores; deterministic for a given TTS and model.
 """
 
@@ -50,9 +52,15 @@ from generate import Voice, normalise, synthesise, trim  # noqa: E402
 
 SEED = 20261207
 VOICES = {
-    "fr": [Voice("espeak-ng", "mb-fr1", speed=150), Voice("espeak-ng", "mb-fr4", speed=150)],
-    "en": [Voice("pico2wave", "en-US"), Voice("espeak-ng", "mb-us1", speed=150)],
+    "fr": [Voice("espeak-ng", "mb-fr1", speed=150), Voice("espeak-ng", "mb-fr4", speed=150),
+           Voice("espeak-ng", "mb-fr1", speed=165, pitch_cents=250), Voice("espeak-ng", "mb-fr4", speed=140,
+                                                                               pitch_cents=-200, tempo=0.95)],
+    "en": [Voice("pico2wave", "en-US"), Voice("espeak-ng", "mb-us1", speed=150),
+           Voice("espeak-ng", "mb-us1", speed=165, pitch_cents=-300), Voice("pico2wave", "en-US", tempo=1.1,
+                                                                             pitch_cents=200)],
 }
+"""Development voices that no blind recording uses, each also shifted in pitch and pace (more ways of saying the
+same words, still none of the blind voices)."""
 DRUGS = {
     "fr": ["Amlodipine", "Metformine", "Doliprane", "Kardégic", "Ramipril", "Simvastatine", "Colchicine",
            "Losartan", "Naproxène", "Spasfon", "Sertraline", "Amoxicilline", "Ibuprofène", "Levothyrox", "Xanax"],
@@ -116,6 +124,12 @@ word: "seconds" is not "sachets", "cuff" is not "puff", "poule" is not "ampoule"
 MIN_TIMES_ORDINARY_NUMBER = 3
 """A pair that puts in a number where every heard word is a word of the language ("de comprimer": 2 comprimés) is
 kept only when heard at least this often: "to spray" and "en comprimé" are also said as they are."""
+NOT_A_NUMBER = frozenset({"de", "d", "des", "du", "en", "le", "la", "les", "l", "par", "pour", "sous", "to", "into",
+                          "in", "on", "of", "for", "per", "the", "under"})
+"""Prepositions and articles that stand before a form or a time word as they are ("combien de fois", "pas de
+comprimés", "switch to tablets", "en comprimés"): never read as a number, however often the model wrote them for
+one ("de comprimer" for "deux comprimés" is read by :mod:`consult.extract.numbers`' own homophone rule, only
+before a form or unit word)."""
 SAY = {"fr": {"1": "un", "2": "deux", "3": "trois", "4": "quatre", "5": "cinq"},
        "en": {"1": "one", "2": "two", "3": "three", "4": "four", "5": "five"}}
 
@@ -145,9 +159,12 @@ def keep(heard: str, said: str, language: str, times: int = 1) -> bool:
         return False  # numbers and units heard are read as heard
     if any(ANCHOR.match(w) and not any(w[:5] == x[:5] for x in s) for w in h):
         return False  # a posology word heard ("once per day") is never rewritten into another one
-    for end, other in ((h[0], s[0]), (h[-1], s[-1])):
-        if end in function and not ANCHOR.match(end) and not (other.isdigit() and end != other):
-            return False  # an edge word of the sentence around ("gout de", "supositoires au") or a lone "de"
+    if h[0] in NOT_A_NUMBER and s[0].isdigit():
+        return False
+    if h[0] in function and not ANCHOR.match(h[0]) and not (s[0].isdigit() and h[0] != s[0]):
+        return False  # a first word of the sentence around, unless it was heard for the number said
+    if len(h) > 1 and h[-1] in function and not ANCHOR.match(h[-1]):
+        return False  # a last word of the sentence around: "supositoires au", "gélule de" (500 mg)
     say = " ".join(SAY[language].get(w, w) for w in s)
     if fuzz.ratio(phonetic_key(heard.replace(" ", "")), phonetic_key(say.replace(" ", ""))) / 100 < MIN_SOUND:
         return False
@@ -197,29 +214,46 @@ def words(text: str) -> list[tuple[str, str]]:
 
 
 def pairs(said: str, heard: str) -> list[tuple[str, str]]:
-    """(heard, said) stretches that differ, 1 to 3 words each side, the said side holding a posology word."""
+    """(heard, said) stretches that differ, 1 to 3 words each side, the said side holding a posology word. A
+    stretch of ordinary short words heard for a number is also given with the next word when that one was heard
+    right ("de" for "deux" alone says nothing safe; "de comprimer" for "deux comprimés" does)."""
+    from consult.extract.stopwords import STOPWORDS
+
     said_words, heard_words = words(said), words(heard)
     a, b = [k for k, _ in said_words], [k for k, _ in heard_words]
     out = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+    ops = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
+    for n, (op, i1, i2, j1, j2) in enumerate(ops):
         if op != "replace" or not (1 <= i2 - i1 <= 3 and 1 <= j2 - j1 <= 3):
             continue
-        s, h = [w for _, w in said_words[i1:i2]], [w for _, w in heard_words[j1:j2]]
-        if any(ANCHOR.match(w) for w in s):
-            out.append((" ".join(h), " ".join(s)))
+        spans = [(i2, j2)]
+        s = [w for _, w in said_words[i1:i2]]
+        h = [w for _, w in heard_words[j1:j2]]
+        if any(w.isdigit() and w not in h for w in s) and all(w in STOPWORDS for w in h) and n + 1 < len(ops) \
+                and ops[n + 1][0] == "equal" and i2 - i1 < 3 and j2 - j1 < 3:
+            spans.append((i2 + 1, j2 + 1))
+        for e_s, e_h in spans:
+            s = [w for _, w in said_words[i1:e_s]]
+            h = [w for _, w in heard_words[j1:e_h]]
+            if any(ANCHOR.match(w) for w in s):
+                out.append((" ".join(h), " ".join(s)))
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--per-language", type=int, default=400, help="sentences per language")
+    ap.add_argument("--per-language", type=int, default=250, help="sentences per language")
     ap.add_argument("--out", type=Path, default=ROOT / "consult" / "data" / "asr_posology.json")
+    ap.add_argument("--heard", type=Path, default=ROOT / ".cache" / "posology_heard.json",
+                    help="what the model heard for each sentence and voice, kept to rebuild the table without "
+                         "decoding again (read when present)")
     args = ap.parse_args(argv)
+    cache: dict[str, str] = json.loads(args.heard.read_text(encoding="utf-8")) if args.heard.exists() else {}
 
     from consult.backends.factory import build_transcriber
     from consult.config import Settings
 
-    transcriber = build_transcriber(Settings())
+    transcriber = build_transcriber(Settings())  # loaded once; used only for sentences not in the cache
     tables: dict[str, dict[str, str]] = {}
     counts: dict[str, dict[str, int]] = {}
     heard_times: dict[str, dict[str, int]] = {}
@@ -230,9 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for k, sentence in enumerate(todo):
                 for voice in VOICES[language]:
-                    audio = normalise(trim(synthesise(sentence, voice, Path(tmp))))
-                    result = transcriber.transcribe(audio, language=language)
-                    heard = " ".join(s.text for s in result.segments)
+                    key = f"{language}|{voice}|{sentence}"
+                    if key not in cache:
+                        audio = normalise(trim(synthesise(sentence, voice, Path(tmp))))
+                        result = transcriber.transcribe(audio, language=language)
+                        cache[key] = " ".join(s.text for s in result.segments)
+                    heard = cache[key]
                     said_n += 1
                     for h, s in pairs(sentence, heard):
                         seen[h][s] += 1
@@ -260,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         "tables": tables,
         "times_heard": heard_times,
     }
+    args.heard.parent.mkdir(parents=True, exist_ok=True)
+    args.heard.write_text(json.dumps(cache, ensure_ascii=False, indent=0), encoding="utf-8")
     args.out.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}: {sum(len(t) for t in tables.values())} pairs")
     return 0

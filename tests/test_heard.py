@@ -50,7 +50,7 @@ def test_the_shipped_table_reads_what_the_bundled_model_heard() -> None:
     # also said as it is ("en comprimé": in tablet form) is not read as a count
     pairs = table()
     assert ("de",) not in pairs and ("a",) not in pairs and ("le",) not in pairs
-    assert ("en", "comprime") not in pairs and ("to", "spray") not in pairs
+    assert ("en", "comprime") not in pairs and ("to", "spray") not in pairs and ("de", "foi") not in pairs
 
 
 def test_posology_from_speech_reads_a_glued_count_flagged_and_keeps_its_evidence() -> None:
@@ -82,8 +82,14 @@ def test_the_build_keeps_only_pairs_safe_on_any_speech() -> None:
     # alignment of what was said and heard, numbers and units alike written
     assert build.pairs("Amlodipine cinq milligrammes, un comprimé le matin.", "Amlodipine 5mg, incomprimé le matin.") \
         == [("incomprime", "1 comprime")]
+    # "de" for "deux" says nothing safe alone: the number is learnt with the form word heard after it
+    assert build.pairs("Prenez deux comprimés le soir.", "Prenez de comprimer le soir.") == [
+        ("de comprimer", "2 comprimes")]
     keep = build.keep
-    assert keep("incomprimer", "1 comprime", "fr") and keep("de comprimer", "2 comprimes", "fr", 37)
+    assert keep("incomprimer", "1 comprime", "fr") and keep("a comprimer", "1 comprime", "fr", 6)
+    # a preposition that stands before a form or a time word as it is never becomes a number, however often
+    assert not keep("de fois", "2 fois", "fr", 12) and not keep("to tablets", "2 tablets", "en", 9)
+    assert not keep("velule de", "gelule 2", "fr")  # the "de" of "gélule de 500 mg"
     assert keep("puloverisation", "pulverisation", "fr") and keep("cap seals", "capsules", "en")
     assert not keep("5000 g", "5 mg", "fr")  # a number or a unit heard is read as heard
     assert not keep("cardegique", "kardegic", "fr")  # not a posology word: drug names have their own table
