@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import gzip
 import json
 import random
 import re
@@ -136,11 +135,11 @@ SAY = {"fr": {"1": "un", "2": "deux", "3": "trois", "4": "quatre", "5": "cinq"},
 
 @lru_cache(maxsize=1)
 def ordinary_words() -> frozenset[str]:
-    """The ordinary words of French and English, folded (scripts/build_ordinary_words.py)."""
-    from consult.extract.names import ORDINARY_RESOURCE
-    from consult.resources import read_packaged
+    """The ordinary words of French and English, folded (scripts/build_ordinary_words.py), as the name index
+    reads them."""
+    from consult.extract.names import NameIndex
 
-    return frozenset(gzip.decompress(read_packaged(ORDINARY_RESOURCE)).decode("utf-8").split())
+    return NameIndex.load().ordinary
 
 
 def keep(heard: str, said: str, language: str, times: int = 1) -> bool:
@@ -207,10 +206,12 @@ def sentences(language: str, n: int) -> list[str]:
 def words(text: str) -> list[tuple[str, str]]:
     """(key, word as said) of each word of ``text``: the key aligns heard and said words (endings French does not
     say are alike), the said word is what the table writes (:mod:`consult.extract.heard`)."""
-    from consult.extract.heard import canonical, said_word
+    from consult.extract.heard import said_words
+    from consult.extract.heard import words as keys
     from consult.extract.text import fold
 
-    return [(canonical(w), said_word(w)) for w in re.findall(r"\d+|[a-z]+", fold(text))]
+    folded = fold(text)
+    return list(zip(keys(folded), said_words(folded), strict=True))
 
 
 def pairs(said: str, heard: str) -> list[tuple[str, str]]:

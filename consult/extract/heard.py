@@ -20,19 +20,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from consult.extract.numbers import number_word_value
 from consult.resources import read_packaged
 
 log = logging.getLogger(__name__)
 
 RESOURCE = "data/asr_posology.json"
 
-NUMBER_WORDS = {
-    "un": "1", "une": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "six": "6", "sept": "7",
-    "huit": "8", "neuf": "9", "dix": "10", "quinze": "15", "vingt": "20", "quarante": "40", "cinquante": "50",
-    "cent": "100", "cents": "100", "mille": "1000", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-    "ten": "10", "twenty": "20", "forty": "40", "fifty": "50", "hundred": "100",
-}
-"""Number words as the table writes them (digits), for matching only."""
 UNIT_WORDS = {"milligrammes": "mg", "milligramme": "mg", "milligrams": "mg", "milligram": "mg", "grammes": "g",
               "gramme": "g", "grams": "g", "gram": "g"}
 """Mass units as the table writes them, for matching only."""
@@ -43,8 +37,10 @@ _WORD = re.compile(r"\d+|[a-z]+")
 
 
 def said_word(word: str) -> str:
-    """A folded word as the table writes what was said: number words as digits, mass units as mg / g."""
-    return UNIT_WORDS.get(word, NUMBER_WORDS.get(word, word))
+    """A folded word as the table writes what was said: number words as digits
+    (:func:`consult.extract.numbers.number_word_value`), mass units as mg / g."""
+    value = number_word_value(word)
+    return str(value) if value is not None else UNIT_WORDS.get(word, word)
 
 
 def canonical(word: str) -> str:
@@ -126,15 +122,12 @@ def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = 
         parts.append(folded[pos:a])
         starts.extend(range(pos, a))
         ends.extend(range(pos + 1, a + 1))
-        at = sum(len(p) for p in parts)
+        at = len(starts)  # one entry per character of the text built so far
         heard = set(canon[i : i + n])
-        offset = 0
-        for k, word in enumerate(said):
-            if k:
-                offset += 1
+        for word in said:
             if word.isdigit() and word not in heard:
-                put_in.append((at + offset, at + offset + len(word)))
-            offset += len(word)
+                put_in.append((at, at + len(word)))
+            at += len(word) + 1  # the word and the space after it
         replacement = " ".join(said)
         parts.append(replacement)
         starts.extend([a] * len(replacement))
@@ -147,5 +140,5 @@ def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = 
     return Respelled("".join(parts), starts, ends, put_in)
 
 
-__all__ = ["MAX_WORDS", "NUMBER_WORDS", "RESOURCE", "UNIT_WORDS", "Respelled", "canonical", "respell", "said_word",
+__all__ = ["MAX_WORDS", "RESOURCE", "UNIT_WORDS", "Respelled", "canonical", "respell", "said_word",
            "said_words", "table", "words"]

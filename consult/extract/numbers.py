@@ -166,6 +166,18 @@ def _parse_words(toks: list[_Tok], i: int, text: str = "") -> tuple[float, int] 
     return float(total + current), j
 
 
+def number_word_value(word: str) -> int | None:
+    """The value of a folded number word on its own ("deux": 2, "cent": 100, "thousand": 1000), else None (also
+    for "demi" and "half", whose value depends on the word they go with)."""
+    if word in _UNITS:
+        return _UNITS[word]
+    if word in _HUNDRED:
+        return 100
+    if word in _THOUSAND:
+        return 1000
+    return None
+
+
 def _is_number_word(w: str) -> bool:
     return w in _UNITS or w in _HUNDRED or w in _THOUSAND or w in _HALF
 
