@@ -31,6 +31,10 @@ whose agent is that device and whose entity is the audio's (or text's) SHA-256; 
 the security label ``AIAST`` (Artificial Intelligence asserted). Approved lines get a second ``Provenance`` with
 the reviewer as ``verifier``.
 
+A line the reviewer added at review (a drug the AI did not find, :func:`consult.review.added_line`, id
+``added-N``) follows the report's lines: no ``AIAST`` label, no evidence extension, left out of the AI's
+``Provenance``, a ``note`` that says it was typed at review, and (a statement) the clinician as its source.
+
 Grounding: each line resource carries extensions (``EXT_*`` below) with the line id, the line status, its
 confidence, review flags and the evidence (segment, start/end seconds, words), and a human-readable ``note``.
 Codes: ATC (WHO), CIS (ANSM, urn:oid:1.2.250.1.213.2.3.1), SNOMED CT routes (plus EDQM "Oral use"), UCUM units,
@@ -331,6 +335,13 @@ def medication(line: MedicationLine) -> dict[str, Any]:
     return med
 
 
+def _added(line: MedicationLine) -> bool:
+    """A line the reviewer added (:func:`consult.review.added_line`): typed, not heard; no evidence."""
+    from consult.review import is_added
+
+    return is_added(line.id) and not line.evidence.text
+
+
 def _line_extensions(line: MedicationLine, decision: ReviewDecision | None) -> list[dict[str, Any]]:
     ext: list[dict[str, Any]] = [
         {"url": EXT_LINE_ID, "valueString": line.id},
@@ -339,7 +350,7 @@ def _line_extensions(line: MedicationLine, decision: ReviewDecision | None) -> l
         {"url": EXT_CONFIDENCE, "valueDecimal": round(line.confidence, 3)},
         {"url": EXT_NEEDS_REVIEW, "valueBoolean": line.needs_review},
         *({"url": EXT_REVIEW_REASON, "valueString": r} for r in line.review_reasons),
-        *_evidence_ext(line),
+        *([] if _added(line) else _evidence_ext(line)),
     ]
     if decision is not None and decision.decision != "pending":
         review = [{"url": "decision", "valueCode": decision.decision},
@@ -353,6 +364,14 @@ def _line_extensions(line: MedicationLine, decision: ReviewDecision | None) -> l
 
 
 def _notes(report: ConsultationReport, line: MedicationLine, decision: ReviewDecision | None) -> list[dict[str, str]]:
+    if _added(line):
+        state = "approved" if decision is not None and decision.decision == "approved" else "not yet approved"
+        origin = "recording" if report.audio is not None else "transcript"
+        notes = [{"text": f"Added by the reviewer ({state}): not found in the consultation {origin} by the AI, "
+                          "typed at review."}]
+        if decision is not None and decision.comment:
+            notes.append({"text": f"Reviewer: {decision.comment}"})
+        return notes
     ev = line.evidence
     where = f"segment {ev.segment_id}" if ev.segment_id is not None else "transcript"
     if ev.start is not None and ev.end is not None:
@@ -371,6 +390,8 @@ def _notes(report: ConsultationReport, line: MedicationLine, decision: ReviewDec
 
 
 def _speaker_ref(report: ConsultationReport, line: MedicationLine, refs: _Refs) -> dict[str, Any]:
+    if _added(line):
+        return {"reference": refs.practitioner, "display": "the reviewer, at review"}
     role = report.role_of(line.evidence.speaker)
     if role == "patient":
         return {"reference": refs.patient, "display": "the patient, during the consultation"}
@@ -385,7 +406,7 @@ def _line_base(kind: str, report: ConsultationReport, line: MedicationLine, deci
     return {
         "resourceType": kind,
         "id": res_id,
-        "meta": _meta(),
+        "meta": _meta(ai=not _added(line)),
         "contained": [medication(line)],
         "extension": _line_extensions(line, decision),
         "medicationReference": {"reference": "#med", "display": line.name},
@@ -550,23 +571,31 @@ def build_bundle(report: ConsultationReport, decisions: Sequence[ReviewDecision]
 
     if bundle_type not in BUNDLE_TYPES:
         raise FhirError(f"bundle type {bundle_type!r}: use one of {', '.join(BUNDLE_TYPES)}")
+    from consult.review import is_added
+
     by_id = {d.line_id: d for d in decisions or []}
-    unknown = set(by_id) - {m.id for m in report.medications}
+    known = {m.id for m in report.medications}
+    unknown = {i for i, d in by_id.items() if i not in known and not (is_added(i) and d.line is not None)}
     if unknown:
         raise FhirError(f"review decisions name unknown medication lines: {', '.join(sorted(unknown))}")
+    added = [d.line for i, d in by_id.items() if i not in known and d.line is not None]
     refs = _shared_refs(report)
     resources = _shared_resources(report, refs)
     approved: list[tuple[str, ReviewDecision]] = []
-    for line in report.medications:
+    typed: set[str] = set()
+    for line in [*report.medications, *added]:
         decision = by_id.get(line.id)
         if decision is not None and decision.decision == "rejected":
             continue
         effective = decision.line if decision is not None and decision.line is not None else line
         url = _urn(report, line.id)
         resources.append((url, line_resource(report, effective, decision, refs=refs)))
+        if _added(effective):
+            typed.add(url)
         if decision is not None and decision.decision == "approved":
             approved.append((url, decision))
-    targets = [url for url, res in resources if res["resourceType"] != "Device"]
+    # the AI's provenance covers what it made, not the lines the reviewer typed
+    targets = [url for url, res in resources if res["resourceType"] != "Device" and url not in typed]
     resources += _provenances(report, targets, approved, refs)
     entries = []
     for url, res in resources:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from consult.extract.lexicon import DrugEntry, DrugLexicon
 from consult.extract.text import key_of
 from consult.resources import read_packaged
-from schemas.medication import MedicationLine, Quantity
+from schemas.medication import Evidence, MedicationLine, Quantity
 from schemas.report import ConsultationReport, ReviewDecision
 
 Severity = Literal["info", "warning", "critical"]
@@ -111,6 +111,41 @@ def effective_lines(
             continue
         out.append(d.line)
     return out
+
+
+ADDED_PREFIX = "added-"
+"""Id prefix of a line the reviewer adds (a drug the recording's reading missed): ``added-1``, ``added-2``..."""
+
+
+def is_added(line_id: str | None) -> bool:
+    """True for the id of a line the reviewer added (see :func:`added_line`)."""
+    return bool(line_id) and str(line_id).startswith(ADDED_PREFIX)
+
+
+def added_line(line_id: str, said: str, language: str, lex: DrugLexicon | None = None) -> MedicationLine:
+    """A line the reviewer adds by typing the drug ``said`` (a drug the pipeline missed or misheard past
+    recognition): named and coded from the lexicon like an extracted line ("Doliprane": paracétamol, N02BE01,
+    in English its English name), status ``new``, no posology yet (the reviewer fills it in). It was not heard:
+    its evidence is empty (no segment, no audio time), its confidence 1 (a clinician typed it), and its review
+    reason says so, so that the report, the FHIR bundle and the page never present it as transcribed."""
+    if not is_added(line_id):
+        raise ValueError(f"an added line's id starts with {ADDED_PREFIX!r}: {line_id!r}")
+    typed = " ".join(said.split())
+    if not typed:
+        raise ValueError("an added line needs the drug's name")
+    lex = lex or DrugLexicon.load()
+    entry = lex.lookup_name(typed)
+    name = lex.name_in(entry.name, language, said=typed) if entry is not None else typed
+    return MedicationLine(
+        id=line_id, drug_text=typed, name=name, atc=entry.atc if entry is not None else None,
+        cis=entry.cis if entry is not None and entry.kind == "brand" else None,
+        status="new", confidence=1.0, needs_review=False, review_reasons=[ADDED_REASON],
+        evidence=Evidence(segment_id=None, char_start=0, char_end=0, text=""),
+    )
+
+
+ADDED_REASON = "added by the reviewer: not heard in the recording"
+"""The review reason of every added line (:func:`added_line`); its absence of evidence is not an error."""
 
 
 _SAME_LINE_FIELDS = ("status", "strength", "dose", "form", "route", "frequency", "when", "duration", "as_needed",
@@ -684,15 +719,19 @@ def review_flags(
 
 
 __all__ = [
+    "ADDED_PREFIX",
+    "ADDED_REASON",
     "Flag",
     "FlagKind",
     "InteractionChecker",
     "Severity",
+    "added_line",
     "carry_decisions",
     "daily_mg",
     "display_name",
     "effective_lines",
     "intakes_per_day",
+    "is_added",
     "line_flags",
     "line_substances",
     "review_flags",

@@ -32,7 +32,7 @@ import gradio as gr  # noqa: E402
 
 from consult.errors import ConsultError  # noqa: E402
 from consult.ordonnance import Prescriber  # noqa: E402
-from consult.review import carry_decisions  # noqa: E402
+from consult.review import carry_decisions, is_added  # noqa: E402
 from consult.store import ReportStore  # noqa: E402
 from demo.i18n import QUEUE_FILTERS, check_language, headers, queue_headers, texts  # noqa: E402
 from demo.live import (  # noqa: E402
@@ -68,6 +68,7 @@ from demo.table import (  # noqa: E402
     parse_quantity,
     report_to_rows,
     reviewed_report,
+    row_ids,
     rows_to_decisions,
     set_all_decisions,
     set_decision,
@@ -143,7 +144,19 @@ def lines_view(
          by_id[m.id].decision if m.id in by_id else "pending")
         for m in report.medications
     ]
+    known = {m.id for m in report.medications}
+    cards += [  # the lines the reviewer added in the table, after the report's
+        (d.line_id, line_card_html(report, d.line, d, flags_for_line(flags, d.line_id), lang), d.decision)
+        for d in decisions if d.line is not None and d.line_id not in known
+    ]
     return problems, cards
+
+
+def card_line_ids(state: Mapping[str, Any] | None, rows: Sequence[Sequence[Any]]) -> list[str]:
+    """The line id shown in each card slot, in :func:`lines_view`'s order: the report's lines, then the lines the
+    reviewer added in the table."""
+    known = [str(m["id"]) for m in (state or {}).get("medications") or []]
+    return known + [i for i in row_ids(rows) if is_added(i) and i not in known]
 
 
 def queue_rows(entries: Sequence[tuple[Job, Event | None]], lang: str = "fr") -> list[list[str]]:
@@ -610,11 +623,11 @@ def _file(path: Path | None) -> Any:
 def _set_slot(state: Mapping[str, Any] | None, rows: list[list[Any]], choice: str, *, index: int,
               lang: str) -> list[list[Any]]:
     """The choice made on the card in slot ``index``, written into the decision cell of that line."""
-    medications = (state or {}).get("medications") or []
-    if index >= len(medications):
+    ids = card_line_ids(state, rows or [])
+    if index >= len(ids):
         return rows
     decision = choice if choice in ("approved", "rejected", "pending") else "pending"
-    return set_decision(rows or [], medications[index]["id"], decision, lang)  # type: ignore[arg-type]
+    return set_decision(rows or [], ids[index], decision, lang)  # type: ignore[arg-type]
 
 
 def cards_update(state: Mapping[str, Any] | None, rows: list[list[Any]] | None, lang: str) -> list[Any]:

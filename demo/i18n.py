@@ -145,6 +145,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "approve_all": "Tout approuver",
         "reset": "Revenir à l'extraction",
         "edited_badge": "✎ corrigé",
+        "added_badge": "+ ajouté par le relecteur",
+        "added_note": "Ajouté à la relecture : absent de la transcription, rien à écouter.",
         "heard": "entendu",
         "confidence": "confiance {pct} %",
         "listen": "Écouter ce passage",
@@ -171,7 +173,10 @@ _TEXTS: dict[str, dict[str, str]] = {
             "« 500 mg », « 1 comprimé », « 1-2 comprimé » ; fréquence « 3/j » (3 par jour), « 1/8h » (toutes "
             "les 8 h), « 2/sem » ; durée « 7 j », « 2 sem », « 3 mois » ; moments « matin, soir » ; si besoin "
             "« oui »/« non » ; décision « approuvé », « rejeté » ou « en attente » ; ALD « oui » pour une ligne "
-            "du traitement de l'affection de longue durée (ordonnance bizone). Une cellule vide efface la valeur."
+            "du traitement de l'affection de longue durée (ordonnance bizone). Une cellule vide efface la valeur. "
+            "Un médicament dit mais absent : ajoutez une ligne au tableau (menu ⋮ d'une cellule, « Ajouter une "
+            "ligne en dessous ») et écrivez son nom dans la colonne du nom normalisé (dosage, posologie et décision "
+            "ensuite) ; elle est marquée « ajouté par le relecteur »."
         ),
         # --- sign-off
         "signoff_title": "Signature",
@@ -219,7 +224,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "pipeline_error": "Échec du traitement : {error}",
         "table_error": "Le tableau contient des valeurs non reconnues ; rien n'a été enregistré :\n{errors}",
         "cell_error": "ligne {line}, colonne « {column} » : « {value} » non reconnu ({expected})",
-        "unknown_line": "ligne « {line} » inconnue (ajout de ligne non pris en charge ici)",
+        "unknown_line": "ligne « {line} » inconnue (pour ajouter un médicament, laissez l'identifiant vide)",
+        "added_no_name": "ligne ajoutée {line} : indiquez le médicament dans la colonne du nom",
         "duplicate_line": "ligne « {line} » présente deux fois",
         "bad_row": "ligne {index} : {count} colonnes au lieu de {expected}",
         "empty_name": "le nom normalisé ne peut pas être vide",
@@ -361,6 +367,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "approve_all": "Approve all",
         "reset": "Back to the extraction",
         "edited_badge": "✎ corrected",
+        "added_badge": "+ added by the reviewer",
+        "added_note": "Added at review: not in the transcript, nothing to listen to.",
         "heard": "heard",
         "confidence": "confidence {pct} %",
         "listen": "Listen to this passage",
@@ -385,7 +393,9 @@ _TEXTS: dict[str, dict[str, str]] = {
             '"1-2 tablet"; frequency "3/d" (3 a day), "1/8h" (every 8 h), "2/wk"; duration "7 d", "2 wk", '
             '"3 mo"; times "morning, evening"; as needed "yes"/"no"; decision "approved", "rejected" or '
             '"pending"; ALD "yes" for a line treating the patient\'s long-term condition (affection de longue '
-            'durée). An empty cell clears the value.'
+            'durée). An empty cell clears the value. A medicine that was said but is missing: add a row to the table '
+            '(a cell\'s ⋮ menu, "Add row below") and write its name in the normalised name column (then strength, '
+            'posology and decision); it is marked "added by the reviewer".'
         ),
         "signoff_title": "Sign-off",
         "signoff_help": (
@@ -430,7 +440,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "pipeline_error": "Processing failed: {error}",
         "table_error": "The table holds values that cannot be read; nothing was saved:\n{errors}",
         "cell_error": 'line {line}, column "{column}": "{value}" not understood ({expected})',
-        "unknown_line": 'unknown line "{line}" (adding lines is not supported here)',
+        "unknown_line": 'unknown line "{line}" (to add a medicine, leave the id empty)',
+        "added_no_name": "added line {line}: write the medicine in the name column",
         "duplicate_line": 'line "{line}" appears twice',
         "bad_row": "row {index}: {count} columns instead of {expected}",
         "empty_name": "the normalised name cannot be empty",

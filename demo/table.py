@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, get_args
 
+from consult.review import ADDED_PREFIX, added_line, is_added
 from demo.i18n import COLUMNS, UNIT_LABELS, WHEN_LABELS, check_language, texts
 from schemas import ConsultationReport, Duration, Frequency, MedicationLine, Quantity, ReviewDecision
 from schemas.medication import MedicationStatus, WhenCode
@@ -48,6 +49,7 @@ __all__ = [
     "parse_frequency",
     "parse_quantity",
     "report_to_rows",
+    "row_ids",
     "review_status",
     "reviewed_report",
     "rows_to_decisions",
@@ -265,6 +267,28 @@ def _decision_label(decision: Decision, lang: str) -> str:
     return texts(lang)[decision]
 
 
+def _line_cells(line_id: str, line: MedicationLine, decision: ReviewDecision | None, lang: str) -> list[str]:
+    t = texts(lang)
+    cells = {
+        "id": line_id,
+        "drug_text": line.drug_text,
+        "name": line.name,
+        "atc": line.atc or "",
+        "strength": format_quantity(line.strength, lang),
+        "dose": format_quantity(line.dose, lang),
+        "route": line.route or "",
+        "frequency": format_frequency(line.frequency, lang),
+        "when": _format_when(line.when, lang),
+        "duration": format_duration(line.duration, lang),
+        "as_needed": t["yes"] if line.as_needed else t["no"],
+        "status": t[line.status],
+        "confidence": _num(round(line.confidence, 2), lang),
+        "decision": _decision_label(decision.decision if decision is not None else "pending", lang),
+        "ald": t["yes"] if decision is not None and decision.ald else "",
+    }
+    return [cells[key] for key in COLUMNS]
+
+
 def report_to_rows(
     report: ConsultationReport,
     lang: str = "fr",
@@ -273,34 +297,42 @@ def report_to_rows(
     """One table row per medication line (every cell a string).
 
     Without ``decisions`` every decision is pending; with them (e.g. a saved review) each row shows the
-    reviewer's decision and, for an edited line, the edited values.
+    reviewer's decision and, for an edited line, the edited values; the lines the reviewer added
+    (:func:`consult.review.is_added`) follow the report's lines.
     """
     check_language(lang)
-    t = texts(lang)
-    by_id = {d.line_id: d for d in decisions or []}
+    decided = list(decisions or [])
+    by_id = {d.line_id: d for d in decided}
     rows: list[list[str]] = []
     for original in report.medications:
         decision = by_id.get(original.id)
         line = decision.line if decision is not None and decision.line is not None else original
-        cells = {
-            "id": original.id,
-            "drug_text": line.drug_text,
-            "name": line.name,
-            "atc": line.atc or "",
-            "strength": format_quantity(line.strength, lang),
-            "dose": format_quantity(line.dose, lang),
-            "route": line.route or "",
-            "frequency": format_frequency(line.frequency, lang),
-            "when": _format_when(line.when, lang),
-            "duration": format_duration(line.duration, lang),
-            "as_needed": t["yes"] if line.as_needed else t["no"],
-            "status": t[line.status],
-            "confidence": _num(round(line.confidence, 2), lang),
-            "decision": _decision_label(decision.decision if decision is not None else "pending", lang),
-            "ald": t["yes"] if decision is not None and decision.ald else "",
-        }
-        rows.append([cells[key] for key in COLUMNS])
+        rows.append(_line_cells(original.id, line, decision, lang))
+    known = {m.id for m in report.medications}
+    for d in by_id.values():
+        if d.line is not None and is_added(d.line_id) and d.line_id not in known:
+            rows.append(_line_cells(d.line_id, d.line, d, lang))
     return rows
+
+
+def row_ids(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """The line id of each row: its id cell; for a row the reviewer added in the table (empty id cell, some
+    other cell filled) the first ``added-N`` that no other row uses, in table order. An empty row gets ""."""
+    cells = [["" if c is None else str(c).strip() for c in row] for row in rows]
+    ids = [c[COL["id"]] if len(c) == len(COLUMNS) else "" for c in cells]
+    used = set(ids)
+    n = 0
+    out: list[str] = []
+    for row_cells, line_id in zip(cells, ids, strict=True):
+        if line_id or not any(row_cells) or len(row_cells) != len(COLUMNS):
+            out.append(line_id)
+            continue
+        n += 1
+        while f"{ADDED_PREFIX}{n}" in used:
+            n += 1
+        out.append(f"{ADDED_PREFIX}{n}")
+        used.add(out[-1])
+    return out
 
 
 def set_all_decisions(rows: Sequence[Sequence[Any]], decision: Decision, lang: str = "fr") -> list[list[Any]]:
@@ -401,11 +433,14 @@ def rows_to_decisions(
     lang: str = "fr",
     at: datetime | None = None,
 ) -> list[ReviewDecision]:
-    """One ReviewDecision per medication line of ``report``, read from the (edited) table rows.
+    """One ReviewDecision per medication line of ``report``, read from the (edited) table rows, then one per
+    line the reviewer added.
 
     A line whose cells were edited carries the full edited line in ``ReviewDecision.line``.
-    A line missing from the table stays pending. Raises :class:`TableError` listing every cell that cannot
-    be read (nothing is silently dropped).
+    A line missing from the table stays pending. A row with no id (added in the browser) whose name cell holds a
+    drug is a line the reviewer adds (:func:`consult.review.added_line`: named and coded from the lexicon, status
+    ``new`` unless the status cell says otherwise, pending until decided). Raises :class:`TableError` listing
+    every cell that cannot be read (nothing is silently dropped).
     """
     check_language(lang)
     t = texts(lang)
@@ -413,6 +448,8 @@ def rows_to_decisions(
     lines = {line.id: line for line in report.medications}
     problems: list[str] = []
     decided: dict[str, ReviewDecision] = {}
+    added: list[str] = []
+    ids = row_ids(rows)
     for index, row in enumerate(rows, start=1):
         cells = ["" if c is None else str(c).strip() for c in row]
         if not any(cells):
@@ -420,8 +457,14 @@ def rows_to_decisions(
         if len(cells) != len(COLUMNS):
             problems.append(t["bad_row"].format(index=index, count=len(cells), expected=len(COLUMNS)))
             continue
-        line_id = _cell(row, "id")
+        line_id = ids[index - 1]
         line = lines.get(line_id)
+        if line is None and is_added(line_id):
+            row, line = _added_row(report, line_id, row, lang, problems)
+            if line is None:
+                continue
+            if line_id not in decided:
+                added.append(line_id)
         if line is None:
             problems.append(t["unknown_line"].format(line=line_id))
             continue
@@ -453,7 +496,7 @@ def rows_to_decisions(
         decided[line_id] = ReviewDecision(
             line_id=line_id,
             decision=decision,
-            line=None if edited == line else edited,
+            line=edited if is_added(line_id) and line_id not in lines else (None if edited == line else edited),
             reviewer=reviewer,
             at=when,
             ald=bool(ald),
@@ -464,7 +507,29 @@ def rows_to_decisions(
         decided.get(line.id)
         or ReviewDecision(line_id=line.id, decision="pending", reviewer=reviewer, at=when)
         for line in report.medications
-    ]
+    ] + [decided[line_id] for line_id in added]
+
+
+def _added_row(report: ConsultationReport, line_id: str, row: Sequence[Any], lang: str,
+               problems: list[str]) -> tuple[Sequence[Any], MedicationLine | None]:
+    """(the row as read, the line it adds) for a row the reviewer added; (row, None) with a problem when the row
+    names no drug. The drug as said is the row's said cell (a saved added line) or else its name cell; the name
+    and ATC cells, when they only repeat what was typed or are empty, take the lexicon's name and code."""
+    t = texts(lang)
+    said = _cell(row, "drug_text") or _cell(row, "name")
+    if not said:
+        problems.append(t["added_no_name"].format(line=line_id))
+        return row, None
+    line = added_line(line_id, said, report.language)
+    out = list(row)
+    name = _cell(row, "name")
+    if not name or _fold(name) == _fold(said):
+        out[COL["name"]] = line.name
+    if not _cell(row, "atc"):
+        out[COL["atc"]] = line.atc or ""
+    if not _cell(row, "status"):
+        out[COL["status"]] = t[line.status]
+    return out, line
 
 
 
@@ -482,9 +547,9 @@ def set_decision(rows: Sequence[Sequence[Any]], line_id: str, decision: Decision
     """The same rows with the decision of line ``line_id`` set (edits and other lines kept)."""
     label = _decision_label(decision, lang)
     out: list[list[Any]] = []
-    for row in rows:
+    for row, row_id in zip(rows, row_ids(rows), strict=True):
         new = list(row)
-        if len(new) == len(COLUMNS) and _cell(new, "id") == line_id:
+        if len(new) == len(COLUMNS) and row_id == line_id:
             new[COL["decision"]] = label
         out.append(new)
     return out
@@ -513,17 +578,20 @@ def decision_records(report: ConsultationReport, decisions: Iterable[ReviewDecis
             "reviewer": d.reviewer,
             "at": d.at.isoformat() if d.at is not None else None,
             "ald": d.ald,
+            "added": original is None and is_added(d.line_id),
         })
     return out
 
 
 def decisions_from_records(report: ConsultationReport, records: Iterable[dict[str, Any]]) -> list[ReviewDecision]:
-    """Read :func:`decision_records` back (records of lines the report does not have are ignored; a record
-    saved before the ALD mark existed reads as not ALD)."""
+    """Read :func:`decision_records` back (records of lines the report does not have are ignored, unless they are
+    lines the reviewer added, with their line; a record saved before the ALD mark existed reads as not ALD)."""
     known = {line.id for line in report.medications}
     out: list[ReviewDecision] = []
     for rec in records:
-        if rec.get("line_id") not in known or rec.get("decision") not in _DECISIONS:
+        line_id = rec.get("line_id")
+        ours = line_id in known or (is_added(line_id) and bool(rec.get("line")))
+        if not ours or rec.get("decision") not in _DECISIONS:
             continue
         out.append(ReviewDecision(
             line_id=rec["line_id"],
@@ -550,9 +618,14 @@ def review_status(decisions: Sequence[ReviewDecision]) -> str:
 
 
 def reviewed_report(report: ConsultationReport, decisions: Iterable[ReviewDecision]) -> ConsultationReport:
-    """The report with each edited line in place of the extracted one (every line kept, ids unchanged)."""
-    edits = {d.line_id: d.line for d in decisions if d.line is not None}
-    return report.model_copy(update={"medications": [edits.get(m.id, m) for m in report.medications]})
+    """The report with each edited line in place of the extracted one (every line kept, ids unchanged), then the
+    lines the reviewer added and did not reject."""
+    decided = list(decisions)
+    edits = {d.line_id: d.line for d in decided if d.line is not None}
+    known = {m.id for m in report.medications}
+    added = [d.line for d in decided
+             if d.line is not None and is_added(d.line_id) and d.line_id not in known and d.decision != "rejected"]
+    return report.model_copy(update={"medications": [edits.get(m.id, m) for m in report.medications] + added})
 
 
 def now_utc() -> datetime:

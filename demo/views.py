@@ -15,7 +15,7 @@ from html import escape
 from consult.align import turns_from_segments
 from consult.outputs import format_mmss
 from consult.plan import describe, format_date, what
-from consult.review import Flag
+from consult.review import Flag, is_added
 from consult.store import Event, Job
 from demo.i18n import check_language, month_short, texts
 from schemas import ConsultationReport, MedicationLine, ReviewDecision, Segment
@@ -279,7 +279,10 @@ def line_card_html(
         head.append(f'<span class="ml-inn">{escape(line.name)}{" · " + escape(line.atc) if line.atc else ""}</span>')
     elif line.atc:
         head.append(f'<span class="ml-inn">{escape(line.atc)}</span>')
-    if decision is not None and decision.line is not None:
+    added = is_added(original.id) and not original.evidence.text
+    if added:
+        head.append(f'<span class="ml-edited ml-added">{escape(t["added_badge"])}</span>')
+    elif decision is not None and decision.line is not None:
         head.append(f'<span class="ml-edited">{escape(t["edited_badge"])}</span>')
     head.append(f'<span class="ml-conf">{escape(t["confidence"].format(pct=round(line.confidence * 100)))}</span>')
     ev = original.evidence
@@ -289,7 +292,10 @@ def line_card_html(
                 f"▶ {format_mmss(ev.start)}</button> ")
     else:
         seek = ""
-    heard = f'<div class="ml-ev">{seek}<span class="who">{who}</span> « {_quote(report, original)} »</div>'
+    if added:
+        heard = f'<div class="ml-ev">{escape(t["added_note"])}</div>'
+    else:
+        heard = f'<div class="ml-ev">{seek}<span class="who">{who}</span> « {_quote(report, original)} »</div>'
     if state == "rejected":
         alerts = ""
     elif flags:

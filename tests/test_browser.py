@@ -128,6 +128,16 @@ def _edit_cell(page: Page, line_id: str, column: str, value: str) -> None:
     expect(cell).to_contain_text(value)
 
 
+def _set_new_cell(page: Page, row: int, column: str, value: str) -> None:
+    """Type ``value`` into a cell of a row added in the browser (it has no line id yet)."""
+    cell = page.locator(f'#consult-table [data-testid="cell-{row}-{COL[column]}"]')
+    cell.dblclick()
+    editor = cell.locator("textarea, input").first
+    editor.fill(value)
+    editor.press("Enter")
+    expect(cell).to_contain_text(value)
+
+
 def _wait_audio_at(page: Page, seconds: float) -> None:
     """Wait until the player is at ``seconds`` (it plays on, so within 1.5 s)."""
     page.wait_for_function(
@@ -297,6 +307,18 @@ def test_pharmacist_queue_flags_and_sign_off(site: dict[str, Any], page: Page, t
     text = _download(page, "consult-pseudo-file", tmp_path / "transcript.txt").read_text(encoding="utf-8")
     assert re.search(r"^\[00:\d\d\] Médecin : ", text, re.M)
 
+    # a drug the patient named that the recording's reading missed: the pharmacist adds it in the table
+    last = len(page.locator('#consult-table [data-testid^="cell-"][data-testid$="-0"]').all()) - 1
+    cell = page.locator(f'#consult-table [data-testid="cell-{last}-{COL["name"]}"]')
+    cell.click()
+    cell.hover()
+    cell.locator('[aria-label="Open cell menu"]').click()
+    page.get_by_text(re.compile(r"^\s*(Ajouter une ligne en dessous|Add row below)\s*$")).click()  # Gradio's menu
+    _set_new_cell(page, last + 1, "name", "Kardégic")
+    added = _card(page, "added-1")
+    expect(added).to_contain_text("ajouté par le relecteur")
+    expect(added).to_contain_text("acide acétylsalicylique")
+
     page.get_by_role("button", name="Tout approuver").click()
     for card in page.locator(".ml").all():
         expect(card).to_have_class(re.compile(r"\bdec-approved\b"))
@@ -318,3 +340,6 @@ def test_pharmacist_queue_flags_and_sign_off(site: dict[str, Any], page: Page, t
         bundle = json.loads(store.bundle_json(job_id))
         requests = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest"]
         assert requests and all((r["status"], r["intent"]) == ("active", "order") for r in requests)
+        typed = [r for r in requests if any(x.get("valueString") == "added-1" for x in r["extension"])]
+        assert len(typed) == 1 and "Added by the reviewer" in typed[0]["note"][0]["text"]
+        assert [d for d in last.details["decisions"] if d["line_id"] == "added-1"][0]["added"] is True

@@ -1137,3 +1137,79 @@ def test_ordonnance_from_the_page(report: ConsultationReport, tmp_path: Path) ->
         assert page.count("<li data-line=") == len(prescribed) >= 1
     finally:
         app.close()
+
+
+def test_a_drug_the_recording_missed_is_added_in_the_table_and_reaches_every_output(
+        report: ConsultationReport, tmp_path: Path) -> None:
+    """A pharmacist adds a row for a drug that was said but not found: it is named and coded from the lexicon,
+    shown as a card marked as added (nothing to play), decided like any line, and reaches the reviewed report,
+    the FHIR bundle (not labelled as AI output, no evidence) and the ordonnance; the store keeps it."""
+    from consult.fhir import build_bundle
+    from consult.ordonnance import Prescriber, UndecidedLines, build_ordonnance
+    from demo.app import card_line_ids
+
+    rows = report_to_rows(report, "fr")
+    new = [""] * len(COLUMNS)
+    new[COL["name"]], new[COL["strength"]], new[COL["dose"]], new[COL["frequency"]] = (
+        "Kardégic", "75 mg", "1 sachet", "1/j")
+    rows.append(new)
+    decisions = rows_to_decisions(report, rows, "Dr B")
+    assert [d.line_id for d in decisions] == ["med-1", "med-2", "med-3", "med-4", "added-1"]
+    added = decisions[-1]
+    assert added.decision == "pending" and added.line is not None
+    line = added.line
+    assert (line.drug_text, line.name, line.atc, line.status) == (
+        "Kardégic", "acide acétylsalicylique", "B01AC06", "new")
+    assert line.strength == Quantity(value=75, unit="mg", ucum=True) and line.dose == Quantity(value=1, unit="sachet")
+    assert line.evidence.text == "" and line.evidence.start is None
+
+    problems, cards = lines_view(report, rows, "fr")
+    assert problems == [] and [c[0] for c in cards][-1] == "added-1"
+    card = cards[-1][1]
+    assert "ajouté par le relecteur" in card and "data-seek" not in card and "rien à écouter" in card
+    assert card_line_ids(report.model_dump(mode="json"), rows)[4] == "added-1"
+
+    prescriber = Prescriber(name="Dr B", rpps="10000000000")
+    with pytest.raises(UndecidedLines, match="added-1"):
+        build_ordonnance(report, rows_to_decisions(report, set_all_decisions(rows[:4], "approved") + [rows[4]]),
+                         prescriber)
+
+    rows = set_decision(set_all_decisions(rows, "approved"), "med-4", "rejected")
+    decisions = rows_to_decisions(report, rows, "Dr B")
+    assert decisions[-1].decision == "approved"
+    ordonnance = build_ordonnance(report, decisions, prescriber)
+    assert [i.line_id for i in ordonnance.items] == ["med-3", "added-1"]
+
+    from fhirjs import assert_valid
+
+    from consult.fhir import bundle_json
+
+    path = tmp_path / "added.json"
+    path.write_text(bundle_json(build_bundle(report, decisions)), encoding="utf-8")
+    assert_valid([path])  # the official FHIR validator (JavaScript) reads it as valid R4
+    bundle = line_resources(build_bundle(report, decisions))
+    res = bundle["added-1"]
+    assert (res.status, res.intent) == ("active", "order")
+    assert not (res.meta and res.meta.security)  # typed by a clinician, not AI-asserted
+    assert not [x for x in res.extension if x.url.endswith("evidence")]
+    assert "Added by the reviewer" in res.note[0].text
+    assert bundle["med-3"].meta.security  # the AI's lines keep their label
+
+    records = decision_records(report, decisions)
+    assert records[-1]["added"] is True and records[0]["added"] is False
+    back = decisions_from_records(report, json.loads(json.dumps(records)))
+    assert back == decisions
+    shown = report_to_rows(report, "fr", back)
+    assert shown[-1][COL["id"]] == "added-1" and shown[-1][COL["drug_text"]] == "Kardégic"
+    again = rows_to_decisions(report, shown, "Dr B")  # the saved table read back as it was
+    assert [(d.line_id, d.decision, d.line) for d in again] == [(d.line_id, d.decision, d.line) for d in decisions]
+    assert [m.id for m in reviewed_report(report, decisions).medications][-1] == "added-1"
+
+    rejected = rows_to_decisions(report, set_decision(rows, "added-1", "rejected"), "Dr B")
+    assert "added-1" not in line_resources(build_bundle(report, rejected))
+    assert "added-1" not in [m.id for m in reviewed_report(report, rejected).medications]
+
+    nameless = [""] * len(COLUMNS)
+    nameless[COL["dose"]] = "1 comprimé"
+    with pytest.raises(TableError, match="added-1"):
+        rows_to_decisions(report, [*report_to_rows(report, "fr"), nameless])
