@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -256,6 +257,24 @@ class Settings(BaseSettings):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 
+@lru_cache(maxsize=1)
+def software_digest() -> str:
+    """Short hash of the installed code and data that make a report: every file of the ``consult`` and ``schemas``
+    packages (sources, lexicons, shipped models; caches left out). Read once per process (about 6 MB)."""
+    h = hashlib.sha256()
+    for package in ("consult", "schemas"):
+        root = Path(__file__).resolve().parent.parent / package
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                           and p.suffix not in (".pyc", ".pyo")):
+            h.update(f"{package}/{path.relative_to(root).as_posix()}\0".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def job_id(audio_sha256: str, settings: Settings) -> str:
-    """Deterministic id from the audio content and the result-changing settings."""
-    return hashlib.sha256(f"{audio_sha256}:{settings.fingerprint()}".encode()).hexdigest()[:24]
+    """Deterministic id from the audio content, the result-changing settings and the software that makes the
+    report (:func:`software_digest`): the same recording run again with the same settings is the same job (a
+    re-run reuses its stored report), but after an upgrade of consult's code or data it is a new job, so a report
+    made by older software is never handed out as the current one."""
+    key = f"{audio_sha256}:{settings.fingerprint()}:{software_digest()}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]

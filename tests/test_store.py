@@ -180,6 +180,18 @@ def test_job_id_from_pipeline_makes_reruns_idempotent(store):
     assert [j.id for j in store.list()] == [a]
 
 
+def test_a_new_version_of_the_software_is_a_new_job(monkeypatch):
+    """A report made by older code or data is not handed out as the current one: the software's digest is part of
+    the job id (the digest covers every file of consult and schemas, read once)."""
+    import consult.config as config
+
+    digest = config.software_digest()
+    assert len(digest) == 12 and digest == config.software_digest()
+    before = config.job_id(sha("audio"), config.Settings())
+    monkeypatch.setattr(config, "software_digest", lambda: "0" * 12)
+    assert config.job_id(sha("audio"), config.Settings()) != before
+
+
 def test_completing_twice_keeps_one_report(store):
     job_id = submit(store, 1)
     finish(store, job_id, note="first")

@@ -367,7 +367,8 @@ def run_jobs(
                 continue
             if make_job_id(job.audio_sha256, settings) != job.id:
                 emit(JobOutcome("skipped", job.input_name, (job.input_path,), job.id,
-                                error="queued with other settings: resume it with the options it was run with"))
+                                error="queued with other settings or another version of consult: resume it "
+                                      "with the options and the version it was queued with"))
                 continue
             paths_of[job.id] = []
             names[job.id] = job.input_name
