@@ -66,6 +66,20 @@ def test_a_name_that_is_a_first_name_or_a_word_needs_medication_talk(finder):
         "cyprotérone + éthinylestradiol"]
 
 
+def test_an_everyday_word_is_a_drug_only_where_a_medicine_is_named(finder):
+    """Consultations are full of medication talk: a cue somewhere in the sentence is not enough for a name that is
+    also an everyday word ("avocat": a lawyer; "recede", a brand of benzphetamine). It must follow a word of
+    medication talk, or be followed by a dose or an allergy word, and it is not read as a neighbouring name
+    instead ("penicillin" as phenoxymethylpenicillin)."""
+    assert _found(finder, "Je prends mon traitement, hier j'ai vu mon avocat en ville.") == []
+    assert _found(finder, "The pain should recede, I take nothing for it.") == []
+    assert _found(finder, "Je prends mon traitement le soir, comme me l'a dit Diane, une amie.") == []
+    assert [n for _, n in _found(finder, "Oui, je prends du romarin le soir.")] == ["romarin"]
+    assert [n for _, n in _found(finder, "On Diane 35, one tablet a day.")] == ["cyprotérone + éthinylestradiol"]
+    assert [n for _, n in _found(finder, "I'm allergic to penicillin.")] == ["pénicilline"]
+    assert [n for _, n in _found(finder, "Uhm penicillin, I just get a rash.")] == ["pénicilline"]
+
+
 def test_exact_names_need_no_cue(finder):
     assert _found(finder, "Doliprane ?") == [("Doliprane", "paracétamol")]
     assert _found(finder, "and metformin") == [("metformin", "metformine")]

@@ -275,6 +275,26 @@ MEDICATION_CUES = {
 a first name, is read as a drug only near one of these (the speech stage's second pass, :class:`DrugNameFinder`)."""
 
 
+CUE_NEAR_WORDS = 3
+"""How many words before a name, and after it, :func:`medication_cue_near` reads."""
+_ALLERGY_AFTER = re.compile(r"\b(?:allerg\w*|intol[ée]ran\w*)", re.IGNORECASE)
+
+
+def medication_cue_near(text: str, start: int, end: int, language: str | None = None,
+                        words: int = CUE_NEAR_WORDS) -> bool:
+    """True when ``text[start:end]`` (a name) stands where a medicine is named: a word of medication talk
+    (``MEDICATION_CUES``) within ``words`` words before it ("allergic to penicillin", "je prends du thym", "on
+    Diane"), or a dose or an allergy word within ``words`` words after it ("Diane 35", "romarin, un comprimé",
+    "penicillin allergy"). A cue after the name belongs to the next clause ("the pain should recede, I take
+    nothing"), a count alone is no dose ("Diane, une amie")."""
+    from consult.extract.posology import dose_word
+
+    before = text[:start].split()[-words:]
+    after = text[end:].split()[:words]
+    return (medication_cue(" ".join(before), language) or any(dose_word(w) for w in after)
+            or bool(_ALLERGY_AFTER.search(" ".join(after))))
+
+
 def medication_cue(text: str, language: str | None = None) -> bool:
     """True when ``text`` holds a word of medication talk (``MEDICATION_CUES``; both languages when None)."""
     cues = [MEDICATION_CUES[language]] if language in MEDICATION_CUES else list(MEDICATION_CUES.values())
@@ -304,7 +324,10 @@ class DrugNameFinder:
     the names the recogniser (or a typist) bent.
 
     - An exact match of a name that is also an everyday word or a first name (``ambiguous``: "Diane", "Caroline",
-      a substance with no ATC code such as "poly") counts only in a sentence with a medication cue.
+      "recede", a substance with no ATC code such as "poly" or "avocat") counts only where a medicine is named:
+      a medication cue just before it or a dose just after it (:func:`medication_cue_near`). Consultations are
+      full of medication talk: a cue somewhere in the sentence does not make "j'ai vu mon avocat" or "the pain
+      should recede" a drug.
     - The lexicon's approximate matches (phonetic, fuzzy, elided) and the :class:`NameIndex` candidates of the words
       it did not match are read only where some word is no word of the language (:meth:`bent`: ordinary words that
       sound like a name are left to the speech stage, which hears them), spelled close to the name, and in a
@@ -371,15 +394,19 @@ class DrugNameFinder:
         cue = medication_cue(sentence)
         out: list[DrugMatch] = []
         approximate: list[DrugMatch] = []
+        unnamed: list[tuple[int, int]] = []  # everyday words spelled like a name, not used as one here
         for m in self.lexicon.find(sentence):
             if m.score >= 0.95:
-                if cue or not self.is_ambiguous(m.entry):
+                if not self.is_ambiguous(m.entry) or medication_cue_near(sentence, m.start, m.end):
                     out.append(m)
+                else:
+                    unnamed.append((m.start, m.end))
             else:
                 approximate.append(m)
         if not self.bent(sentence):
             return out  # every word is a word of the language: nothing bent to read
-        taken = [(m.start, m.end) for m in out]
+        # an everyday word left out is not read as a neighbouring name either ("penicillin": penicilline v)
+        taken = [(m.start, m.end) for m in out] + unnamed
         proposals: list[tuple[DrugMatch, float]] = []
         for m in approximate:
             spelling = self._plausible(sentence[m.start:m.end], m.entry, "fuzzy")
@@ -446,5 +473,5 @@ def _load_index() -> NameIndex:
     return NameIndex(DrugLexicon.load(), confusions, _read_keys(ORDINARY_RESOURCE), _read_keys(COMMON_RESOURCE))
 
 
-__all__ = ["MEDICATION_CUES", "DrugNameFinder", "NameCandidate", "NameIndex", "english_key", "medication_cue", "ngrams",
-           "spelling_similarity"]
+__all__ = ["CUE_NEAR_WORDS", "MEDICATION_CUES", "DrugNameFinder", "NameCandidate", "NameIndex", "english_key",
+           "medication_cue", "medication_cue_near", "ngrams", "spelling_similarity"]

@@ -407,6 +407,17 @@ def posology_word(word: str) -> bool:
     return form_of(folded) is not None or unit_of(folded)[1]
 
 
+def dose_word(word: str) -> bool:
+    """Whether one word says a dose, not only a count: a digit, a unit, a dose form or a schedule word ("500",
+    "mg", "comprimé", "twice"); a number word alone ("une", "one") is not one."""
+    folded = fold(word).strip(" .,;:!?'’\"()-")
+    if not folded:
+        return False
+    if any(c.isdigit() for c in folded) or _SCHEDULE_WORD.fullmatch(folded):
+        return True
+    return form_of(folded) is not None or unit_of(folded)[1]
+
+
 def form_of(text: str) -> str | None:
     """The normalised dose or product form of a folded form word ("gelules" -> "gélule", "cream" ->
     "crème", "drops" -> "[drp]"), or None when it names no form the grammar knows."""
