@@ -607,7 +607,8 @@ MAX_LINES = 40
 """Medication lines shown as cards with their own decision; further lines are decided in the table."""
 
 # Widths of the medication table's columns (COLUMNS order): the values a reviewer corrects get the room.
-_TABLE_WIDTHS: list[str | int] = ["5%", "10%", "10%", "7%", "7%", "9%", "5%", "6%", "10%", "5%", "5%", "8%", "5%", "8%"]
+_TABLE_WIDTHS: list[str | int] = ["4%", "8%", "9%", "6%", "6%", "8%", "5%", "5%", "8%", "5%", "4%", "7%", "4%", "7%",
+                                  "4%", "10%"]
 
 
 # Before a decision is sent: the cards' choices are locked until they are re-drawn with the new table, so that a

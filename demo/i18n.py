@@ -27,6 +27,7 @@ COLUMNS: tuple[str, ...] = (
     "confidence",
     "decision",
     "ald",
+    "comment",
 )
 
 # Columns of the pharmacist's queue, in display order.
@@ -176,7 +177,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             "du traitement de l'affection de longue durée (ordonnance bizone). Une cellule vide efface la valeur. "
             "Un médicament dit mais absent : ajoutez une ligne au tableau (menu ⋮ d'une cellule, « Ajouter une "
             "ligne en dessous ») et écrivez son nom dans la colonne du nom normalisé (dosage, posologie et décision "
-            "ensuite) ; elle est marquée « ajouté par le relecteur »."
+            "ensuite) ; elle est marquée « ajouté par le relecteur ». Colonne commentaire : une remarque pour le "
+            "prescripteur ou le pharmacien (jointe à la ligne dans le bundle FHIR)."
         ),
         # --- sign-off
         "signoff_title": "Signature",
@@ -266,6 +268,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "col_confidence": "confiance",
         "col_decision": "décision",
         "col_ald": "ALD",
+        "col_comment": "commentaire",
     },
     "en": {
         "title": "consult — consultation review",
@@ -395,7 +398,8 @@ _TEXTS: dict[str, dict[str, str]] = {
             '"pending"; ALD "yes" for a line treating the patient\'s long-term condition (affection de longue '
             'durée). An empty cell clears the value. A medicine that was said but is missing: add a row to the table '
             '(a cell\'s ⋮ menu, "Add row below") and write its name in the normalised name column (then strength, '
-            'posology and decision); it is marked "added by the reviewer".'
+            'posology and decision); it is marked "added by the reviewer". Comment column: a remark for the prescriber '
+            'or the pharmacist (attached to the line in the FHIR bundle).'
         ),
         "signoff_title": "Sign-off",
         "signoff_help": (
@@ -481,6 +485,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "col_confidence": "confidence",
         "col_decision": "decision",
         "col_ald": "ALD",
+        "col_comment": "comment",
     },
 }
 

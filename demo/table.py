@@ -16,8 +16,10 @@ when       ``matin, soir`` (labels)               FHIR codes ``MORN, EVE``
 ald        ``oui`` / ``yes``, empty when not ALD  ``non``, ``no``, ``x``, ``1``, ``0``
 ========== ====================================== ==========================================
 
-The ``ald`` column is the reviewer's mark (not a field of the line): :attr:`ReviewDecision.ald`, the line treats
-the patient's affection de longue durée (the ordonnance's upper "bizone" zone, ``category`` ALD in FHIR).
+The ``comment`` column is the reviewer's remark on the line (:attr:`ReviewDecision.comment`, a ``note`` of the
+line's FHIR resource). The ``ald`` column is the reviewer's mark (not a field of the line): :attr:`ReviewDecision.ald`,
+the line treats the patient's affection de longue durée (the ordonnance's upper "bizone" zone, ``category`` ALD in
+FHIR).
 """
 
 from __future__ import annotations
@@ -285,6 +287,7 @@ def _line_cells(line_id: str, line: MedicationLine, decision: ReviewDecision | N
         "confidence": _num(round(line.confidence, 2), lang),
         "decision": _decision_label(decision.decision if decision is not None else "pending", lang),
         "ald": t["yes"] if decision is not None and decision.ald else "",
+        "comment": (decision.comment or "") if decision is not None else "",
     }
     return [cells[key] for key in COLUMNS]
 
@@ -496,6 +499,7 @@ def rows_to_decisions(
         decided[line_id] = ReviewDecision(
             line_id=line_id,
             decision=decision,
+            comment=_cell(row, "comment") or None,
             line=edited if is_added(line_id) and line_id not in lines else (None if edited == line else edited),
             reviewer=reviewer,
             at=when,
@@ -578,6 +582,7 @@ def decision_records(report: ConsultationReport, decisions: Iterable[ReviewDecis
             "reviewer": d.reviewer,
             "at": d.at.isoformat() if d.at is not None else None,
             "ald": d.ald,
+            "comment": d.comment,
             "added": original is None and is_added(d.line_id),
         })
     return out
@@ -600,6 +605,7 @@ def decisions_from_records(report: ConsultationReport, records: Iterable[dict[st
             reviewer=rec.get("reviewer"),
             at=datetime.fromisoformat(rec["at"]) if rec.get("at") else None,
             ald=rec.get("ald") is True,
+            comment=rec["comment"] if isinstance(rec.get("comment"), str) and rec["comment"] else None,
         ))
     return out
 

@@ -296,6 +296,8 @@ def line_card_html(
         heard = f'<div class="ml-ev">{escape(t["added_note"])}</div>'
     else:
         heard = f'<div class="ml-ev">{seek}<span class="who">{who}</span> « {_quote(report, original)} »</div>'
+    if decision is not None and decision.comment:
+        heard += f'<div class="ml-comment">💬 {escape(decision.comment)}</div>'
     if state == "rejected":
         alerts = ""
     elif flags:
@@ -353,6 +355,8 @@ _CSS = """
 .ml-edited { font-size: .8rem; font-weight: 600; color: #1d4ed8; }
 .ml-sig { font-size: 1.02rem; margin: .15rem 0; }
 .ml-ev { font-size: .9rem; color: #334155; }
+.ml-comment { font-size: .9rem; color: #1e3a8a; background: #eff6ff; border-radius: 4px; padding: .15rem .4rem;
+  margin-top: .2rem; }
 .ml-flags { list-style: none; margin: .3rem 0 0; padding: 0; }
 .flag { margin: .15rem 0; padding: .2rem .5rem; border-radius: 4px; font-size: .92rem; }
 .flag .sev { font-weight: 700; margin-right: .3rem; }

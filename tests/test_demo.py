@@ -1209,6 +1209,20 @@ def test_a_drug_the_recording_missed_is_added_in_the_table_and_reaches_every_out
     assert "added-1" not in line_resources(build_bundle(report, rejected))
     assert "added-1" not in [m.id for m in reviewed_report(report, rejected).medications]
 
+    # a remark on a line: kept with the decision, on the card, in the store and as a note of the FHIR resource
+    rows = report_to_rows(report, "fr")
+    _row(rows, "med-3")[COL["comment"]] = "Vérifier la fonction rénale avant de délivrer."
+    commented = {d.line_id: d for d in rows_to_decisions(report, rows, "Dr B")}
+    assert commented["med-3"].comment == "Vérifier la fonction rénale avant de délivrer."
+    assert commented["med-3"].line is None and commented["med-1"].comment is None  # a remark is not an edit
+    card = dict((c[0], c[1]) for c in lines_view(report, rows, "fr")[1])["med-3"]
+    assert "Vérifier la fonction rénale" in card
+    kept = decisions_from_records(report, json.loads(json.dumps(decision_records(report, list(commented.values())))))
+    assert next(d for d in kept if d.line_id == "med-3").comment == commented["med-3"].comment
+    assert _row(report_to_rows(report, "fr", kept), "med-3")[COL["comment"]] == commented["med-3"].comment
+    notes = [n.text for n in line_resources(build_bundle(report, list(commented.values())))["med-3"].note]
+    assert "Reviewer: Vérifier la fonction rénale avant de délivrer." in notes
+
     nameless = [""] * len(COLUMNS)
     nameless[COL["dose"]] = "1 comprimé"
     with pytest.raises(TableError, match="added-1"):
