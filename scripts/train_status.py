@@ -49,8 +49,8 @@ from consult.extract.status_model import (  # noqa: E402
     ACTIONS,
     FEATURES_VERSION,
     LineContext,
+    choose_status,
     decision_cost,
-    expected_cost,
     line_features,
     rule_status,
 )
@@ -69,7 +69,8 @@ FOLDS = 5
 REPEATS = 3
 """Cross-validation repeats (fold assignments from seeds SEED, SEED+1, ...)."""
 DEFAULT_HYPER: dict[str, Any] = {"C": 0.1, "mentioned_weight": 1.5, "balance": 0.5, "min_df": 2, "augment": 0.3,
-                                 "prior_scale": 2.0, "decision_cost": 2.0, "override_threshold": 0.6}
+                                 "prior_scale": 2.0, "decision_cost": 2.0, "override_threshold": 0.6,
+                                 "stop_veto": 1.0}
 GRID: dict[str, list[Any]] = {
     "C": [0.1],
     "mentioned_weight": [1.0, 1.5, 2.0],
@@ -79,13 +80,15 @@ GRID: dict[str, list[Any]] = {
     "prior_scale": [1.0, 2.0, 3.0],
     "decision_cost": [1.0, 2.0, 3.0],
     "override_threshold": [0.0, 0.5, 0.6, 0.7],
+    "stop_veto": [1.0, 0.8, 0.9],
 }
 """Searched hyper-parameters (narrowed from earlier, wider searches on the same dev set, whose best points
 always had C 0.1, balance 0.5, augment 0.3, min_df 2; C 0.05-3, balance 0-1, augment 0-1 and min_df 2-3 were
 tried): ``augment`` is the weight of the role-less copies in the fit (0: left out);
-``decision_cost`` is the cost of mentioned -> new/renewed/changed that the model's decision minimises
+``decision_cost`` is the cost of mentioned or stopped -> new/renewed/changed that the model's decision minimises
 (expected cost over its probabilities; 1 = the most probable status); ``override_threshold`` is the
-probability the model needs to overrule the rules' status."""
+probability the model needs to overrule the rules' status; ``stop_veto`` the probability an action needs to overrule
+the rules' "stopped" (1: never)."""
 ROLELESS_WEIGHT = 0.5
 """The search minimises the CV cost with roles + this x the CV cost with every role unknown: the role is
 evidence, not a veto, and a transcript whose diarisation failed must still read right."""
@@ -279,15 +282,15 @@ def out_of_fold(examples: Sequence[Example], hyper: dict[str, Any], repeats: int
     return out
 
 
-DECISION_KEYS = ("decision_cost", "override_threshold")
+DECISION_KEYS = ("decision_cost", "override_threshold", "stop_veto")
 """Hyper-parameters of the decision only (no refit)."""
 
 
 def decide(probs: dict[str, float], hyper: dict[str, Any], rule: str) -> str:
     """The runtime's decision (:meth:`consult.extract.status_model.StatusModel.choose`)."""
-    classes: list[Any] = list(probs)
-    best = min(classes, key=lambda a: (expected_cost(probs, a, hyper["decision_cost"]), -probs[a]))
-    return rule if best != rule and probs[best] < hyper.get("override_threshold", 0.0) else best
+    return choose_status(probs, rule, decision_cost=hyper["decision_cost"],  # type: ignore[arg-type]
+                         override_threshold=hyper.get("override_threshold", 0.0),
+                         stop_veto=hyper.get("stop_veto", 1.0))
 
 
 def cross_validate(examples: Sequence[Example], hyper: dict[str, Any], repeats: int = REPEATS,
@@ -310,8 +313,9 @@ def search(examples: Sequence[Example], grid: dict[str, list[Any]] = GRID, repea
     for values in itertools.product(*(grid[k] for k in fit_keys)):
         base = dict(zip(fit_keys, values, strict=True))
         oof = out_of_fold(examples, base, repeats)
-        for k, tau in itertools.product(grid["decision_cost"], grid["override_threshold"]):
-            hyper = {**base, "decision_cost": k, "override_threshold": tau}
+        for k, tau, veto in itertools.product(grid["decision_cost"], grid["override_threshold"],
+                                              grid.get("stop_veto", [1.0])):
+            hyper = {**base, "decision_cost": k, "override_threshold": tau, "stop_veto": veto}
             with_roles = evaluate([(e, decide(p, hyper, e.rule)) for e, p in oof if not e.augmented], hyper)
             no_roles = evaluate([(e, decide(p, hyper, e.rule)) for e, p in oof if e.augmented], hyper)
             log.info("%s: %s | role-less: %s", hyper, summary(with_roles), summary(no_roles))
@@ -346,7 +350,8 @@ the back-ends built on it (`consult.extract.status_model.decide_status`). Writte
 
 - **Model**: multinomial logistic regression (scikit-learn `LogisticRegression`, lbfgs), shipped as JSON
   coefficients ({len(model['coef'])} features, version `{model['version']}`); prediction is a dot product,
-  a softmax and the least expected cost (mentioned decided new/renewed/changed costs {h['decision_cost']:g},
+  a softmax and the least expected cost (mentioned or stopped decided new/renewed/changed costs
+  {h['decision_cost']:g},
   other errors 1) in `consult/extract/status_model.py`, without scikit-learn.
 - **Data**: the labelled dev dialogues only (`benchmarks/devset/{{en,fr}}`: {model['consultations']}
   consultations with at least one matched line, of {model.get('labelled', '?')}): the rule extractor's lines
@@ -373,7 +378,8 @@ the back-ends built on it (`consult.extract.status_model.decide_status`). Writte
   >= {h['min_df']} consultations, role-less copies weighted {h['augment']:g} in the fit, features that
   already say a status (`rule=`, `m=`, `cue_status=`, `f:says=`) scaled x {h.get('prior_scale', 1.0):g},
   decision cost {h['decision_cost']:g}, the model overrules the rules' status from probability
-  {h.get('override_threshold', 0.0):g}. CV cost: mentioned decided new/renewed/changed =
+  {h.get('override_threshold', 0.0):g}, an action overrules the rules' "stopped" from probability
+  {h.get('stop_veto', 1.0):g}. CV cost: mentioned or stopped decided new/renewed/changed =
   {COST_MENTIONED_AS_ACTION:g}, any other error = 1.
 - **Seed** {model['seed']}: folds `StratifiedGroupKFold({FOLDS}, shuffle, seed + r)` for r < {repeats}; the fit
   itself is deterministic (tests/test_status_model.py retrains and compares).

@@ -62,6 +62,15 @@ CASES_EN = [
     # stopped
     ("PAT: I've been taking ibuprofen for my back.\nDOC: With your kidneys I'd like you to stop the ibuprofen.",
      "ibuprofen", "stopped"),
+    # a stop said by the doctor first, with a modal: the costliest error is to show it as prescribed
+    ("DOC: Your stomach pain may come from it, so you can stop the ibuprofen now.", "ibuprofen", "stopped"),
+    ("DOC: You should stop naproxen because of your kidneys.\nPAT: Okay.", "naproxen", "stopped"),
+    ("DOC: Your stomach is better, but don't take ibuprofen anymore.", "ibuprofen", "stopped"),
+    # a stop said in the negative is the opposite: go on (a stopped line would drop the drug)
+    ("PAT: I take warfarin.\nDOC: Never stop the warfarin on your own, even before a dental visit.", "warfarin",
+     "renewed"),
+    ("PAT: The bisoprolol makes me tired.\nDOC: Please don't stop taking your bisoprolol suddenly.",
+     "bisoprolol", "renewed"),
     # mentioned
     ("DOC: Do you take anything regularly?\nPAT: I take omeprazole every morning for my stomach.\n"
      "DOC: Okay, and any allergies?", "omeprazole", "mentioned"),
@@ -84,6 +93,11 @@ CASES_FR = [
     # stopped
     ("PAT: Je prends de l'ibuprofène pour le dos.\nDOC: Avec vos reins, vous pouvez arrêter l'ibuprofène.",
      "ibuprofène", "stopped"),
+    ("PAT: J'ai des brûlures d'estomac.\nDOC: Alors ne prenez plus d'ibuprofène.", "ibuprofène", "stopped"),
+    ("PAT: Je prends du Kardégic.\nDOC: Surtout, n'arrêtez pas le Kardégic avant l'extraction dentaire.",
+     "acide acétylsalicylique", "renewed"),
+    ("PAT: Le ramipril me fait tousser.\nDOC: Il ne faut pas arrêter le ramipril, on en reparle dans un mois.",
+     "ramipril", "renewed"),
     # mentioned
     ("DOC: Vous avez des traitements ?\nPAT: Je prends du Doliprane quand j'ai mal à la tête.\n"
      "DOC: D'accord. Et des allergies ?", "paracétamol", "mentioned"),
@@ -138,6 +152,19 @@ def test_role_confidence_moves_weight_to_unknown() -> None:
     f = line_features(ctx)
     assert f["P:m=mentioned"] == pytest.approx(0.4) and f["U:m=mentioned"] == pytest.approx(0.6)
     assert f["first_role=P"] == pytest.approx(0.4)
+
+
+def test_a_drug_only_mentioned_or_stopped_shown_as_prescribed_is_the_costly_error() -> None:
+    from consult.extract.status_model import decision_cost, expected_cost
+
+    for wrong in ("new", "renewed", "changed"):
+        assert decision_cost("mentioned", wrong, 2.0) == decision_cost("stopped", wrong, 2.0) == 2.0
+    assert decision_cost("new", "stopped", 2.0) == decision_cost("new", "mentioned", 2.0) == 1.0
+    assert decision_cost("stopped", "stopped", 2.0) == 0.0
+    # the model 60 % sure of "new" and 31 % of "stopped" decides "stopped": showing a stopped drug as
+    # prescribed costs twice as much as the other way round
+    probs = {"mentioned": 0.087, "new": 0.6, "renewed": 0.004, "changed": 0.003, "stopped": 0.306}
+    assert expected_cost(probs, "stopped", 2.0) < expected_cost(probs, "new", 2.0)
 
 
 def test_frames_say_who_does_what() -> None:

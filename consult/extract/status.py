@@ -11,8 +11,18 @@ from schemas.medication import MedicationStatus
 _STOPPED = re.compile(
     r"\b(arretez|arreter|arrete|on arrete|stoppez|stopper|ne prenez plus|n'en prenez plus|"
     r"suspend(?:ez|re|s)?|stop(?:s|ping)? (?:taking|the|your|it)|stop\b|discontinue|come off|"
-    r"no longer take|don't take (?:it|them) anymore)"
+    r"no longer take|(?:don't|do not) take (?:[\w']+\s+){0,2}?any ?more|no more)"
 )
+_NEGATED_STOP = re.compile(
+    r"\b(?:(?:don't|dont|do not|never|mustn't|must not|shouldn't|should not|won't|will not|not to)\s+"
+    r"(?:\w+\s+){0,2}?(?:stop|discontinue|come off|give up)|"
+    r"n'(?:arretez|arrete|arretons|interrompez|stoppez|suspendez)\s+(?:\w+\s+)?(?:pas|jamais)|"
+    r"ne (?:l'|les |le |la )?(?:arretez|arrete|arretons|interrompez|stoppez|suspendez)\s+(?:\w+\s+)?(?:pas|jamais)|"
+    r"(?:ne )?(?:pas|jamais|surtout pas) (?:l'|les |le |la )?(?:arreter|interrompre|stopper|suspendre)|"
+    r"sans (?:l'|les |le |la )?(?:arreter|interrompre))"
+)
+"""A stop said in the negative ("don't stop taking it", "n'arrêtez pas le ramipril", "il ne faut surtout pas
+arrêter le Kardégic"): the doctor tells the patient to go on, the opposite of a stop."""
 _CHANGED = re.compile(
     r"\b(on passe a|passer a|passez a|on augmente|augmentez|augmenter|on diminue|diminuez|diminuer|"
     r"on baisse|baissez|on remplace|remplacez|remplacer|on change|changer|on modifie|a la place|"
@@ -64,6 +74,8 @@ def classify_status(
     s = _RENEWALS_COUNT.sub(" ", s)
     if role == "patient":
         return "mentioned", 0.9
+    if _NEGATED_STOP.search(s):
+        return "renewed", 0.8
     if _NEGATION.search(before):
         if _STOPPED.search(s):
             return "stopped", 0.8
@@ -91,6 +103,8 @@ def classify_status(
 def continuation_cue(sentence: str) -> MedicationStatus | None:
     """Status cue of a follow-up doctor sentence that does not name the drug ("Continuez.")."""
     s = fold(sentence)
+    if _NEGATED_STOP.search(s):
+        return "renewed"
     if _STOPPED.search(s):
         return "stopped"
     if _CHANGED.search(s):
@@ -114,7 +128,7 @@ def status_cues(sentence: str, *, drug_start: int) -> dict[str, bool]:
     before = fold(sentence)[:drug_start]
     stripped = s.strip()
     return {
-        "stopped": _STOPPED.search(s) is not None,
+        "stopped": _STOPPED.search(s) is not None and _NEGATED_STOP.search(s) is None,
         "changed": _CHANGED.search(s) is not None,
         "renewed": _RENEWED.search(s) is not None,
         "new": _NEW.search(s) is not None,

@@ -252,6 +252,8 @@ class Frame:
     agent: str = "none"
     time: str = "none"
     negated: bool = False
+    ceased: bool = False
+    """The negation says "no more" ("ne prenez plus", "don't take it anymore", "no longer take"): a stop."""
 
     def status(self) -> str:
         """What the frame alone says of the drug: ``new`` (someone prescribes it, or tells the patient to take
@@ -263,7 +265,9 @@ class Frame:
         if self.time == "past":
             return "history"
         if "stop" in kinds:
-            return "stopped"
+            return "renewed" if self.negated else "stopped"  # "don't stop taking it": go on
+        if self.negated and self.ceased and "take" in kinds and self.time != "past":
+            return "stopped"  # "ne prenez plus d'ibuprofène", "don't take it anymore"
         if self.negated:
             return "negated"
         if "consider" in kinds or self.time == "modal" and self.agent in ("1", "3", "none") and "take" not in kinds:
@@ -316,6 +320,8 @@ def english_frame(text: str, start: int) -> Frame:
             at, lemma, past = i, "be_on", words[i - 1] in ("was", "were")
             break
     if at < 0:
+        if words[-2:] == ["no", "more"]:  # "no more ibuprofen for you"
+            return Frame("stop", ("stop",), "2", "imperative")
         return Frame()
     kinds = list(_VERB_CLASS.get(lemma, ()))
     for w in words[max(0, at - 4) : at]:  # "I'd encourage you to take", "we'll start you on"
@@ -340,7 +346,11 @@ def english_frame(text: str, start: int) -> Frame:
         time = "infinitive"
     else:
         time = "present"
-    return Frame(lemma, tuple(kinds), agent, time, bool(set(before) & _EN_NEG))
+    negated = bool(set(before) & _EN_NEG) or "no longer" in " ".join(words[max(0, at - 3): at])
+    after = _WORD.findall(fold(text)[start:])[:6]
+    ceased = negated and ("anymore" in after or " any more" in " " + " ".join(after)
+                          or "no longer" in " ".join(words[max(0, at - 3): at]))
+    return Frame(lemma, tuple(kinds), agent, time, negated, ceased)
 
 
 _FR_AGENT = {"je": "1", "nous": "1", "on": "1", "j'": "1", "vous": "2", "tu": "2"}
@@ -364,7 +374,7 @@ def french_frame(doc: Any, start: int, end: int) -> Frame:
     lemma = fold(verb.lemma_.lower())
     governor = verb.head if verb.dep_ in ("xcomp", "ccomp") and verb.head is not verb else None
     gov_lemma = fold(governor.lemma_.lower()) if governor is not None else ""
-    agent, negated, aux = "none", False, False
+    agent, negated, aux, ceased = "none", False, False, False
     for holder in (verb, governor):
         if holder is None:
             continue
@@ -376,6 +386,7 @@ def french_frame(doc: Any, start: int, end: int) -> Frame:
                 aux = True
             elif c in ("ne", "pas", "plus", "jamais", "n'"):
                 negated = True
+                ceased = ceased or c == "plus"
     moods = {_morph(verb, "Mood")} | ({_morph(governor, "Mood")} if governor is not None else set())
     tense = _morph(verb, "Tense")
     if "Imp" in moods:
@@ -393,7 +404,7 @@ def french_frame(doc: Any, start: int, end: int) -> Frame:
         time = "present"
     kinds = list(_VERB_CLASS.get(lemma, ()))
     kinds += [k for k in _VERB_CLASS.get(gov_lemma, ()) if k not in kinds]
-    return Frame(lemma, tuple(kinds), agent, time, negated)
+    return Frame(lemma, tuple(kinds), agent, time, negated, ceased and negated)
 
 
 def _fr_lexical_verb(doc: Any, i: int) -> int | None:
@@ -423,7 +434,9 @@ def _french_surface_frame(doc: Any, i: int) -> Frame:
         if w in _FR_AGENT:
             agent = _FR_AGENT[w]
             break
-    negated = any(fold(doc[k].text.lower()) in ("ne", "n'", "pas", "plus") for k in range(max(0, j - 3), i))
+    near = [fold(doc[k].text.lower()) for k in range(max(0, j - 3), i)]
+    negated = any(w in ("ne", "n'", "pas", "plus") for w in near)
+    ceased = negated and "plus" in near
     if form.endswith(("e", "es")) and form[-2:] not in ("ee",) and lemma.endswith("er") and agent == "none":
         time = "present"
     elif form.endswith("ez") and agent == "none":
@@ -435,7 +448,7 @@ def _french_surface_frame(doc: Any, i: int) -> Frame:
         time = "infinitive"
     else:
         time = "present"
-    return Frame(lemma, tuple(_VERB_CLASS.get(lemma, ())), agent, time, negated)
+    return Frame(lemma, tuple(_VERB_CLASS.get(lemma, ())), agent, time, negated, ceased)
 
 
 def frame_of(sentence: str, start: int, end: int, language: str) -> Frame:
@@ -610,15 +623,35 @@ about."""
 
 
 def decision_cost(true: MedicationStatus, decided: MedicationStatus, mentioned_as_action: float) -> float:
-    """0 when right, ``mentioned_as_action`` for new/renewed/changed decided for a ``mentioned`` drug, else 1."""
+    """0 when right, ``mentioned_as_action`` for new/renewed/changed decided for a drug that was only ``mentioned``
+    or that was ``stopped`` (both show as a prescription a drug the patient must not be given: the costliest
+    errors of this product), else 1."""
     if true == decided:
         return 0.0
-    return mentioned_as_action if true == "mentioned" and decided in ACTIONS else 1.0
+    return mentioned_as_action if true in ("mentioned", "stopped") and decided in ACTIONS else 1.0
 
 
 def expected_cost(probs: Mapping[MedicationStatus, float], decided: MedicationStatus, mentioned_as_action: float
                   ) -> float:
     return sum(p * decision_cost(t, decided, mentioned_as_action) for t, p in probs.items())
+
+
+def choose_status(probs: Mapping[MedicationStatus, float], rule: MedicationStatus | None = None, *,
+                  decision_cost: float = 1.0, override_threshold: float = 0.0, stop_veto: float = 1.0
+                  ) -> MedicationStatus:
+    """The status of least expected cost (:func:`decision_cost`; ties: the more probable); the rules' status
+    ``rule`` instead when the model's is less probable than ``override_threshold``; and when the rules read a
+    stop ("you can stop the ibuprofen now", a stop verb on the drug) an action (new/renewed/changed) only with
+    at least ``stop_veto`` probability: a stopped drug shown as prescribed is the error that harms, and stops are
+    rare in the data the model learns from. The runtime (:meth:`StatusModel.choose`) and the training script
+    decide with this one function."""
+    classes = list(probs)
+    best = min(classes, key=lambda a: (expected_cost(probs, a, decision_cost), -probs[a]))
+    if rule is not None and best != rule and probs[best] < override_threshold:
+        return rule
+    if rule == "stopped" and best in ACTIONS and probs[best] < stop_veto:
+        return "stopped"
+    return best
 
 
 @dataclass(frozen=True)
@@ -675,15 +708,16 @@ class StatusModel:
         """The model overrides the rules' status only with at least this probability."""
         return float(self.meta.get("hyper", {}).get("override_threshold", 0.0))
 
+    @property
+    def stop_veto(self) -> float:
+        """An action (new/renewed/changed) overrules the rules' ``stopped`` only with at least this probability."""
+        return float(self.meta.get("hyper", {}).get("stop_veto", 1.0))
+
     def choose(self, probs: Mapping[MedicationStatus, float], rule: MedicationStatus | None = None
                ) -> MedicationStatus:
-        """The status of least expected cost (:func:`decision_cost`; ties: the more probable); the rules'
-        status ``rule`` instead when that one is less probable than :attr:`override_threshold`."""
-        k = self.mentioned_as_action_cost
-        best = min(self.classes, key=lambda a: (expected_cost(probs, a, k), -probs[a]))
-        if rule is not None and best != rule and probs[best] < self.override_threshold:
-            return rule
-        return best
+        """:func:`choose_status` with the model's decision hyper-parameters."""
+        return choose_status(probs, rule, decision_cost=self.mentioned_as_action_cost,
+                             override_threshold=self.override_threshold, stop_veto=self.stop_veto)
 
     def decide(self, ctx: LineContext) -> tuple[MedicationStatus, float]:
         """The status (:meth:`choose`) and its certainty: the rules' certainty when the model agrees with them
@@ -744,6 +778,7 @@ __all__ = [
     "FEATURES_VERSION",
     "MODEL_RESOURCE",
     "bundled_model",
+    "choose_status",
     "decide_status",
     "decide_status_detail",
     "decision_cost",
