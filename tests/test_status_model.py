@@ -66,6 +66,9 @@ CASES_EN = [
     ("DOC: Your stomach pain may come from it, so you can stop the ibuprofen now.", "ibuprofen", "stopped"),
     ("DOC: You should stop naproxen because of your kidneys.\nPAT: Okay.", "naproxen", "stopped"),
     ("DOC: Your stomach is better, but don't take ibuprofen anymore.", "ibuprofen", "stopped"),
+    # a ceiling is not a stop
+    ("PAT: I use my salbutamol inhaler.\nDOC: I'll renew your salbutamol inhaler, two puffs when you're short of "
+     "breath, but no more than eight puffs a day.", "salbutamol", "renewed"),
     # a stop said in the negative is the opposite: go on (a stopped line would drop the drug)
     ("PAT: I take warfarin.\nDOC: Never stop the warfarin on your own, even before a dental visit.", "warfarin",
      "renewed"),

@@ -11,7 +11,7 @@ from schemas.medication import MedicationStatus
 _STOPPED = re.compile(
     r"\b(arretez|arreter|arrete|on arrete|stoppez|stopper|ne prenez plus|n'en prenez plus|"
     r"suspend(?:ez|re|s)?|stop(?:s|ping)? (?:taking|the|your|it)|stop\b|discontinue|come off|"
-    r"no longer take|(?:don't|do not) take (?:[\w']+\s+){0,2}?any ?more|no more)"
+    r"no longer take|(?:don't|do not) take (?:[\w']+\s+){0,2}?any ?more|no more(?! than))"
 )
 _NEGATED_STOP = re.compile(
     r"\b(?:(?:don't|dont|do not|never|mustn't|must not|shouldn't|should not|won't|will not|not to)\s+"

@@ -641,15 +641,15 @@ def choose_status(probs: Mapping[MedicationStatus, float], rule: MedicationStatu
                   ) -> MedicationStatus:
     """The status of least expected cost (:func:`decision_cost`; ties: the more probable); the rules' status
     ``rule`` instead when the model's is less probable than ``override_threshold``; and when the rules read a
-    stop ("you can stop the ibuprofen now", a stop verb on the drug) an action (new/renewed/changed) only with
-    at least ``stop_veto`` probability: a stopped drug shown as prescribed is the error that harms, and stops are
-    rare in the data the model learns from. The runtime (:meth:`StatusModel.choose`) and the training script
+    stop ("you can stop the ibuprofen now", "arrêtez l'ibuprofène": a stop verb on the drug) another status only
+    with at least ``stop_veto`` probability: a stopped drug shown as prescribed is the error that harms, and stops
+    are rare in the data the model learns from. The runtime (:meth:`StatusModel.choose`) and the training script
     decide with this one function."""
     classes = list(probs)
     best = min(classes, key=lambda a: (expected_cost(probs, a, decision_cost), -probs[a]))
     if rule is not None and best != rule and probs[best] < override_threshold:
         return rule
-    if rule == "stopped" and best in ACTIONS and probs[best] < stop_veto:
+    if rule == "stopped" and best != "stopped" and probs[best] < stop_veto:
         return "stopped"
     return best
 
@@ -710,7 +710,7 @@ class StatusModel:
 
     @property
     def stop_veto(self) -> float:
-        """An action (new/renewed/changed) overrules the rules' ``stopped`` only with at least this probability."""
+        """The model overrules the rules' ``stopped`` only with at least this probability."""
         return float(self.meta.get("hyper", {}).get("stop_veto", 1.0))
 
     def choose(self, probs: Mapping[MedicationStatus, float], rule: MedicationStatus | None = None
