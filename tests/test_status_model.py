@@ -56,6 +56,7 @@ CASES_EN = [
      "DOC: Your readings are good, so I'm going to continue you on ramipril.", "ramipril", "renewed"),
     ("PAT: I take bisoprolol 5 milligrams every morning.\nDOC: Your heart rate is fine. We'll keep you on that "
      "dose of bisoprolol.", "bisoprolol", "renewed"),
+    ("DOC: Your mood is much better, so we'll keep you on that dose of sertraline.", "sertraline", "renewed"),
     # changed
     ("PAT: I take amlodipine 5 milligrams a day.\nDOC: Your pressure is still high, so let's increase your "
      "amlodipine to 10 milligrams once a day.", "amlodipine", "changed"),
@@ -90,6 +91,7 @@ CASES_FR = [
      "DOC: Très bien, on poursuit le Kardégic.", "acide acétylsalicylique", "renewed"),
     ("PAT: Je prends du ramipril cinq milligrammes le matin.\nDOC: La tension est bonne, on garde le ramipril.",
      "ramipril", "renewed"),
+    ("DOC: La tension est bonne, je vous laisse sous amlodipine.", "amlodipine", "renewed"),
     # changed
     ("PAT: Je prends de l'amlodipine cinq milligrammes.\nDOC: La tension reste haute, on augmente "
      "l'amlodipine à dix milligrammes le matin.", "amlodipine", "changed"),

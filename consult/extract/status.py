@@ -30,7 +30,9 @@ _CHANGED = re.compile(
 )
 _RENEWED = re.compile(
     r"\b(on continue|continuez|continuer|je (?:vous )?renouvelle|renouvel\w*|on garde|gardez|poursuivez|"
-    r"poursuivre|on maintient|keep (?:taking|on|using)|continue|carry on|renew\w*|repeat prescription)\b"
+    r"poursuivre|on maintient|keep (?:taking|on|using)|continue|carry on|renew\w*|repeat prescription|"
+    r"(?:keep|leave) (?:you|him|her|them) on|stay on|(?:je vous|on vous|je te|on te) (?:laisse|garde|maintiens?) "
+    r"sous|restez sous)\b"
 )
 _NEW = re.compile(
     r"\b(je vous (?:prescris|prescrit|mets|donne|propose|fais une ordonnance)|"
