@@ -336,10 +336,10 @@ def medication(line: MedicationLine) -> dict[str, Any]:
 
 
 def _added(line: MedicationLine) -> bool:
-    """A line the reviewer added (:func:`consult.review.added_line`): typed, not heard; no evidence."""
-    from consult.review import is_added
+    """A line the reviewer added (:func:`consult.review.is_added_line`): typed, not heard; no evidence."""
+    from consult.review import is_added_line
 
-    return is_added(line.id) and not line.evidence.text
+    return is_added_line(line)
 
 
 def _line_extensions(line: MedicationLine, decision: ReviewDecision | None) -> list[dict[str, Any]]:
@@ -571,14 +571,13 @@ def build_bundle(report: ConsultationReport, decisions: Sequence[ReviewDecision]
 
     if bundle_type not in BUNDLE_TYPES:
         raise FhirError(f"bundle type {bundle_type!r}: use one of {', '.join(BUNDLE_TYPES)}")
-    from consult.review import is_added
+    from consult.review import added_decisions
 
     by_id = {d.line_id: d for d in decisions or []}
-    known = {m.id for m in report.medications}
-    unknown = {i for i, d in by_id.items() if i not in known and not (is_added(i) and d.line is not None)}
+    added = [d.line for d in added_decisions(report, by_id.values()) if d.line is not None]
+    unknown = set(by_id) - {m.id for m in report.medications} - {line.id for line in added}
     if unknown:
         raise FhirError(f"review decisions name unknown medication lines: {', '.join(sorted(unknown))}")
-    added = [d.line for i, d in by_id.items() if i not in known and d.line is not None]
     refs = _shared_refs(report)
     resources = _shared_resources(report, refs)
     approved: list[tuple[str, ReviewDecision]] = []

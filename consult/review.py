@@ -122,6 +122,17 @@ def is_added(line_id: str | None) -> bool:
     return bool(line_id) and str(line_id).startswith(ADDED_PREFIX)
 
 
+def is_added_line(line: MedicationLine) -> bool:
+    """True for a line the reviewer typed (:func:`added_line`): an added id and no transcript evidence."""
+    return is_added(line.id) and not line.evidence.text
+
+
+def added_decisions(report: ConsultationReport, decisions: Iterable[ReviewDecision]) -> list[ReviewDecision]:
+    """The decisions, in order, on lines the reviewer added: an added id the report does not have, with its line."""
+    known = {m.id for m in report.medications}
+    return [d for d in decisions if d.line is not None and is_added(d.line_id) and d.line_id not in known]
+
+
 def added_line(line_id: str, said: str, language: str, lex: DrugLexicon | None = None) -> MedicationLine:
     """A line the reviewer adds by typing the drug ``said`` (a drug the pipeline missed or misheard past
     recognition): named and coded from the lexicon like an extracted line ("Doliprane": paracétamol, N02BE01,
@@ -725,6 +736,7 @@ __all__ = [
     "FlagKind",
     "InteractionChecker",
     "Severity",
+    "added_decisions",
     "added_line",
     "carry_decisions",
     "daily_mg",
@@ -732,6 +744,7 @@ __all__ = [
     "effective_lines",
     "intakes_per_day",
     "is_added",
+    "is_added_line",
     "line_flags",
     "line_substances",
     "review_flags",

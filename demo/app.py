@@ -32,7 +32,7 @@ import gradio as gr  # noqa: E402
 
 from consult.errors import ConsultError  # noqa: E402
 from consult.ordonnance import Prescriber  # noqa: E402
-from consult.review import carry_decisions, is_added  # noqa: E402
+from consult.review import added_decisions, carry_decisions, is_added  # noqa: E402
 from consult.store import ReportStore  # noqa: E402
 from demo.i18n import QUEUE_FILTERS, check_language, headers, queue_headers, texts  # noqa: E402
 from demo.live import (  # noqa: E402
@@ -144,10 +144,9 @@ def lines_view(
          by_id[m.id].decision if m.id in by_id else "pending")
         for m in report.medications
     ]
-    known = {m.id for m in report.medications}
     cards += [  # the lines the reviewer added in the table, after the report's
         (d.line_id, line_card_html(report, d.line, d, flags_for_line(flags, d.line_id), lang), d.decision)
-        for d in decisions if d.line is not None and d.line_id not in known
+        for d in added_decisions(report, decisions) if d.line is not None
     ]
     return problems, cards
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any, get_args
 
-from consult.review import ADDED_PREFIX, added_line, is_added
+from consult.review import ADDED_PREFIX, added_decisions, added_line, is_added
 from demo.i18n import COLUMNS, UNIT_LABELS, WHEN_LABELS, check_language, texts
 from schemas import ConsultationReport, Duration, Frequency, MedicationLine, Quantity, ReviewDecision
 from schemas.medication import MedicationStatus, WhenCode
@@ -304,17 +304,14 @@ def report_to_rows(
     (:func:`consult.review.is_added`) follow the report's lines.
     """
     check_language(lang)
-    decided = list(decisions or [])
-    by_id = {d.line_id: d for d in decided}
+    by_id = {d.line_id: d for d in decisions or []}
     rows: list[list[str]] = []
     for original in report.medications:
         decision = by_id.get(original.id)
         line = decision.line if decision is not None and decision.line is not None else original
         rows.append(_line_cells(original.id, line, decision, lang))
-    known = {m.id for m in report.medications}
-    for d in by_id.values():
-        if d.line is not None and is_added(d.line_id) and d.line_id not in known:
-            rows.append(_line_cells(d.line_id, d.line, d, lang))
+    rows += [_line_cells(d.line_id, d.line, d, lang) for d in added_decisions(report, by_id.values())
+             if d.line is not None]
     return rows
 
 
@@ -628,9 +625,7 @@ def reviewed_report(report: ConsultationReport, decisions: Iterable[ReviewDecisi
     lines the reviewer added and did not reject."""
     decided = list(decisions)
     edits = {d.line_id: d.line for d in decided if d.line is not None}
-    known = {m.id for m in report.medications}
-    added = [d.line for d in decided
-             if d.line is not None and is_added(d.line_id) and d.line_id not in known and d.decision != "rejected"]
+    added = [d.line for d in added_decisions(report, decided) if d.line is not None and d.decision != "rejected"]
     return report.model_copy(update={"medications": [edits.get(m.id, m) for m in report.medications] + added})
 
 

@@ -15,7 +15,7 @@ from html import escape
 from consult.align import turns_from_segments
 from consult.outputs import format_mmss
 from consult.plan import describe, format_date, what
-from consult.review import Flag, is_added
+from consult.review import Flag, is_added_line
 from consult.store import Event, Job
 from demo.i18n import check_language, month_short, texts
 from schemas import ConsultationReport, MedicationLine, ReviewDecision, Segment
@@ -279,7 +279,7 @@ def line_card_html(
         head.append(f'<span class="ml-inn">{escape(line.name)}{" · " + escape(line.atc) if line.atc else ""}</span>')
     elif line.atc:
         head.append(f'<span class="ml-inn">{escape(line.atc)}</span>')
-    added = is_added(original.id) and not original.evidence.text
+    added = is_added_line(original)
     if added:
         head.append(f'<span class="ml-edited ml-added">{escape(t["added_badge"])}</span>')
     elif decision is not None and decision.line is not None:

@@ -119,17 +119,11 @@ def _table_row(page: Page, line_id: str) -> int:
 
 
 def _edit_cell(page: Page, line_id: str, column: str, value: str) -> None:
-    row = _table_row(page, line_id)
-    cell = page.locator(f'#consult-table [data-testid="cell-{row}-{COL[column]}"]')
-    cell.dblclick()
-    editor = cell.locator("textarea, input").first
-    editor.fill(value)
-    editor.press("Enter")
-    expect(cell).to_contain_text(value)
+    _set_cell(page, _table_row(page, line_id), column, value)
 
 
-def _set_new_cell(page: Page, row: int, column: str, value: str) -> None:
-    """Type ``value`` into a cell of a row added in the browser (it has no line id yet)."""
+def _set_cell(page: Page, row: int, column: str, value: str) -> None:
+    """Type ``value`` into the cell of table row ``row`` (also a row added in the browser, with no line id yet)."""
     cell = page.locator(f'#consult-table [data-testid="cell-{row}-{COL[column]}"]')
     cell.dblclick()
     editor = cell.locator("textarea, input").first
@@ -314,7 +308,7 @@ def test_pharmacist_queue_flags_and_sign_off(site: dict[str, Any], page: Page, t
     cell.hover()
     cell.locator('[aria-label="Open cell menu"]').click()
     page.get_by_text(re.compile(r"^\s*(Ajouter une ligne en dessous|Add row below)\s*$")).click()  # Gradio's menu
-    _set_new_cell(page, last + 1, "name", "Kardégic")
+    _set_cell(page, last + 1, "name", "Kardégic")
     added = _card(page, "added-1")
     expect(added).to_contain_text("ajouté par le relecteur")
     expect(added).to_contain_text("acide acétylsalicylique")

@@ -29,6 +29,7 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 
 from consult.extract.lexicon import PHONETIC_SCORE, DrugEntry, DrugLexicon, DrugMatch, phonetic_key
+from consult.extract.posology import dose_word
 from consult.extract.stopwords import FRENCH_STOPWORDS, STOPWORDS
 from consult.extract.text import fold, key_of
 from consult.resources import read_packaged
@@ -287,8 +288,6 @@ def medication_cue_near(text: str, start: int, end: int, language: str | None = 
     Diane"), or a dose or an allergy word within ``words`` words after it ("Diane 35", "romarin, un comprimé",
     "penicillin allergy"). A cue after the name belongs to the next clause ("the pain should recede, I take
     nothing"), a count alone is no dose ("Diane, une amie")."""
-    from consult.extract.posology import dose_word
-
     before = text[:start].split()[-words:]
     after = text[end:].split()[:words]
     return (medication_cue(" ".join(before), language) or any(dose_word(w) for w in after)

@@ -346,10 +346,10 @@ def english_frame(text: str, start: int) -> Frame:
         time = "infinitive"
     else:
         time = "present"
-    negated = bool(set(before) & _EN_NEG) or "no longer" in " ".join(words[max(0, at - 3): at])
+    no_longer = "no longer" in " ".join(words[max(0, at - 3): at])
+    negated = bool(set(before) & _EN_NEG) or no_longer
     after = _WORD.findall(fold(text)[start:])[:6]
-    ceased = negated and ("anymore" in after or " any more" in " " + " ".join(after)
-                          or "no longer" in " ".join(words[max(0, at - 3): at]))
+    ceased = negated and ("anymore" in after or " any more" in " " + " ".join(after) or no_longer)
     return Frame(lemma, tuple(kinds), agent, time, negated, ceased)
 
 
