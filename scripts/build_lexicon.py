@@ -214,6 +214,17 @@ EN_ALIASES = {
 }
 
 
+SPOKEN_NAMES: dict[str, str] = {
+    "pénicilline": "J01C",
+    "insuline": "A10A",
+    "cortisone": "H02AB10",
+}
+"""French names people say for a drug that the BDPM has no substance of, with their ATC code: a class said as
+one drug ("allergique à la pénicilline", "je fais de l'insuline") or a substance no product holds any more
+(cortisone). Each is a substance entry of its own (the English aliases above point to them). A class said as a
+class ("sulfamides", "les antibiotiques") is no line (benchmarks/LABELLING.md)."""
+
+
 # --------------------------------------------------------------------------- English names of the substances
 _EN_QUALIFIER = re.compile(
     r"\s+(?:for\s.*|injection|oral inhalation|oral|rectal|topical|ophthalmic|nasal spray|nasal|inhalers?|"
@@ -412,8 +423,13 @@ def build(drugs: Path) -> dict[str, object]:
             }
         )  # type: ignore[arg-type]
 
+    for spoken, atc in SPOKEN_NAMES.items():
+        if key_of(spoken) not in sub_key_to_name:
+            sub_key_to_name[key_of(spoken)] = spoken
+            add({"s": spoken, "k": key_of(spoken), "n": spoken, "t": "substance", "a": atc})
     for alias, fr in EN_ALIASES.items():
-        add({"s": alias, "k": key_of(alias), "n": fr, "t": "en", "a": atc_by_key.get(key_of(fr))})
+        add({"s": alias, "k": key_of(alias), "n": fr, "t": "en",
+             "a": atc_by_key.get(key_of(fr)) or SPOKEN_NAMES.get(fr)})
     # English names: generic INN mapped to the French substance where the keys agree.
     en_pairs = load_english(drugs)
     for common, syns in en_pairs:

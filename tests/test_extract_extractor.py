@@ -424,6 +424,43 @@ def test_a_penicillin_allergy_is_a_mention(text: str, found: bool) -> None:
     assert all(line.status == "mentioned" for line in pen)
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "name", "atc"),
+    [
+        ("PAT: Je suis allergique à la pénicilline, j'ai fait de l'urticaire.", "fr", "pénicilline", "J01C"),
+        ("PAT: Je fais de l'insuline le soir, dix unités.", "fr", "insuline", "A10A"),
+        ("DOC: Je vous prescris de la cortisone pendant cinq jours.", "fr", "cortisone", "H02AB10"),
+        ("PAT: I'm allergic to penicillin.", "en", "penicillin", "J01C"),
+    ],
+)
+def test_names_people_say_that_the_drug_database_lacks(text: str, language: str, name: str, atc: str) -> None:
+    # a class said as one drug, or a substance no product holds any more: a line, coded, in the visit's language
+    (line,) = extract_from_text(text, language=language)[1]
+    assert (line.name, line.atc) == (name, atc)
+
+
+def test_a_class_talked_about_is_the_drug_of_that_class_named_with_it() -> None:
+    _, lines = extract_from_text("PAT: My wife is diabetic, she's on insulin, Lantus, every night.", language="en")
+    assert [line.name for line in lines] == ["insulin glargine"]
+    _, lines = extract_from_text("PAT: Je vous appelle pour l'insuline.\nPAT: Le Lantus, je le fais le soir.", "fr")
+    assert [line.name for line in lines] == ["insuline glargine"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an allergy to the class beside a drug of the class: the pharmacist must see both
+        "PAT: I'm allergic to penicillin.\nDOC: Then no amoxicillin: I'll give you clarithromycin.\n"
+        "PAT: I took amoxicillin once, it was fine.",
+        # alternatives prescribed
+        "DOC: We will give him a prescription for penicillin or amoxicillin for 10 days.",
+    ],
+)
+def test_a_class_said_as_an_allergy_or_prescribed_stays_its_own_line(text: str) -> None:
+    names = {line.name for line in extract_from_text(text, language="en")[1]}
+    assert {"penicillin", "amoxicillin"} <= names
+
+
 def test_the_product_said_last_decides_the_route() -> None:
     line = _line(
         "DOC: Je vous fais du Profénid en intraveineuse maintenant. "

@@ -287,6 +287,7 @@ class RuleBasedExtractor:
         groups: dict[str, list[Mention]] = {}
         for m in mentions:
             groups.setdefault(_same_substance(m.match.entry.name, m.match.entry.atc, groups), []).append(m)
+        _fold_classes(groups, [u.text for u in utterances])
         lines: list[MedicationLine] = []
         for idx, (name, group) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].order), start=1):
             lines.append(self._line(f"med-{idx}", name, group, segs, language, utterances, starts))
@@ -303,7 +304,8 @@ class RuleBasedExtractor:
         starts: Sequence[int],
     ) -> MedicationLine:
         status: MedicationStatus = "mentioned"
-        primary = group[0]
+        # the first mention of the line's own name (a class folded into it may come first: "insulin, Lantus")
+        primary = next((m for m in group if m.match.entry.name == name), group[0])
         fields: dict[str, Field] = {}
         for m in group:
             action = m.status != "mentioned"
@@ -445,6 +447,28 @@ def _same_substance(name: str, atc: str | None, groups: Mapping[str, list[Mentio
         ):
             return other
     return name
+
+
+def _fold_classes(groups: dict[str, list[Mention]], sentences: Sequence[str]) -> None:
+    """A class said as one drug ("l'insuline", "insulin": ATC A10A) with a drug of that class named in the same
+    consultation ("she's on insulin, Lantus") is that drug: its mentions join the line of the class member named
+    nearest to it. Only a class merely talked about is folded: one prescribed or given a posology is a line of its
+    own ("penicillin or amoxicillin for 10 days": two alternatives), and so is an allergy ("allergique à la
+    pénicilline" stays its own line beside an amoxicilline prescription: the pharmacist must see both)."""
+    for name, group in list(groups.items()):
+        atc = group[0].match.entry.atc
+        if atc is None or len(atc) >= 7:
+            continue
+        members = [o for o, g in groups.items() if o != name and (g[0].match.entry.atc or "").startswith(atc)
+                   and len(g[0].match.entry.atc or "") == 7]
+        if not members or any(
+            m.status != "mentioned" or m.fields
+            or 0 <= m.sentence < len(sentences) and _ALLERGY_CUE.search(key_of(sentences[m.sentence]))
+            for m in group
+        ):
+            continue
+        target = min(members, key=lambda o: abs(groups[o][0].order - group[0].order))
+        groups[target] = sorted(groups[target] + groups.pop(name), key=lambda m: m.order)
 
 
 _ALTERNATIVE = re.compile(r"\s*,?\s*(?:or|or else|ou|ou bien|ou alors)\s*,?\s*", re.IGNORECASE)
