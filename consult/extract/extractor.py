@@ -29,7 +29,7 @@ from consult.extract.core import (
 from consult.extract.lexicon import DrugLexicon, DrugMatch
 from consult.extract.names import DrugNameFinder
 from consult.extract.posology import Posology, bare_strength, parse_posology, strength_after_form
-from consult.extract.status import classify_status, continuation_cue
+from consult.extract.status import classify_status, continuation_cue, drug_clause
 from consult.extract.status_model import (
     LineContext,
     StatusDecider,
@@ -40,7 +40,7 @@ from consult.extract.status_model import (
     decide_status_detail,
     frame_status,
 )
-from consult.extract.text import key_of, split_sentences, tokenize
+from consult.extract.text import fold, key_of, split_sentences, tokenize
 from schemas import MedicationLine, ModelInfo, Segment
 from schemas.medication import MedicationStatus, Quantity
 from schemas.report import Role
@@ -187,7 +187,10 @@ class RuleBasedExtractor:
                 prefix = prefixes[k]
                 said = prefix + seg.text[sent.start : sent.end]
                 drug_start = len(prefix) + m.start - sent.start
-                status, s_cert = classify_status(said, drug_start=drug_start, role=sent.role, language=language)
+                spans = [(len(prefix) + o.start - sent.start, len(prefix) + o.end - sent.start) for o in sent.matches]
+                a, b = drug_clause(said, spans, j)
+                status, s_cert = classify_status(said[a:b], drug_start=drug_start - a, role=sent.role,
+                                                 language=language)
                 if s_cert <= 0.5 and sent.role != "patient":
                     # no cue of the rules: who does what to the drug ("we'll keep you on X", "on poursuit X")
                     framed = frame_status(said, drug_start, drug_start + m.end - m.start, language)
@@ -265,6 +268,11 @@ class RuleBasedExtractor:
                 # the doctor asks about the patient's drug, or comments: not a posology for it
                 continue
             region = Region(nxt.seg_index, nxt.start, nxt.end, text, asr=bool(segs[nxt.seg_index].words))
+            if (mention.status == "mentioned" and cue in ("renewed", "changed", "stopped")
+                    and _ACTS_ON_IT.search(fold(said))):
+                # "Should I keep taking my aspirin?" "Yes, keep taking it.": the doctor acts on the drug by a
+                # pronoun, with no posology to read
+                mention.status, mention.status_certainty = cue, 0.6
             if self.read_posology(mention, region, evidence):
                 mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
                 if (
@@ -273,8 +281,10 @@ class RuleBasedExtractor:
                     and cue in ("renewed", "changed", "stopped")
                 ):
                     mention.status, mention.status_certainty = cue, 0.6
-                elif mention.status == "mentioned" and origin.role != "patient" and cue == "new":
-                    mention.status, mention.status_certainty = "new", 0.6
+                elif mention.status == "mentioned" and origin.role != "patient" and cue is not None:
+                    # the doctor asks, then acts on the drug asked about ("You're on bisoprolol, 2.5 mg once a
+                    # day?" "I'd like to increase that to five milligrams")
+                    mention.status, mention.status_certainty = cue, 0.6
 
     def _merge(
         self,
@@ -449,12 +459,23 @@ def _same_substance(name: str, atc: str | None, groups: Mapping[str, list[Mentio
     return name
 
 
+_ACTS_ON_IT = re.compile(
+    r"\b(?:keep|continue|carry on|stay|stop|come off|increase|reduce|lower|double|halve|put|bump|cut|drop)\w*\s+"
+    r"(?:(?:taking|using|with|on)\s+)?(?:it|them|those|that one)\b|"
+    r"\b(?:le|la|les|l')\s*(?:continu|gard|pren|arret|maint|poursui|augment|diminu|baiss|reduis|reduir|double)\w*|"
+    r"\b(?:continu|gard|pren|arret|poursui|augment|diminu|baiss)\w*-(?:le|la|les)\b"
+)
+"""A doctor's sentence that acts on a drug named before by a pronoun ("keep taking it", "stop them", "vous le
+continuez", "arrêtez-la")."""
+
+
 def _fold_classes(groups: dict[str, list[Mention]], sentences: Sequence[str]) -> None:
     """A class said as one drug ("l'insuline", "insulin": ATC A10A) with a drug of that class named in the same
-    consultation ("she's on insulin, Lantus") is that drug: its mentions join the line of the class member named
-    nearest to it. Only a class merely talked about is folded: one prescribed or given a posology is a line of its
-    own ("penicillin or amoxicillin for 10 days": two alternatives), and so is an allergy ("allergique à la
-    pénicilline" stays its own line beside an amoxicilline prescription: the pharmacist must see both)."""
+    consultation ("she's on insulin, Lantus") is that drug: each of its mentions joins the line of the class
+    member named nearest to it. Only a class merely talked about is folded: one prescribed or given a posology is
+    a line of its own ("penicillin or amoxicillin for 10 days": two alternatives), and so is an allergy
+    ("allergique à la pénicilline" stays its own line beside an amoxicilline prescription: the pharmacist must see
+    both)."""
     for name, group in list(groups.items()):
         atc = group[0].match.entry.atc
         if atc is None or len(atc) >= 7:
@@ -467,8 +488,10 @@ def _fold_classes(groups: dict[str, list[Mention]], sentences: Sequence[str]) ->
             for m in group
         ):
             continue
-        target = min(members, key=lambda o: abs(groups[o][0].order - group[0].order))
-        groups[target] = sorted(groups[target] + groups.pop(name), key=lambda m: m.order)
+        del groups[name]
+        for m in group:
+            target = min(members, key=lambda o: min(abs(x.order - m.order) for x in groups[o]))
+            groups[target] = sorted([*groups[target], m], key=lambda x: x.order)
 
 
 _ALTERNATIVE = re.compile(r"\s*,?\s*(?:or|or else|ou|ou bien|ou alors)\s*,?\s*", re.IGNORECASE)

@@ -269,6 +269,7 @@ MEDICATION_CUES = {
         r"daily|medications?|medicines?|meds|start(?:ed)? you on|give you|put you on|keep you on|continue|stop|"
         r"doses?|course|antibiotics?|allergic|allerg(?:y|ies)|painkillers?|pharmacy|prescription|have (?:uh, |um, )?|"
         r"units|gave (?:him|her|them|you|me) (?:some )?|give (?:him|her|them) (?:some )?|"
+        r"(?:get|got|getting) (?:you|him|her) (?:some |a |an )?|"
         r"(?:i'm|i am|you're|you are|he's|she's|i was|been) on)\b|\d\s?(?:mg|ml|mcg)\b",
         re.IGNORECASE),
 }

@@ -4,6 +4,7 @@ the speaker's role. A patient saying "je prends du Doliprane" is never a prescri
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from consult.extract.text import fold
 from schemas.medication import MedicationStatus
@@ -24,15 +25,19 @@ _NEGATED_STOP = re.compile(
 """A stop said in the negative ("don't stop taking it", "n'arrêtez pas le ramipril", "il ne faut surtout pas
 arrêter le Kardégic"): the doctor tells the patient to go on, the opposite of a stop."""
 _CHANGED = re.compile(
-    r"\b(on passe a|passer a|passez a|on augmente|augmentez|augmenter|on diminue|diminuez|diminuer|"
-    r"on baisse|baissez|on remplace|remplacez|remplacer|on change|changer|on modifie|a la place|"
-    r"increase|decrease|reduce|lower|raise|switch(?:ing)? (?:you )?to|change (?:you )?to|instead)\b"
+    r"\b(on (?:le |la |les |l')?passe a|passer a|passez a|on (?:l')?augmente|augmentez|augmenter|"
+    r"on (?:la |le |les |l')?diminue|diminuez|diminuer|on (?:la |le |les )?baisse|baissez|remplac\w*|"
+    r"on change|changer|on modifie|a la place|"
+    r"on reduit|reduisez|reduire|on (?:re)?monte|montez|monter|on descend|descendez|descendre|on double|doublez|"
+    r"increase|decrease|reduce|lower|raise|switch(?:ing)? (?:you )?to|change (?:you )?to|instead|titrat\w*|"
+    r"halve|double (?:the|your|it)|(?:bump|put|go|going|push) (?:\w+ ){0,3}?up|(?:cut|drop|bring|come|go) "
+    r"(?:\w+ ){0,3}?(?:down|back) (?:to|a bit|a little))\b"
 )
 _RENEWED = re.compile(
     r"\b(on continue|continuez|continuer|je (?:vous )?renouvelle|renouvel\w*|on garde|gardez|poursuivez|"
     r"poursuivre|on maintient|keep (?:taking|on|using)|continue|carry on|renew\w*|repeat prescription|"
     r"(?:keep|leave) (?:you|him|her|them) on|stay on|(?:je vous|on vous|je te|on te) (?:laisse|garde|maintiens?) "
-    r"sous|restez sous)\b"
+    r"sous|restez sous|restart\w*|resum(?:e|ing) (?:the|your|taking)|reprenez|reprendre|on reprend|re-?prescri\w*)\b"
 )
 _NEW = re.compile(
     r"\b(je vous (?:prescris|prescrit|mets|donne|propose|fais une ordonnance)|"
@@ -40,7 +45,9 @@ _NEW = re.compile(
     r"on (?:va )?(?:commence|commencer|demarre|mettre|met|part sur|introduit)|prescri\w*|ordonnance|"
     r"prenez|prendrez|prendre|vous allez prendre|mettez|appliquez|faites|"
     r"i(?:'ll| will| am going to|'m going to) (?:prescribe|start|give|put)|prescribe|start (?:you )?on|"
-    r"take|use|apply|try|give you)\b"
+    r"take|use|apply|try|give you|giving you|(?:get|getting) (?:you|him|her) (?:some|a|an|started|on)|"
+    r"(?:you can|you could) (?:buy|get|pick up)|"
+    r"vous pouvez (?:acheter|en acheter|prendre)|achetez)\b"
 )
 _NEGATION = re.compile(
     r"\b(pas d'|pas de|jamais d[e']|aucun|sans|don't take|do not take|not take|no|never|avoid|evitez|"
@@ -100,6 +107,41 @@ def classify_status(
     if role == "doctor":
         return "new", 0.5
     return "mentioned", 0.5
+
+
+def drug_clause(sentence: str, spans: Sequence[tuple[int, int]], index: int) -> tuple[int, int]:
+    """The part ``(start, end)`` of ``sentence`` whose cues decide the status of the drug named at
+    ``spans[index]`` (the char spans of every drug name of the sentence, in order).
+
+    - It starts at the nearest comma or conjunction before the name (after the previous name) from which the words
+      up to the name hold a status cue of their own: "on va arrêter les hydrex | et on le remplace par du
+      losartan" (the stop is another drug's), "I'll stop it | and give you naproxen", "Le Doliprane | , vous
+      l'arrêtez, et l'ibuprofène aussi" (the cue said between two names is both drugs'). Else at the sentence's
+      start.
+    - It ends where the next name's own clause starts, when the words between the two names end with one ("I'll
+      give you paracetamol | and stop the ibuprofen"). Else at the sentence's end."""
+    lo = spans[index - 1][1] if index > 0 else 0
+    start = next((a for a in reversed(_joins(sentence, lo, spans[index][0]))
+                  if _has_cue(sentence[a : spans[index][0]])), 0)
+    end = len(sentence)
+    if index + 1 < len(spans):
+        joins = _joins(sentence, spans[index][1], spans[index + 1][0])
+        if joins and _has_cue(sentence[joins[-1] : spans[index + 1][0]]):
+            end = joins[-1]
+    return start, end
+
+
+_CLAUSE_JOIN = re.compile(r",|;|\b(?:and|then|but|or|et|puis|mais|ou|ensuite)\b", re.IGNORECASE)
+
+
+def _joins(sentence: str, a: int, b: int) -> list[int]:
+    """Offsets of the commas and conjunctions in ``sentence[a:b]``."""
+    return [a + m.start() for m in _CLAUSE_JOIN.finditer(sentence[a:b])]
+
+
+def _has_cue(text: str) -> bool:
+    folded = fold(text)
+    return any(rx.search(folded) for rx in (_STOPPED, _CHANGED, _RENEWED, _NEW))
 
 
 def continuation_cue(sentence: str) -> MedicationStatus | None:

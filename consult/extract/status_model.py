@@ -95,12 +95,14 @@ VERB_CLASSES: dict[str, tuple[str, ...]] = {
     "prescribe": ("prescrire", "mettre", "donner", "commencer", "demarrer", "introduire", "proposer", "ajouter",
                   "debuter", "conseiller", "recommander", "prescribe", "give", "start", "put", "add", "recommend",
                   "suggest", "encourage", "offer", "try", "advise", "send"),
-    "take": ("prendre", "utiliser", "appliquer", "faire", "mettre", "avaler", "take", "use", "apply", "have",
-             "be_on", "need"),
+    "take": ("prendre", "utiliser", "appliquer", "faire", "mettre", "avaler", "acheter", "take", "use", "apply",
+             "have", "be_on", "need", "buy"),
     "continue": ("continuer", "poursuivre", "garder", "maintenir", "renouveler", "reprendre", "rester",
-                 "continue", "keep", "carry", "stay", "stick", "renew", "repeat"),
+                 "represcrire", "continue", "keep", "carry", "stay", "stick", "renew", "repeat", "restart",
+                 "resume"),
     "change": ("augmenter", "diminuer", "baisser", "passer", "remplacer", "changer", "doubler", "modifier",
-               "increase", "decrease", "reduce", "lower", "raise", "double", "halve", "switch", "change", "up"),
+               "reduire", "monter", "descendre", "increase", "decrease", "reduce", "lower", "raise", "double",
+               "halve", "switch", "change", "up", "bump", "cut", "drop", "titrate"),
     "stop": ("arreter", "stopper", "suspendre", "eviter", "cesser", "stop", "discontinue", "avoid", "hold", "quit"),
     "consider": ("envisager", "discuter", "penser", "reflechir", "consider", "think", "discuss", "talk", "look"),
 }
@@ -123,6 +125,9 @@ for _lemma, _forms in {
     "have": "having|had", "need": "need needs|needed",
     "continue": "continue continues continuing|continued", "keep": "keep keeps keeping|kept",
     "carry": "carry|carried", "stay": "stay stays staying|stayed", "stick": "stick|stuck",
+    "restart": "restart restarts restarting|restarted", "resume": "resume resumes resuming|resumed",
+    "bump": "bump bumping|bumped", "cut": "cut cuts cutting|", "drop": "dropping|dropped",
+    "titrate": "titrate titrating|titrated", "buy": "buy buys buying|bought",
     "renew": "renew renews renewing|renewed", "repeat": "repeat|repeated",
     "increase": "increase increases increasing|increased", "decrease": "decrease decreasing|decreased",
     "reduce": "reduce reduces reducing|reduced", "lower": "lower lowering|lowered", "raise": "raise|raised",
@@ -616,6 +621,16 @@ def _follow_cues(ctx: LineContext, m: StatusMention) -> dict[str, float]:
     return out
 
 
+def stop_said(ctx: LineContext) -> bool:
+    """Whether a stop was said in a sentence that names the drug: a mention read as stopped, a stop verb or "no
+    more" (:func:`consult.extract.status.status_cues`), or "instead of" ("instead of ibuprofen, take naproxen")."""
+    for m in ctx.mentions:
+        text = ctx.utterances[m.utterance].text
+        if m.status == "stopped" or status_cues(text, drug_start=m.start)["stopped"] or _INSTEAD.search(fold(text)):
+            return True
+    return ctx.rule_status == "stopped"
+
+
 # --------------------------------------------------------------------------- the model
 ACTIONS: tuple[MedicationStatus, ...] = ("new", "renewed", "changed")
 """Decisions that put a drug on the prescription: the costliest error is one of these for a drug only talked
@@ -637,20 +652,31 @@ def expected_cost(probs: Mapping[MedicationStatus, float], decided: MedicationSt
 
 
 def choose_status(probs: Mapping[MedicationStatus, float], rule: MedicationStatus | None = None, *,
-                  decision_cost: float = 1.0, override_threshold: float = 0.0, stop_veto: float = 1.0
+                  rule_certainty: float = 1.0, stop_said: bool = True, decision_cost: float = 1.0,
+                  override_threshold: float = 0.0, stop_veto: float = 1.0, mention_veto: float = 1.0
                   ) -> MedicationStatus:
     """The status of least expected cost (:func:`decision_cost`; ties: the more probable); the rules' status
     ``rule`` instead when the model's is less probable than ``override_threshold``; and when the rules read a
     stop ("you can stop the ibuprofen now", "arrêtez l'ibuprofène": a stop verb on the drug) another status only
     with at least ``stop_veto`` probability: a stopped drug shown as prescribed is the error that harms, and stops
-    are rare in the data the model learns from. The runtime (:meth:`StatusModel.choose`) and the training script
-    decide with this one function."""
-    classes = list(probs)
+    are rare in the data the model learns from. Likewise, when the rules read a mention from a cue (certainty
+    ``rule_certainty`` above 0.5: the patient speaks, the doctor asks "So you're on amlodipine five milligrams once
+    a day?" or rules it out), new, renewed or changed only with at least ``mention_veto`` probability: a phrasing
+    the dev set never showed must not turn a question into a prescription (a doctor's mention without any cue,
+    certainty 0.5, is the model's to decide). And "stopped" only when a stop was said of the drug (``stop_said``,
+    :func:`stop_said`) or it is the model's likeliest status: weighing a stopped drug shown as prescribed so high
+    must not make "stopped" the model's hedge for a prescription it is unsure of ("we will get you some
+    Ventolin", 23 % stopped). The runtime
+    (:meth:`StatusModel.choose`) and the training script decide with this one function."""
+    likeliest = max(probs, key=lambda c: probs[c])
+    classes = [c for c in probs if stop_said or c != "stopped" or likeliest == "stopped"]
     best = min(classes, key=lambda a: (expected_cost(probs, a, decision_cost), -probs[a]))
     if rule is not None and best != rule and probs[best] < override_threshold:
         return rule
     if rule == "stopped" and best != "stopped" and probs[best] < stop_veto:
         return "stopped"
+    if rule == "mentioned" and rule_certainty > 0.5 and best in ACTIONS and probs[best] < mention_veto:
+        return "mentioned"
     return best
 
 
@@ -713,11 +739,19 @@ class StatusModel:
         """The model overrules the rules' ``stopped`` only with at least this probability."""
         return float(self.meta.get("hyper", {}).get("stop_veto", 1.0))
 
-    def choose(self, probs: Mapping[MedicationStatus, float], rule: MedicationStatus | None = None
-               ) -> MedicationStatus:
+    @property
+    def mention_veto(self) -> float:
+        """The model turns the rules' ``mentioned`` into new, renewed or changed only with at least this
+        probability."""
+        return float(self.meta.get("hyper", {}).get("mention_veto", 1.0))
+
+    def choose(self, probs: Mapping[MedicationStatus, float], rule: MedicationStatus | None = None,
+               rule_certainty: float = 1.0, stop_said: bool = True) -> MedicationStatus:
         """:func:`choose_status` with the model's decision hyper-parameters."""
-        return choose_status(probs, rule, decision_cost=self.mentioned_as_action_cost,
-                             override_threshold=self.override_threshold, stop_veto=self.stop_veto)
+        return choose_status(probs, rule, rule_certainty=rule_certainty, stop_said=stop_said,
+                             decision_cost=self.mentioned_as_action_cost,
+                             override_threshold=self.override_threshold, stop_veto=self.stop_veto,
+                             mention_veto=self.mention_veto)
 
     def decide(self, ctx: LineContext) -> tuple[MedicationStatus, float]:
         """The status (:meth:`choose`) and its certainty: the rules' certainty when the model agrees with them
@@ -730,7 +764,7 @@ class StatusModel:
         """:meth:`decide`, and the model's own probability of the status decided (an evidence of the line's
         calibrated confidence, :mod:`consult.extract.calibration`)."""
         probs = self.probabilities(line_features(ctx))
-        best = self.choose(probs, ctx.rule_status)
+        best = self.choose(probs, ctx.rule_status, ctx.rule_certainty, stop_said(ctx))
         certainty = ctx.rule_certainty if best == ctx.rule_status else probs[best]
         return best, round(certainty, 3), round(probs[best], 4)
 
@@ -795,6 +829,7 @@ __all__ = [
     "parse_french",
     "rule_status",
     "StatusDecider",
+    "stop_said",
     "StatusMention",
     "StatusModel",
     "Utterance",
