@@ -461,6 +461,22 @@ def test_a_class_said_as_an_allergy_or_prescribed_stays_its_own_line(text: str) 
     assert {"penicillin", "amoxicillin"} <= names
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "field", "value"),
+    [
+        # an English name has its substance's marketed strengths (BDPM): "ibuprofen 400" is 400 mg
+        ("DOC: You'll take ibuprofen 400 three times a day, after meals, for five days.", "en", "strength", 400),
+        ("DOC: Je vous mets du Spasfon, deux comprimés au moment des douleurs.", "fr", "as_needed", True),
+        ("DOC: Ventoline, deux bouffées si vous êtes essoufflé.", "fr", "as_needed", True),
+        ("DOC: The amoxicillin is a course, so take it three times a day for a full week.", "en", "duration", 1),
+    ],
+)
+def test_posology_as_people_say_it(text: str, language: str, field: str, value: object) -> None:
+    (line,) = extract_from_text(text, language=language)[1]
+    got = getattr(line, field)
+    assert (got.value if hasattr(got, "value") else got) == value
+
+
 def test_the_product_said_last_decides_the_route() -> None:
     line = _line(
         "DOC: Je vous fais du Profénid en intraveineuse maintenant. "

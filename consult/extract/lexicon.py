@@ -366,7 +366,8 @@ _EN_FORM_SUFFIX = re.compile(
 
 def _normalise_en_names(lex: DrugLexicon) -> DrugLexicon:
     """English dictionary names such as "salbutamol inhalers" or "insulin (medication)" are resolved to the
-    substance entry ("salbutamol"), so that one drug has one name and one ATC code."""
+    substance entry ("salbutamol"), so that one drug has one name and one ATC code; an English name of a
+    substance takes the substance's marketed strengths."""
     fixed: list[DrugEntry] = []
     for e in lex.entries:
         target_name = EN_NAME_ALIASES.get(e.name)
@@ -376,6 +377,11 @@ def _normalise_en_names(lex: DrugLexicon) -> DrugLexicon:
         target = lex.lookup_name(target_name) if target_name else None
         if target is not None and target.name != e.name:
             e = replace(e, name=target.name, atc=target.atc or e.atc, substances=target.substances)
+        if e.kind == "en" and not e.strengths:
+            # the English name of a substance has its marketed strengths ("ibuprofen 400": the strength)
+            same = lex.lookup_name(e.name)
+            if same is not None and same.kind == "substance" and same.strengths:
+                e = replace(e, strengths=same.strengths)
         fixed.append(e)
     base = {x.key for x in fixed}
     for alias, name in EN_INN.items():

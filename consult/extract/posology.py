@@ -198,7 +198,8 @@ _PERIOD_WORD_RE = r"jour|journee|24 ?h(?:eures)?|j|day|semaine|week|mois|month"
 
 _SYMPTOMS = (
     r"douleurs?|fievre|mal(?: a la tete| au ventre| de tete)?|crises?|toux|nausees?|vomissements?|"
-    r"demangeaisons?|insomnies?|anxiete|angoisses?|genes?|essoufflements?|sifflements?|diarrhees?|"
+    r"demangeaisons?|insomnies?|anxiete|angoisses?|genes?|essoufflements?|essouffle(?:e|s|es)?|sifflements?|"
+    r"diarrhees?|"
     r"constipation|migraines?|spasmes?|allergies?|brulures?|contractions?|saignements?|"
     r"pain|fever|headaches?|cough(?:ing)?|nausea|wheez(?:e|ing)|itch(?:ing)?|anxiety|"
     r"shortness of breath|short of breath|out of breath|breathless(?:ness)?|wheezy|"
@@ -299,7 +300,7 @@ _P_DAILY = _re(
 )
 _P_DURATION = _re(
     r"(?:pendant|durant|pour|sur|during|for)\s+(?:§\d+§ duree de\s+|§\d+§ periode de\s+|the next\s+)?"
-    r"(?:" + _N + r"|(a|an))\s*(" + _DUR_UNIT_RE + r")\b"
+    r"(?:" + _N + r"|(a|an))\s*(?:full\s+|whole\s+|entire\s+|complete\s+)?(" + _DUR_UNIT_RE + r")\b"
 )
 _P_COURSE = _re(
     r"(?:" + _N + r"|(a|an|one))[- ]?(days?|weeks?|months?)[- ]course\b|"
@@ -341,7 +342,8 @@ _NOT_SAFETY_NET = (
 """After the symptom of a condition: not the advice to come back when it lasts or worsens ("if symptoms don't
 resolve", "if the pain's getting worse"), nor a past event ("when the pain was coming on")."""
 _P_PRN_COND = _re(
-    r"\b(?:en cas d(?:e |')|(?:si|quand|lorsque) (?:vous avez |il y a |vous etes |je suis |j'ai |vous |"
+    r"\b(?:en cas d(?:e |')|(?:au moment|a l'apparition|des l'apparition|des le debut) d(?:es |e la |u |e l')|"
+    r"(?:si|quand|lorsque) (?:vous avez |il y a |vous etes |je suis |j'ai |vous |"
     r"vous vous sentez |je me sens |)(?:de la |des |du |de l'|§\d+§ |)|"
     r"in case of |(?:if|when(?:ever)?) (?:(?:you|i|he|she|they) (?:have|get|feel|are|has|gets|feels) |you're |"
     r"(?:you|i|he|she|they) (?:are|am|is|start) (?:feeling|getting|having) |you're (?:feeling|getting|having) |"
