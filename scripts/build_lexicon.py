@@ -214,6 +214,23 @@ EN_ALIASES = {
 }
 
 
+EN_COMBINATIONS: dict[str, tuple[str, str]] = {
+    "co-amoxiclav": ("acide clavulanique + amoxicilline", "J01CR02"),
+    "co-codamol": ("codéine + paracétamol", "N02AA59"),
+    "co-trimoxazole": ("sulfaméthoxazole + triméthoprime", "J01EE01"),
+    "co-careldopa": ("carbidopa + lévodopa", "N04BA02"),
+    "co-beneldopa": ("bensérazide + lévodopa", "N04BA02"),
+    "co-amilofruse": ("amiloride + furosémide", "C03EB01"),
+    "co-tenidone": ("aténolol + chlortalidone", "C07BB03"),
+}
+"""British approved names of fixed combinations ("co-amoxiclav 625, one tablet three times a day") -> the French
+combination name of the BDPM products and its ATC code. The English dictionaries list some without a code and
+lack co-codamol, the commonest."""
+EN_PART_NAMES = {"acide clavulanique": "clavulanic acid", "sulfaméthoxazole": "sulfamethoxazole",
+                 "bensérazide": "benserazide"}
+"""English names of the parts of :data:`EN_COMBINATIONS` that the English dictionaries do not give (an English
+visit's co-amoxiclav line reads "clavulanic acid + amoxicillin")."""
+
 SPOKEN_NAMES: dict[str, str] = {
     "pénicilline": "J01C",
     "insuline": "A10A",
@@ -427,6 +444,8 @@ def build(drugs: Path) -> dict[str, object]:
         if key_of(spoken) not in sub_key_to_name:
             sub_key_to_name[key_of(spoken)] = spoken
             add({"s": spoken, "k": key_of(spoken), "n": spoken, "t": "substance", "a": atc})
+    for alias, (fr, atc) in EN_COMBINATIONS.items():
+        add({"s": alias, "k": key_of(alias), "n": fr, "t": "en", "a": atc})
     for alias, fr in EN_ALIASES.items():
         add({"s": alias, "k": key_of(alias), "n": fr, "t": "en",
              "a": atc_by_key.get(key_of(fr)) or SPOKEN_NAMES.get(fr)})
@@ -450,6 +469,8 @@ def build(drugs: Path) -> dict[str, object]:
     counts = Counter(str(e["t"]) for e in entries)
     generics, every = english_dictionary_names(drugs)
     en_names = english_names(entries, generics, every)
+    for fr, en in EN_PART_NAMES.items():
+        en_names.setdefault(fr, [en])
     counts["en_names"] = len(en_names)
     return {
         "version": 1,

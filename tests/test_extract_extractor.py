@@ -431,6 +431,10 @@ def test_a_penicillin_allergy_is_a_mention(text: str, found: bool) -> None:
         ("PAT: Je fais de l'insuline le soir, dix unités.", "fr", "insuline", "A10A"),
         ("DOC: Je vous prescris de la cortisone pendant cinq jours.", "fr", "cortisone", "H02AB10"),
         ("PAT: I'm allergic to penicillin.", "en", "penicillin", "J01C"),
+        # British approved names of combinations
+        ("DOC: The co-amoxiclav is one tablet three times a day for seven days.", "en",
+         "clavulanic acid + amoxicillin", "J01CR02"),
+        ("PAT: I took some co-codamol for the headache.", "en", "codeine + paracetamol", "N02AA59"),
     ],
 )
 def test_names_people_say_that_the_drug_database_lacks(text: str, language: str, name: str, atc: str) -> None:
@@ -469,6 +473,7 @@ def test_a_class_said_as_an_allergy_or_prescribed_stays_its_own_line(text: str) 
         ("DOC: Je vous mets du Spasfon, deux comprimés au moment des douleurs.", "fr", "as_needed", True),
         ("DOC: Ventoline, deux bouffées si vous êtes essoufflé.", "fr", "as_needed", True),
         ("DOC: The amoxicillin is a course, so take it three times a day for a full week.", "en", "duration", 1),
+        ("DOC: Un demi-comprimé de zolpidem au coucher.", "fr", "dose", 0.5),
     ],
 )
 def test_posology_as_people_say_it(text: str, language: str, field: str, value: object) -> None:

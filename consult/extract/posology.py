@@ -352,7 +352,7 @@ _P_PRN_COND = _re(
     + r"(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu)[a-z']+){0,2})"
 )
 _P_PRN_CASE = _re(r"\ben cas d(?:e |')((?:[a-z']+)(?:\s+(?!et\b|sans\b|pendant\b|maximum\b)[a-z']+){0,2})")
-_P_DOSE_FORM = _re(_N + r"\s*(?:de |d')?(" + _FORM_RE + r")\b(?:\s+(?:et|and)\s+(?:" + _N + r"|a half))?")
+_P_DOSE_FORM = _re(_N + r"[\s-]*(?:de |d')?(" + _FORM_RE + r")\b(?:\s+(?:et|and)\s+(?:" + _N + r"|a half))?")
 _P_DOSE_A = _re(
     r"\b(a|an)\s+(tablet|pill|capsule|puff|sachet|teaspoon(?:ful)?|tablespoon(?:ful)?|"
     r"spray|patch|suppository|lozenge|drop|dose|injection)\b"
