@@ -226,10 +226,32 @@ EN_COMBINATIONS: dict[str, tuple[str, str]] = {
 """British approved names of fixed combinations ("co-amoxiclav 625, one tablet three times a day") -> the French
 combination name of the BDPM products and its ATC code. The English dictionaries list some without a code and
 lack co-codamol, the commonest."""
+EN_BRANDS: dict[str, tuple[str, str]] = {
+    "eltroxin": ("lévothyroxine sodique", "H03AA01"),
+    "advair": ("fluticasone + salmétérol", "R03AK06"),
+    "keflex": ("céfalexine monohydratée", "J01DB01"),
+    "macrobid": ("nitrofurantoïne", "J01XE01"),
+    "gravol": ("dimenhydrinate", "A04AD"),
+    "percocet": ("oxycodone + paracétamol", "N02AJ17"),
+    "tramacet": ("paracétamol + tramadol", "N02AJ13"),
+    "yasmin": ("drospirénone + éthinylestradiol", "G03AA12"),
+    "alesse": ("lévonorgestrel + éthinylestradiol", "G03AA07"),
+    "microgynon": ("lévonorgestrel + éthinylestradiol", "G03AA07"),
+    "rigevidon": ("lévonorgestrel + éthinylestradiol", "G03AA07"),
+    "proscar": ("finastéride", "G04CB01"),
+    "epilim": ("valproate de sodium", "N03AG01"),
+    "estrace": ("estradiol", "G03CA03"),
+    "dermovate": ("clobétasol", "D07AD01"),
+    "betnovate": ("bétaméthasone", "D07AC01"),
+    "colofac": ("mébévérine", "A03AA04"),
+}
+"""British and Canadian brands that the English dictionaries lack (checked against a list of 291 names said in
+English consultations), with the French substance or combination name and the ATC code of the product."""
 EN_PART_NAMES = {"acide clavulanique": "clavulanic acid", "sulfaméthoxazole": "sulfamethoxazole",
-                 "bensérazide": "benserazide"}
-"""English names of the parts of :data:`EN_COMBINATIONS` that the English dictionaries do not give (an English
-visit's co-amoxiclav line reads "clavulanic acid + amoxicillin")."""
+                 "bensérazide": "benserazide", "éthinylestradiol": "ethinylestradiol",
+                 "céfalexine monohydratée": "cefalexin", "valproate de sodium": "sodium valproate"}
+"""English names of the substances of :data:`EN_COMBINATIONS` and :data:`EN_BRANDS` that the English dictionaries
+do not give (an English visit's co-amoxiclav line reads "clavulanic acid + amoxicillin")."""
 
 SPOKEN_NAMES: dict[str, str] = {
     "pénicilline": "J01C",
@@ -444,7 +466,7 @@ def build(drugs: Path) -> dict[str, object]:
         if key_of(spoken) not in sub_key_to_name:
             sub_key_to_name[key_of(spoken)] = spoken
             add({"s": spoken, "k": key_of(spoken), "n": spoken, "t": "substance", "a": atc})
-    for alias, (fr, atc) in EN_COMBINATIONS.items():
+    for alias, (fr, atc) in {**EN_COMBINATIONS, **EN_BRANDS}.items():
         add({"s": alias, "k": key_of(alias), "n": fr, "t": "en", "a": atc})
     for alias, fr in EN_ALIASES.items():
         add({"s": alias, "k": key_of(alias), "n": fr, "t": "en",

@@ -435,6 +435,10 @@ def test_a_penicillin_allergy_is_a_mention(text: str, found: bool) -> None:
         ("DOC: The co-amoxiclav is one tablet three times a day for seven days.", "en",
          "clavulanic acid + amoxicillin", "J01CR02"),
         ("PAT: I took some co-codamol for the headache.", "en", "codeine + paracetamol", "N02AA59"),
+        # British and Canadian brands the English dictionaries lack
+        ("PAT: I'm on Microgynon.", "en", "levonorgestrel + ethinylestradiol", "G03AA07"),
+        ("DOC: I'll give you some Dermovate for the patches.", "en", "clobetasol", "D07AD01"),
+        ("PAT: I took Percocet after the surgery.", "en", "oxycodone + paracetamol", "N02AJ17"),
     ],
 )
 def test_names_people_say_that_the_drug_database_lacks(text: str, language: str, name: str, atc: str) -> None:
