@@ -113,17 +113,23 @@ def brand_of(product_name: str) -> str:
     m = _STRENGTH_START.search(" " + product_name)
     head = (" " + product_name)[: m.start()] if m else " " + product_name
     head = head.replace("®", " ")
+    head = re.sub(r"\bl\.\s?p\.?(?=\s|$)", " ", head, flags=re.I)  # "SKENAN L.P.": said "Skenan"
     head = re.sub(r"\b(adultes?|enfants?|nourrissons?|adulte|lp|gé|ge|sans sucre)\b", " ", head, flags=re.I)
     return " ".join(head.lower().split())
 
 
-def load_bdpm(drugs: Path) -> tuple[dict[str, dict[str, object]], dict[str, list[tuple[str, str]]]]:
+def load_bdpm(drugs: Path, *, marketed: bool = True
+              ) -> tuple[dict[str, dict[str, object]], dict[str, list[tuple[str, str]]]]:
+    """The BDPM products (CIS -> name, form, routes) and their compositions: the products on the market
+    (``marketed``: active authorisation, marketed), or every other one (not marketed, authorisation archived,
+    withdrawn or suspended: a patient's old box)."""
     products: dict[str, dict[str, object]] = {}
     for row in read_tsv(drugs / "bdpm-2022" / "CIS_bdpm.txt"):
         if len(row) < 7:
             continue
-        cis, name, form, routes, amm, procedure, marketed = (c.strip() for c in row[:7])
-        if amm != "Autorisation active" or not marketed.startswith("Commercialis"):
+        cis, name, form, routes, amm, procedure, status = (c.strip() for c in row[:7])
+        on_market = amm == "Autorisation active" and status.startswith("Commercialis")
+        if on_market != marketed:
             continue
         if "homéo" in procedure.lower() or "homeo" in procedure.lower():
             continue
@@ -375,10 +381,10 @@ def english_names(
     return out
 
 
-def build(drugs: Path) -> dict[str, object]:
-    products, compo = load_bdpm(drugs)
-    atc_by_key = load_atc(drugs)
-
+def collect_products(products: dict[str, dict[str, object]], compo: dict[str, list[tuple[str, str]]]
+                     ) -> tuple[dict[str, dict[str, set[str]]], dict[str, dict[str, object]]]:
+    """Substances (name -> strengths, forms, routes) and brands (key -> name, substances, CIS by strength, forms,
+    routes) of BDPM products."""
     subs: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"st": set(), "f": set(), "r": set()})
     brands: dict[str, dict[str, object]] = {}
     for cis, prod in sorted(products.items()):
@@ -409,6 +415,15 @@ def build(drugs: Path) -> dict[str, object]:
         b["cis"].setdefault(strength, cis)  # type: ignore[attr-defined]
         b["f"].add(form)  # type: ignore[attr-defined]
         b["r"].update(routes)  # type: ignore[attr-defined]
+
+    return subs, brands
+
+
+def build(drugs: Path) -> dict[str, object]:
+    products, compo = load_bdpm(drugs)
+    atc_by_key = load_atc(drugs)
+
+    subs, brands = collect_products(products, compo)
 
     entries: list[dict[str, object]] = []
     seen: set[str] = set()
@@ -488,7 +503,29 @@ def build(drugs: Path) -> dict[str, object]:
             if sk and not _EN_SKIP.search(sk) and len(sk.split()) <= 3:
                 add({"s": syn.lower(), "k": sk, "n": name, "t": "en", "a": atc})
 
+    # Products no longer marketed (a patient's old box): their brands and substances, when no marketed entry
+    # has the name, flagged "nm"; never a source of strengths ("unusual strength" reads the marketed ones).
+    old_subs, old_brands = collect_products(*load_bdpm(drugs, marketed=False))
+    for sub in sorted(old_subs):
+        k = key_of(sub)
+        if k not in seen:
+            sub_key_to_name.setdefault(k, sub)
+            add({"s": sub, "k": k, "n": sub, "t": "substance", "a": atc_by_key.get(k),
+                 "f": top(old_subs[sub]["f"], 8), "r": top(old_subs[sub]["r"], 6), "nm": 1})
+    for bkey in sorted(old_brands):
+        b = old_brands[bkey]
+        sub_list = sorted(b["subs"])  # type: ignore[arg-type]
+        cis_map = b["cis"]  # type: ignore[assignment]
+        atc = atc_by_key.get(bkey)
+        if atc is None and len(sub_list) == 1:
+            atc = atc_by_key.get(key_of(sub_list[0]))
+        add({"s": b["s"], "k": bkey, "n": " + ".join(sub_list) if len(sub_list) <= 3 else b["s"], "t": "brand",
+             "a": atc, "c": cis_map[sorted(cis_map)[0]], "sub": sub_list[:6],  # type: ignore[index]
+             "st": sorted(s for s in cis_map if s)[:12],  # type: ignore[attr-defined]
+             "f": top(b["f"], 8), "r": top(b["r"], 6), "nm": 1})  # type: ignore[arg-type]
+
     counts = Counter(str(e["t"]) for e in entries)
+    counts["not_marketed"] = sum(1 for e in entries if e.get("nm"))
     generics, every = english_dictionary_names(drugs)
     en_names = english_names(entries, generics, every)
     for fr, en in EN_PART_NAMES.items():

@@ -447,6 +447,35 @@ def test_names_people_say_that_the_drug_database_lacks(text: str, language: str,
     assert (line.name, line.atc) == (name, atc)
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "name"),
+    [
+        ("PAT: J'avais de la Clarityne à la maison, j'en ai pris une.", "fr", "loratadine"),
+        ("PAT: Je prends du Noctamide le soir.", "fr", "lormétazépam"),
+        ("PAT: I took some Clarityne I had at home.", "en", "loratadine"),
+    ],
+)
+def test_a_brand_no_longer_marketed_is_its_substance_flagged(text: str, language: str, name: str) -> None:
+    # a patient's old box (BDPM: authorisation archived or product no longer marketed) still names its substance
+    (line,) = extract_from_text(text, language=language)[1]
+    assert line.name == name and line.atc
+    assert line.needs_review and any(r.startswith("not marketed") for r in line.review_reasons)
+
+
+def test_a_brand_no_longer_marketed_is_never_read_from_a_neighbouring_sound() -> None:
+    from consult.extract.lexicon import DrugLexicon
+    from consult.extract.names import NameIndex
+
+    lexicon = DrugLexicon.load()
+    old = lexicon.lookup_name("clarityne")
+    assert old is not None and not old.marketed and old.atc == "R06AX13"
+    assert lexicon.lookup_name("doliprane").marketed  # type: ignore[union-attr]
+    # approximate matching (the second pass's candidates, a bent name) never proposes it
+    assert all(c.entry.marketed for c in NameIndex.load().candidates("clarityne", language="fr"))
+    # the strengths of products no longer sold do not widen what counts as a marketed strength
+    assert lexicon.marketed_strengths_mg("loratadine") == frozenset({10.0})
+
+
 def test_a_class_talked_about_is_the_drug_of_that_class_named_with_it() -> None:
     _, lines = extract_from_text("PAT: My wife is diabetic, she's on insulin, Lantus, every night.", language="en")
     assert [line.name for line in lines] == ["insulin glargine"]

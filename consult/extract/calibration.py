@@ -61,7 +61,8 @@ or declined; any other method (phonetic, fuzzy, spelling, confusion, a tagger's 
 APPROXIMATE_NAME_METHODS = frozenset({"phonetic", "fuzzy", "spelling", "confusion"})
 """Lexicon and :class:`~consult.extract.names.NameIndex` methods that read a name from a neighbour of what was
 written or heard (an LLM's or a tagger's name is grounded by its own checks)."""
-HARD_PREFIXES = ("absurd", "unusual", "number homophone", "drug not in the lexicon", "drug name", "number heard")
+HARD_PREFIXES = ("absurd", "unusual", "number homophone", "drug not in the lexicon", "drug name", "number heard",
+                 "not marketed")
 """Review reasons that always flag a line, whatever its calibrated confidence."""
 
 _AS_NEEDED_WORDS = re.compile(

@@ -383,9 +383,9 @@ def build_line(
     ``risk_threshold`` overrides the model's threshold). Hard reasons, which always flag: the back-end's own
     ``reasons``, an implausible posology (:func:`plausibility_reasons`), a strength no marketed product has
     when ``check_marketed`` (:func:`unmarketed_strength`), a number read from a recogniser homophone, a drug
-    the lexicon does not know. Soft reasons, listed when the line is flagged: the drug and numeric fields below
-    ``threshold`` (:func:`score_fields`) and a status below ``threshold``. ``extra_evidence`` adds evidence
-    for what is not a field (e.g. ``status``)."""
+    the lexicon does not know, a product no longer marketed. Soft reasons, listed when the line is flagged: the
+    drug and numeric fields below ``threshold`` (:func:`score_fields`) and a status below ``threshold``.
+    ``extra_evidence`` adds evidence for what is not a field (e.g. ``status``)."""
     support = support or LineSupport()
     heuristic, soft = score_fields(drug_score, drug_evidence, fields, threshold)
     if status_certainty is not None and status != "mentioned" and status_certainty < threshold:
@@ -404,6 +404,9 @@ def build_line(
     hard += homophone_reasons(readings)
     if entry is None and not any("lexicon" in r for r in hard):
         hard.append("drug not in the lexicon")
+    if entry is not None and not entry.marketed:
+        said = drug_evidence.text or entry.surface
+        hard.append(f"not marketed: {said} is no longer on the French market (BDPM); check the product")
     words = support.drug_words
     drug_asr, second_pass, second_prob = drug_word_evidence(words) if words else (
         drug_evidence.asr_probability, False, None)

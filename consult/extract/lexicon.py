@@ -50,6 +50,9 @@ class DrugEntry:
     strengths: tuple[str, ...] = ()
     forms: tuple[str, ...] = ()
     routes: tuple[str, ...] = ()
+    marketed: bool = True
+    """False for a brand or substance of BDPM products no longer on the market (a patient's old box): read
+    exactly as said, never from a neighbouring sound, and flagged for review."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,7 @@ class DrugLexicon:
                 strengths=tuple(e.get("st", ())),
                 forms=tuple(e.get("f", ())),
                 routes=tuple(e.get("r", ())),
+                marketed=not e.get("nm"),
             )
             for e in raw
         ]
@@ -179,7 +183,7 @@ class DrugLexicon:
         if self._strengths is None:
             index: dict[str, set[float]] = {}
             for e in self.entries:
-                if len(e.substances) <= 1:
+                if len(e.substances) <= 1 and e.marketed:
                     index.setdefault(e.name, set()).update(_strengths_mg(e.strengths))
             self._strengths = {k: frozenset(v) for k, v in index.items()}
         return self._strengths.get(name, frozenset())
@@ -338,9 +342,10 @@ def _strengths_mg(strengths: tuple[str, ...]) -> set[float]:
 
 
 def _is_core(entry: DrugEntry) -> bool:
-    """Entries allowed in approximate (phonetic/fuzzy) matching: drugs with an ATC code whose
-    normalised name is a French substance. Exotic brand synonyms of the English lists stay exact-only."""
-    if entry.atc is None:
+    """Entries allowed in approximate (phonetic/fuzzy) matching: drugs on the market with an ATC code whose
+    normalised name is a French substance. Exotic brand synonyms of the English lists and products no longer
+    marketed stay exact-only."""
+    if entry.atc is None or not entry.marketed:
         return False
     return entry.kind in ("substance", "brand") or entry.name != entry.surface
 

@@ -87,7 +87,7 @@ class NameIndex:
             glued = _glue(e.key)
             if len(glued) < MIN_LETTERS or e.key in STOPWORDS or glued in seen or any(c.isdigit() for c in glued):
                 continue
-            if e.atc is None and e.kind != "substance":
+            if e.atc is None and e.kind != "substance" or not e.marketed:
                 continue
             seen.add(glued)
             self._entries.append(e)
