@@ -32,6 +32,16 @@ def _status(sentence: str, drug: str, role: str = "doctor") -> str:
         ("Vous prenez du Doliprane ?", "Doliprane", "mentioned"),
         ("Pas d'ibuprofène.", "ibuprofène", "mentioned"),
         ("Don't take ibuprofen.", "ibuprofen", "mentioned"),
+        # written on 2026-12-07 while testing as a user; each was mentioned or read the other drug's verb
+        ("Le Tramadol, on le remplace par du Doliprane codéiné.", "Tramadol", "stopped"),
+        ("Le Tramadol, on le remplace par du Doliprane codéiné.", "Doliprane", "new"),
+        ("Let's replace the naproxen with paracetamol.", "naproxen", "stopped"),
+        ("I'll switch you from warfarin to apixaban.", "warfarin", "stopped"),
+        ("I'll switch you from warfarin to apixaban.", "apixaban", "new"),
+        ("Plus de Voltarène, ça abîme l'estomac.", "Voltarène", "stopped"),
+        ("Vous n'avez plus besoin du Spasfon.", "Spasfon", "stopped"),
+        ("Je vous laisse le Xanax pour le moment.", "Xanax", "renewed"),
+        ("Pour le Levothyrox, on reste à 75.", "Levothyrox", "renewed"),
     ],
 )
 def test_doctor_status(sentence: str, drug: str, expected: str) -> None:
@@ -54,3 +64,8 @@ def test_vous_prenez_question_or_instruction() -> None:
 
 def test_unchanged_treatment_is_mentioned() -> None:
     assert _status("D'accord, on ne change rien pour la metformine.", "metformine") == "mentioned"
+
+
+def test_more_than_a_dose_is_no_stop() -> None:
+    # "plus de 3 grammes": a ceiling, not "plus de Doliprane" (no more)
+    assert _status("Plus de 3 grammes de Doliprane par jour, c'est trop.", "Doliprane") != "stopped"

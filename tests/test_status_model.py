@@ -134,6 +134,10 @@ CASES_FR += [
      "lévothyroxine", "changed"),  # new
     ("DOC: Vous pouvez acheter du Doliprane en pharmacie, sans ordonnance.", "paracétamol", "new"),  # mentioned
     ("DOC: Je vous represcris la Ventoline pour trois mois.", "salbutamol", "renewed"),  # new
+    # the pronoun between the names stands for the first drug: its clause goes on (both were mentioned)
+    ("DOC: Le Tramadol, on le remplace par du Doliprane codéiné.", "tramadol", "stopped"),
+    ("DOC: Le Tramadol, on le remplace par du Doliprane codéiné.", "codéine + paracétamol", "new"),
+    ("DOC: Plus de Voltarène, ça abîme l'estomac.", "diclofénac", "stopped"),  # mentioned
 ]
 
 

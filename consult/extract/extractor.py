@@ -462,7 +462,8 @@ def _same_substance(name: str, atc: str | None, groups: Mapping[str, list[Mentio
 _ACTS_ON_IT = re.compile(
     r"\b(?:keep|continue|carry on|stay|stop|come off|increase|reduce|lower|double|halve|put|bump|cut|drop)\w*\s+"
     r"(?:(?:taking|using|with|on)\s+)?(?:it|them|those|that one)\b|"
-    r"\b(?:le|la|les|l')\s*(?:continu|gard|pren|arret|maint|poursui|augment|diminu|baiss|reduis|reduir|double)\w*|"
+    r"\b(?:le|la|les|l')\s*(?:continu|gard|pren|repren|arret|maint|poursui|augment|diminu|baiss|reduis|reduir|"
+    r"double)\w*|"
     r"\b(?:continu|gard|pren|arret|poursui|augment|diminu|baiss)\w*-(?:le|la|les)\b"
 )
 """A doctor's sentence that acts on a drug named before by a pronoun ("keep taking it", "stop them", "vous le

@@ -12,7 +12,9 @@ from schemas.medication import MedicationStatus
 _STOPPED = re.compile(
     r"\b(arretez|arreter|arrete|on arrete|stoppez|stopper|ne prenez plus|n'en prenez plus|"
     r"suspend(?:ez|re|s)?|stop(?:s|ping)? (?:taking|the|your|it)|stop\b|discontinue|come off|"
-    r"no longer take|(?:don't|do not) take (?:[\w']+\s+){0,2}?any ?more|no more(?! than))"
+    r"no longer take|(?:don't|do not) take (?:[\w']+\s+){0,2}?any ?more|no more(?! than)|"
+    r"(?:^|[.,;:!?]\s*)(?:et |mais |donc |alors )?plus d(?:e |u |es |')(?!\s*(?:\d|un |une |deux|trois|quatre|cinq))|"
+    r"n'(?:avez|aurez|a|aura) plus besoin d|n'en (?:avez|aurez) plus besoin|no longer need)"
 )
 _NEGATED_STOP = re.compile(
     r"\b(?:(?:don't|dont|do not|never|mustn't|must not|shouldn't|should not|won't|will not|not to)\s+"
@@ -37,7 +39,8 @@ _RENEWED = re.compile(
     r"\b(on continue|continuez|continuer|je (?:vous )?renouvelle|renouvel\w*|on garde|gardez|poursuivez|"
     r"poursuivre|on maintient|keep (?:taking|on|using)|continue|carry on|renew\w*|repeat prescription|"
     r"(?:keep|leave) (?:you|him|her|them) on|stay on|(?:je vous|on vous|je te|on te) (?:laisse|garde|maintiens?) "
-    r"sous|restez sous|restart\w*|resum(?:e|ing) (?:the|your|taking)|reprenez|reprendre|on reprend|re-?prescri\w*)\b"
+    r"sous|restez sous|restart\w*|resum(?:e|ing) (?:the|your|taking)|reprenez|reprendre|on reprend|re-?prescri\w*|"
+    r"(?:je vous|on vous|on) laisse (?:le|la|les|l')|on reste (?:a|sur|sous)|restez (?:a|sur))\b"
 )
 _NEW = re.compile(
     r"\b(je vous (?:prescris|prescrit|mets|donne|propose|fais une ordonnance)|"
@@ -69,6 +72,14 @@ _RENEWALS_COUNT = re.compile(
 )
 
 
+_REPLACE = re.compile(
+    r"\b(?:remplac\w*|replac\w*|swap\w*)\b.*?\b(?P<by>par|with|by|for)\b|"
+    r"\bswitch\w* (?:you |him |her )?from\b.*?\b(?P<to>to)\b"
+)
+"""A drug replaced by another: "Le Tramadol, on le remplace par du Doliprane codéiné", "replace the naproxen with
+paracetamol", "switch you from warfarin to apixaban" (the first is stopped, the second new)."""
+
+
 def classify_status(
     sentence: str, *, drug_start: int, role: str, language: str = "fr"
 ) -> tuple[MedicationStatus, float]:
@@ -91,6 +102,12 @@ def classify_status(
         return "mentioned", 0.8
     if stripped.endswith("?") or _QUESTION_START.search(stripped):
         return "mentioned", 0.85
+    replaced = _REPLACE.search(s)
+    if replaced is not None:
+        by = replaced.start("by") if replaced.group("by") else replaced.start("to")
+        if drug_start < by:
+            return "stopped", 0.8
+        return "new", 0.8
     if _STOPPED.search(s):
         return "stopped", 0.85
     if _UNCHANGED.search(s):
@@ -119,18 +136,23 @@ def drug_clause(sentence: str, spans: Sequence[tuple[int, int]], index: int) -> 
       l'arrêtez, et l'ibuprofène aussi" (the cue said between two names is both drugs'). Else at the sentence's
       start.
     - It ends where the next name's own clause starts, when the words between the two names end with one ("I'll
-      give you paracetamol | and stop the ibuprofen"). Else at the sentence's end."""
+      give you paracetamol | and stop the ibuprofen") that holds no pronoun standing for the first drug ("Le
+      Tramadol, on le remplace par du Doliprane codéiné"). Else at the sentence's end."""
     lo = spans[index - 1][1] if index > 0 else 0
     start = next((a for a in reversed(_joins(sentence, lo, spans[index][0]))
                   if _has_cue(sentence[a : spans[index][0]])), 0)
     end = len(sentence)
     if index + 1 < len(spans):
         joins = _joins(sentence, spans[index][1], spans[index + 1][0])
-        if joins and _has_cue(sentence[joins[-1] : spans[index + 1][0]]):
+        tail = sentence[joins[-1] : spans[index + 1][0]] if joins else ""
+        if joins and _has_cue(tail) and not _PRONOUN_OBJECT.search(fold(tail)):
             end = joins[-1]
     return start, end
 
 
+_PRONOUN_OBJECT = re.compile(r"\b(?:le|la|les|l')\s*[a-z]|\b(?:it|them)\b")
+"""A pronoun object in the words between two names ("Le Tramadol, on le remplace par ..."): the verb acts on the
+first drug, whose clause goes on."""
 _CLAUSE_JOIN = re.compile(r",|;|\b(?:and|then|but|or|et|puis|mais|ou|ensuite)\b", re.IGNORECASE)
 
 
