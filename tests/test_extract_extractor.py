@@ -507,6 +507,11 @@ def test_a_class_said_as_an_allergy_or_prescribed_stays_its_own_line(text: str) 
         ("DOC: Ventoline, deux bouffées si vous êtes essoufflé.", "fr", "as_needed", True),
         ("DOC: The amoxicillin is a course, so take it three times a day for a full week.", "en", "duration", 1),
         ("DOC: Un demi-comprimé de zolpidem au coucher.", "fr", "dose", 0.5),
+        ("DOC: Le Seresta, un demi-comprimé le soir si vous n'arrivez pas à dormir.", "fr", "as_needed", True),
+        # the answer to a question about the dose is the drug's posology, whoever gives it
+        ("DOC: What dose of metformin are you on?\nPAT: 500 milligrams twice a day.", "en", "strength", 500),
+        ("PAT: Le Kardégic, je le prends à quelle dose ?\nDOC: 75 milligrammes, un sachet par jour.", "fr",
+         "strength", 75),
     ],
 )
 def test_posology_as_people_say_it(text: str, language: str, field: str, value: object) -> None:

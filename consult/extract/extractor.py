@@ -251,6 +251,16 @@ class RuleBasedExtractor:
     ) -> None:
         origin = sentences[k]
         taken = 0
+        origin_text = segs[origin.seg_index].text[origin.start : origin.end]
+        if _DOSE_QUESTION.search(fold(origin_text)) and origin_text.rstrip().endswith("?"):
+            # "What dose of metformin are you on?" "500 milligrams twice a day.": the answer, whoever gives it
+            nxt = sentences[k + 1] if k + 1 < len(sentences) else None
+            if nxt is not None and not nxt.matches and nxt.role != origin.role:
+                region = Region(nxt.seg_index, nxt.start, nxt.end, segs[nxt.seg_index].text,
+                                asr=bool(segs[nxt.seg_index].words))
+                if self.read_posology(mention, region, evidence):
+                    mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
+                    return
         for nxt in sentences[k + 1 :]:
             if nxt.matches or taken >= self.options.max_follow_sentences:
                 return
@@ -459,6 +469,11 @@ def _same_substance(name: str, atc: str | None, groups: Mapping[str, list[Mentio
     return name
 
 
+_DOSE_QUESTION = re.compile(
+    r"\b(?:what|which) (?:dose|strength|amount)|\bhow (?:much|many|often)\b|\bwhat (?:milligrams|mg)\b|"
+    r"\bquelle (?:dose|posologie|quantite)|\bcombien\b|\ba quelle (?:dose|frequence)|\bdose of\b|\bla dose\b"
+)
+"""A question about how much or how often a drug is taken: its answer is the drug's posology."""
 _ACTS_ON_IT = re.compile(
     r"\b(?:keep|continue|carry on|stay|stop|come off|increase|reduce|lower|double|halve|put|bump|cut|drop)\w*\s+"
     r"(?:(?:taking|using|with|on)\s+)?(?:it|them|those|that one)\b|"

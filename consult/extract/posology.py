@@ -324,7 +324,9 @@ _P_PRN_GENERIC = _re(
     # occasional use without a schedule (docs/labels.md)
     r"de temps en temps|de temps a autre|a l'occasion|occasionnellement|au cas ou|"
     r"on occasion|occasionally|from time to time|every (?:so often|once in a while)|once in a while|"
-    r"just in case|whenever (?:i|you|my|the|it|they)\b[^.;!?]{0,40})\b"
+    r"just in case|whenever (?:i|you|my|the|it|they)\b[^.;!?]{0,40}|"
+    r"(?:si|quand|lorsque) (?:vous n'arrivez pas|vous ne pouvez pas|vous n'y arrivez pas|je n'arrive pas) a dormir|"
+    r"(?:if|when) (?:you|i) (?:can't|cannot|can not|are unable to|struggle to) (?:get to )?sleep)\b"
 )
 _P_PRN_OCCASIONAL = _re(r"\b(?:sometimes|at times|parfois|des fois|here and there|now and then)\b")
 """Occasional use said with a word that also qualifies other verbs ("it can sometimes make hives worse"): read as
