@@ -42,6 +42,11 @@ def _status(sentence: str, drug: str, role: str = "doctor") -> str:
         ("Vous n'avez plus besoin du Spasfon.", "Spasfon", "stopped"),
         ("Je vous laisse le Xanax pour le moment.", "Xanax", "renewed"),
         ("Pour le Levothyrox, on reste à 75.", "Levothyrox", "renewed"),
+        ("Let's take you off the simvastatin.", "simvastatin", "stopped"),
+        ("I'd hold off on the ibuprofen for now.", "ibuprofen", "stopped"),
+        ("We'll go ahead and refill your metformin.", "metformin", "renewed"),
+        ("We'll up your levothyroxine to 100 micrograms.", "levothyroxine", "changed"),
+        ("A ninety-day supply of the metformin, with three refills.", "metformin", "new"),  # refills: a count
     ],
 )
 def test_doctor_status(sentence: str, drug: str, expected: str) -> None:

@@ -14,7 +14,8 @@ _STOPPED = re.compile(
     r"suspend(?:ez|re|s)?|stop(?:s|ping)? (?:taking|the|your|it)|stop\b|discontinue|come off|"
     r"no longer take|(?:don't|do not) take (?:[\w']+\s+){0,2}?any ?more|no more(?! than)|"
     r"(?:^|[.,;:!?]\s*)(?:et |mais |donc |alors )?plus d(?:e |u |es |')(?!\s*(?:\d|un |une |deux|trois|quatre|cinq))|"
-    r"n'(?:avez|aurez|a|aura) plus besoin d|n'en (?:avez|aurez) plus besoin|no longer need)"
+    r"n'(?:avez|aurez|a|aura) plus besoin d|n'en (?:avez|aurez) plus besoin|no longer need|"
+    r"(?:take|taking|get|getting|come|coming) (?:you |him |her |them )?off|hold off on)"
 )
 _NEGATED_STOP = re.compile(
     r"\b(?:(?:don't|dont|do not|never|mustn't|must not|shouldn't|should not|won't|will not|not to)\s+"
@@ -32,7 +33,8 @@ _CHANGED = re.compile(
     r"on change|changer|on modifie|a la place|"
     r"on reduit|reduisez|reduire|on (?:re)?monte|montez|monter|on descend|descendez|descendre|on double|doublez|"
     r"increase|decrease|reduce|lower|raise|switch(?:ing)? (?:you )?to|change (?:you )?to|instead|titrat\w*|"
-    r"halve|double (?:the|your|it)|(?:bump|put|go|going|push) (?:\w+ ){0,3}?up|(?:cut|drop|bring|come|go) "
+    r"halve|double (?:the|your|it)|(?:'ll|will|let's|to) up (?:your|the|his|her)|"
+    r"(?:bump|put|go|going|push) (?:\w+ ){0,3}?up|(?:cut|drop|bring|come|go) "
     r"(?:\w+ ){0,3}?(?:down|back) (?:to|a bit|a little))\b"
 )
 _RENEWED = re.compile(
@@ -40,7 +42,8 @@ _RENEWED = re.compile(
     r"poursuivre|on maintient|keep (?:taking|on|using)|continue|carry on|renew\w*|repeat prescription|"
     r"(?:keep|leave) (?:you|him|her|them) on|stay on|(?:je vous|on vous|je te|on te) (?:laisse|garde|maintiens?) "
     r"sous|restez sous|restart\w*|resum(?:e|ing) (?:the|your|taking)|reprenez|reprendre|on reprend|re-?prescri\w*|"
-    r"(?:je vous|on vous|on) laisse (?:le|la|les|l')|on reste (?:a|sur|sous)|restez (?:a|sur))\b"
+    r"(?:je vous|on vous|on) laisse (?:le|la|les|l')|on reste (?:a|sur|sous)|restez (?:a|sur)|"
+    r"refill (?:your|the|his|her|it|them)|refilling)\b"
 )
 _NEW = re.compile(
     r"\b(je vous (?:prescris|prescrit|mets|donne|propose|fais une ordonnance)|"
