@@ -82,6 +82,8 @@ class _Sentence:
     end: int
     role: Role
     matches: tuple[DrugMatch, ...]
+    question: bool = False
+    """The sentence ends with a question mark."""
 
 
 class RuleBasedExtractor:
@@ -156,7 +158,7 @@ class RuleBasedExtractor:
                                              context=segs[i - 1].text if i > 0 else "")
                     and not _after_title(piece.text, m.start)
                 )
-                sentences.append(_Sentence(i, piece.start, piece.end, role, matches))
+                sentences.append(_Sentence(i, piece.start, piece.end, role, matches, piece.text.rstrip().endswith("?")))
         confidence = role_confidence or {}
         # the status model reads a sentence that names a drug with the words the ASR cut off before it
         prefixes = [self._carried_prefix(sentences, k, segs) if s.matches else "" for k, s in enumerate(sentences)]
@@ -211,7 +213,12 @@ class RuleBasedExtractor:
                 mention.sig.append((sent.seg_index, sent.start, sent.end))
                 if j + 1 == len(sent.matches):
                     self._follow(mention, sentences, k, segs, evidence)
-                if status == "new" and s_cert <= 0.5 and not mention.fields:
+                echo = _echoes_patient(said, m.entry.name, sentences[max(0, k - 2) : k])
+                if status == "new" and s_cert <= 0.5 and echo:
+                    # "D'accord, trois grammes par jour de Doliprane." after the patient's "je prends du Doliprane
+                    # mille trois fois par jour": the doctor repeats what the patient takes
+                    mention.status, mention.status_certainty = "mentioned", 0.8
+                elif status == "new" and s_cert <= 0.5 and not mention.fields:
                     mention.status, mention.status_certainty = "mentioned", 0.5
                 elif status == "new" and s_cert <= 0.5 and {"dose", "frequency"} & set(mention.fields):
                     # the doctor dictates a drug with its posology ("Omeprazole 20 mg, one capsule a day")
@@ -467,6 +474,21 @@ def _same_substance(name: str, atc: str | None, groups: Mapping[str, list[Mentio
         ):
             return other
     return name
+
+
+_ACKNOWLEDGE = re.compile(
+    r"^\W*(?:(?:ok|okay|right|alright|all right|so|d'accord|bien|tres bien|entendu|je vois|donc|ah|oh|hmm|mm|"
+    r"uh|um|euh)\b\W*)+"
+)
+
+
+def _echoes_patient(said: str, name: str, before: Sequence[_Sentence]) -> bool:
+    """A doctor's sentence that only acknowledges ("OK, ...", "D'accord, ...") and names a drug the patient named
+    in one of the two sentences before: a restatement of what the patient takes, not a prescription. Not when the
+    patient asked something (the doctor's answer may decide: "Je peux continuer ?")."""
+    if _ACKNOWLEDGE.match(fold(said)) is None or any(s.role == "patient" and s.question for s in before):
+        return False
+    return any(s.role == "patient" and any(o.entry.name == name for o in s.matches) for s in before)
 
 
 _DOSE_QUESTION = re.compile(
