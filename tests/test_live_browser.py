@@ -87,8 +87,10 @@ def test_live_cards_appear_while_recording_then_the_report_and_the_ordonnance(li
     expect(page.locator("#consult-live-status")).to_contain_text("Enregistrement :")
     # the committed transcript is on the page while recording. It shows the words as heard: a starved CI machine's
     # fake microphone may garble the name ("à motociceline"), and the card still reads amoxicilline, flagged for
-    # review (the extractor's approximate match), so the name itself is checked on the card, not in the transcript
-    expect(page.locator("#consult-live-transcript")).to_contain_text(re.compile("antibiotique", re.I))
+    # review (the extractor's approximate match), so the name itself is checked on the card, not in the transcript;
+    # nor "antibiotique" (heard "orthi-biotique" on a CI run): the turn's plain words, any of them
+    expect(page.locator("#consult-live-transcript")).to_contain_text(
+        re.compile(r"antibiotique|matin et soir|six jours|prescri", re.I))
     page.locator("#consult-live-approve label", has_text=re.compile("amoxicilline", re.I)).click()
     # let the turn end ("pendant six jours") before stopping, during the silence that follows it
     expect(page.locator("#consult-live-transcript")).to_contain_text(re.compile("jours", re.I), timeout=60_000)
