@@ -419,6 +419,43 @@ def collect_products(products: dict[str, dict[str, object]], compo: dict[str, li
     return subs, brands
 
 
+def _top(values: set[str], n: int) -> list[str]:
+    return sorted(values)[:n]
+
+
+def substance_entry(sub: str, info: dict[str, set[str]], atc_by_key: dict[str, str], *, strengths: bool = True
+                    ) -> dict[str, object]:
+    """The lexicon entry of a substance of :func:`collect_products` (without its strengths: ``strengths`` False)."""
+    k = key_of(sub)
+    entry: dict[str, object] = {"s": sub, "k": k, "n": sub, "t": "substance", "a": atc_by_key.get(k)}
+    if strengths:
+        entry["st"] = _top(info["st"], 12)
+    entry.update({"f": _top(info["f"], 8), "r": _top(info["r"], 6)})
+    return entry
+
+
+def brand_entry(bkey: str, b: dict[str, object], atc_by_key: dict[str, str]) -> dict[str, object]:
+    """The lexicon entry of a brand of :func:`collect_products`: its substances' name, its ATC code (the brand's,
+    else its single substance's), its first CIS, strengths, forms and routes."""
+    sub_list = sorted(b["subs"])  # type: ignore[call-overload]
+    cis_map: dict[str, str] = b["cis"]  # type: ignore[assignment]
+    atc = atc_by_key.get(bkey)
+    if atc is None and len(sub_list) == 1:
+        atc = atc_by_key.get(key_of(sub_list[0]))
+    return {
+        "s": b["s"],
+        "k": bkey,
+        "n": " + ".join(sub_list) if len(sub_list) <= 3 else b["s"],
+        "t": "brand",
+        "a": atc,
+        "c": cis_map[sorted(cis_map)[0]],
+        "sub": sub_list[:6],
+        "st": sorted(s for s in cis_map if s)[:12],
+        "f": _top(b["f"], 8),  # type: ignore[arg-type]
+        "r": _top(b["r"], 6),  # type: ignore[arg-type]
+    }
+
+
 def build(drugs: Path) -> dict[str, object]:
     products, compo = load_bdpm(drugs)
     atc_by_key = load_atc(drugs)
@@ -435,47 +472,12 @@ def build(drugs: Path) -> dict[str, object]:
         seen.add(k)
         entries.append({key: v for key, v in entry.items() if v not in (None, [], "")})
 
-    def top(values: set[str], n: int) -> list[str]:
-        return sorted(values)[:n]
-
     sub_key_to_name: dict[str, str] = {}
     for sub in sorted(subs):
-        k = key_of(sub)
-        sub_key_to_name.setdefault(k, sub)
-        info = subs[sub]
-        add(
-            {
-                "s": sub,
-                "k": k,
-                "n": sub,
-                "t": "substance",
-                "a": atc_by_key.get(k),
-                "st": top(info["st"], 12),
-                "f": top(info["f"], 8),
-                "r": top(info["r"], 6),
-            }
-        )
+        sub_key_to_name.setdefault(key_of(sub), sub)
+        add(substance_entry(sub, subs[sub], atc_by_key))
     for bkey in sorted(brands):
-        b = brands[bkey]
-        sub_list = sorted(b["subs"])  # type: ignore[arg-type]
-        cis_map: dict[str, str] = b["cis"]  # type: ignore[assignment]
-        atc = atc_by_key.get(bkey)
-        if atc is None and len(sub_list) == 1:
-            atc = atc_by_key.get(key_of(sub_list[0]))
-        add(
-            {
-                "s": b["s"],
-                "k": bkey,
-                "n": " + ".join(sub_list) if len(sub_list) <= 3 else b["s"],
-                "t": "brand",
-                "a": atc,
-                "c": cis_map[sorted(cis_map)[0]],
-                "sub": sub_list[:6],
-                "st": sorted(s for s in cis_map if s)[:12],
-                "f": top(b["f"], 8),  # type: ignore[arg-type]
-                "r": top(b["r"], 6),
-            }
-        )  # type: ignore[arg-type]
+        add(brand_entry(bkey, brands[bkey], atc_by_key))
 
     for spoken, atc in SPOKEN_NAMES.items():
         if key_of(spoken) not in sub_key_to_name:
@@ -510,19 +512,9 @@ def build(drugs: Path) -> dict[str, object]:
         k = key_of(sub)
         if k not in seen:
             sub_key_to_name.setdefault(k, sub)
-            add({"s": sub, "k": k, "n": sub, "t": "substance", "a": atc_by_key.get(k),
-                 "f": top(old_subs[sub]["f"], 8), "r": top(old_subs[sub]["r"], 6), "nm": 1})
+            add({**substance_entry(sub, old_subs[sub], atc_by_key, strengths=False), "nm": 1})
     for bkey in sorted(old_brands):
-        b = old_brands[bkey]
-        sub_list = sorted(b["subs"])  # type: ignore[arg-type]
-        cis_map = b["cis"]  # type: ignore[assignment]
-        atc = atc_by_key.get(bkey)
-        if atc is None and len(sub_list) == 1:
-            atc = atc_by_key.get(key_of(sub_list[0]))
-        add({"s": b["s"], "k": bkey, "n": " + ".join(sub_list) if len(sub_list) <= 3 else b["s"], "t": "brand",
-             "a": atc, "c": cis_map[sorted(cis_map)[0]], "sub": sub_list[:6],  # type: ignore[index]
-             "st": sorted(s for s in cis_map if s)[:12],  # type: ignore[attr-defined]
-             "f": top(b["f"], 8), "r": top(b["r"], 6), "nm": 1})  # type: ignore[arg-type]
+        add({**brand_entry(bkey, old_brands[bkey], atc_by_key), "nm": 1})
 
     counts = Counter(str(e["t"]) for e in entries)
     counts["not_marketed"] = sum(1 for e in entries if e.get("nm"))

@@ -177,6 +177,10 @@ class RuleBasedExtractor:
         for k, sent in enumerate(sentences):
             seg = segs[sent.seg_index]
             first = len(mentions)
+            prefix = prefixes[k]
+            # the sentence as the status rules read it (with the words the ASR cut off before it) and its names' spans
+            said = prefix + seg.text[sent.start : sent.end]
+            spans = [(len(prefix) + o.start - sent.start, len(prefix) + o.end - sent.start) for o in sent.matches]
             for j, m in enumerate(sent.matches):
                 # a second drug of the sentence takes the posology said after its name, and the words
                 # between the two names when they say no posology ("Ramipril, and I take some ibuprofen
@@ -186,10 +190,7 @@ class RuleBasedExtractor:
                     gap = seg.text[sent.matches[j - 1].end : m.start]
                     region_start = sent.matches[j - 1].end if parse_posology(gap).is_empty() else m.start
                 region_end = sent.matches[j + 1].start if j + 1 < len(sent.matches) else sent.end
-                prefix = prefixes[k]
-                said = prefix + seg.text[sent.start : sent.end]
-                drug_start = len(prefix) + m.start - sent.start
-                spans = [(len(prefix) + o.start - sent.start, len(prefix) + o.end - sent.start) for o in sent.matches]
+                drug_start = spans[j][0]
                 a, b = drug_clause(said, spans, j)
                 status, s_cert = classify_status(said[a:b], drug_start=drug_start - a, role=sent.role,
                                                  language=language)
@@ -213,14 +214,14 @@ class RuleBasedExtractor:
                 mention.sig.append((sent.seg_index, sent.start, sent.end))
                 if j + 1 == len(sent.matches):
                     self._follow(mention, sentences, k, segs, evidence)
-                echo = _echoes_patient(said, m.entry.name, sentences[max(0, k - 2) : k])
-                if status == "new" and s_cert <= 0.5 and echo:
+                weak_new = status == "new" and s_cert <= 0.5  # the doctor named it, no cue said what to do
+                if weak_new and _echoes_patient(said, m.entry.name, sentences[max(0, k - 2) : k]):
                     # "D'accord, trois grammes par jour de Doliprane." after the patient's "je prends du Doliprane
                     # mille trois fois par jour": the doctor repeats what the patient takes
                     mention.status, mention.status_certainty = "mentioned", 0.8
-                elif status == "new" and s_cert <= 0.5 and not mention.fields:
+                elif weak_new and not mention.fields:
                     mention.status, mention.status_certainty = "mentioned", 0.5
-                elif status == "new" and s_cert <= 0.5 and {"dose", "frequency"} & set(mention.fields):
+                elif weak_new and {"dose", "frequency"} & set(mention.fields):
                     # the doctor dictates a drug with its posology ("Omeprazole 20 mg, one capsule a day")
                     mention.status_certainty = 0.7
                 mentions.append(mention)
@@ -258,8 +259,7 @@ class RuleBasedExtractor:
     ) -> None:
         origin = sentences[k]
         taken = 0
-        origin_text = segs[origin.seg_index].text[origin.start : origin.end]
-        if _DOSE_QUESTION.search(fold(origin_text)) and origin_text.rstrip().endswith("?"):
+        if origin.question and _DOSE_QUESTION.search(fold(segs[origin.seg_index].text[origin.start : origin.end])):
             # "What dose of metformin are you on?" "500 milligrams twice a day.": the answer, whoever gives it
             nxt = sentences[k + 1] if k + 1 < len(sentences) else None
             if nxt is not None and not nxt.matches and nxt.role != origin.role:
