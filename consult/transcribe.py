@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -555,12 +555,16 @@ class SpeechStage(AsrResult):
 
 
 def transcribe_stage(transcriber: Transcriber, settings: Settings, audio: object, hook: ProgressHook | None = None,
-                     language: str | None = None) -> SpeechStage:
+                     language: str | None = None, *,
+                     on_language: Callable[[str], None] | None = None) -> SpeechStage:
     """Language, first pass, coverage check and second pass (module doc) on ``audio`` (a consult.audio.Audio or a
-    16 kHz float32 array). ``language`` overrides ``settings.asr.language``."""
+    16 kHz float32 array). ``language`` overrides ``settings.asr.language``. ``on_language`` is told the language
+    as soon as it is decided, before the first pass (the pipeline starts loading what extraction needs)."""
     o = settings.asr
     samples = audio if isinstance(audio, np.ndarray) else audio.samples  # type: ignore[attr-defined]
     choice = resolve_language(transcriber, o, samples, language)
+    if on_language is not None:
+        on_language(choice.language)
 
     def first_hook(stage: str, fraction: float) -> None:  # the first pass is 0-90 % of the stage's progress
         if hook is not None:

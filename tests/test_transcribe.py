@@ -50,6 +50,84 @@ def test_language_is_detected_per_file_on_a_mixed_batch(pipeline):
     assert got == {"fr_consult_2": "fr", "en_consult_2": "en"}
 
 
+def test_encoder_memo_reuses_only_the_same_features():
+    from consult.backends.whisper import EncoderMemo
+
+    calls = []
+
+    def encode(features):
+        calls.append(features.copy())
+        return float(features.sum())
+
+    memo = EncoderMemo(encode)
+    a = np.ones((80, 3000), np.float32)
+    b = a.copy()
+    b[3, 7] = 2.0  # one value differs: encoded anew
+    assert memo(a) == memo(a.copy()) == a.sum()
+    assert len(calls) == 1 and memo.hits == 1
+    assert memo(b) == b.sum() and len(calls) == 2
+    assert memo(a.reshape(80, 3000, 1)) == a.sum() and len(calls) == 3  # same bytes, another shape: not reused
+
+
+def test_detection_encoding_is_the_first_pass_encoding(pipeline):
+    """``--language auto`` (the default) costs no encoder pass of its own on a recording under 30 s of speech:
+    the first pass finds the detection's encoding of its first window in the memo, and the transcript is the one
+    a fresh encoding gives."""
+    from conftest import REPO
+
+    clip = load_audio(REPO / "tests" / "data" / "speech" / "librispeech_1688-142285-0000.flac").samples
+    tr = pipeline.transcriber
+    told: list[str] = []
+    hits = tr.encoder_memo.hits
+    stage = transcribe_stage(tr, Settings(), clip, on_language=told.append)
+    assert told == ["en"] and stage.language == "en"
+    assert tr.encoder_memo.hits == hits + 1
+    forced = transcribe_stage(tr, Settings(), clip, language="en")
+    assert [s.text for s in stage.segments] == [s.text for s in forced.segments]
+
+
+def test_pipeline_prepares_extraction_once_per_language_in_the_background(pipeline):
+    """The status model's French parser (4-7 s to load on 2 cores) loads while the recording is transcribed:
+    ``Pipeline.prepare_extraction`` (called by the speech stage as soon as the language is decided) runs the
+    extractor's ``prepare`` in a thread, once per language and process."""
+    import threading
+
+    from consult.pipeline import Pipeline
+
+    started = threading.Event()
+    release = threading.Event()
+    calls: list[tuple[str, str]] = []
+
+    class Extractor:
+        def prepare(self, language: str) -> None:
+            calls.append((language, threading.current_thread().name))
+            started.set()
+            release.wait(5)
+
+        def extract(self, segments, *, roles, language, role_confidence=None):
+            return []
+
+        def model_info(self):
+            return []
+
+    p = Pipeline(transcriber=pipeline.transcriber, diariser=pipeline.diariser, extractor=Extractor())
+    p.prepare_extraction("fr")  # returns at once: the loading runs beside the caller
+    assert started.wait(5)
+    p.prepare_extraction("fr")
+    release.set()
+    p.prepare_extraction("en")
+    for t in threading.enumerate():
+        if t.name.startswith("prepare-extraction"):
+            t.join(5)
+    assert sorted(c[0] for c in calls) == ["en", "fr"]
+    assert all(name.startswith("prepare-extraction-") for _, name in calls)
+    # the rule extractor's preparation is the status model's French parser, loaded once and shared
+    from consult.extract import status_model
+
+    pipeline.extractor.prepare("fr")
+    assert status_model.french_pipeline() is status_model.french_pipeline() is not None
+
+
 # -- coverage -----------------------------------------------------------------------------------------------
 
 def test_uncovered_finds_speech_without_words():

@@ -40,6 +40,7 @@ from consult.extract.status_model import (
     decide_status_detail,
     frame_status,
 )
+from consult.extract.status_model import prepare as prepare_status
 from consult.extract.text import fold, key_of, split_sentences, tokenize
 from schemas import MedicationLine, ModelInfo, Segment
 from schemas.medication import MedicationStatus, Quantity
@@ -121,6 +122,12 @@ class RuleBasedExtractor:
         self.status_detail = status_detail
         """Decides the status with the status model's probability of it (a feature of the line's calibrated
         confidence); used instead of ``decide_line_status`` when set."""
+
+    def prepare(self, language: str) -> None:
+        """Load what extracting ``language`` needs and is loaded on first use (the status model's French parser),
+        e.g. in a thread while the recording is still being transcribed; extraction works without it."""
+        if self.decide_line_status is decide_status:
+            prepare_status(language)
 
     def model_info(self) -> list[ModelInfo]:
         status = "rules"

@@ -31,6 +31,7 @@ import json
 import logging
 import math
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -221,10 +222,11 @@ class StatusDecider(Protocol):
 
 
 # --------------------------------------------------------------------------- French parse
+_FRENCH_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def french_pipeline() -> Any | None:
-    """spaCy's ``fr_core_news_sm`` without its entity recogniser, loaded once per process; None when spaCy or
-    the model is not installed (the French parse features are then absent)."""
+def _load_french() -> Any | None:
     try:
         import spacy
 
@@ -232,6 +234,21 @@ def french_pipeline() -> Any | None:
     except (ImportError, OSError) as exc:
         logger.warning("status model: %s not available (%s); French parse features left out", SPACY_FR, exc)
         return None
+
+
+def french_pipeline() -> Any | None:
+    """spaCy's ``fr_core_news_sm`` without its entity recogniser, loaded once per process (a second caller
+    waits for the first load); None when spaCy or the model is not installed (the French parse features are
+    then absent)."""
+    with _FRENCH_LOCK:
+        return _load_french()
+
+
+def prepare(language: str) -> None:
+    """Load what deciding the status of ``language`` lines needs (the French parser: 4-7 s on 2 cores, the
+    most of a French file's first extraction), so that a caller can do it while the recording is transcribed."""
+    if language == "fr":
+        french_pipeline()
 
 
 @lru_cache(maxsize=2048)
@@ -823,6 +840,7 @@ __all__ = [
     "frame_status",
     "french_frame",
     "french_pipeline",
+    "prepare",
     "line_features",
     "LineContext",
     "mention_features",
