@@ -554,3 +554,26 @@ def test_a_form_named_just_before_the_drug_gives_its_route(said: str) -> None:
     assert [(line.name, line.route) for line in lines] == [("tiotropium", "inhalation")]
     _, lines = extract_from_text("PAT: The inhaler was fine. I take Spiriva.", "en")
     assert [(line.name, line.route) for line in lines] == [("tiotropium", None)]  # another sentence: not said
+
+
+def test_the_decision_after_the_patients_answer_is_the_drugs() -> None:
+    """The doctor asks about a drug, the patient answers, the doctor decides without naming it: the decision and
+    its posology are that drug's, and a later naming with no cue does not undo it."""
+    text = ("DOC: L'Aprovel, vous êtes à cent cinquante ?\nPAT: Oui, un comprimé le matin.\n"
+            "DOC: On monte à trois cents milligrammes. Un comprimé de trois cents le matin, à la place du cent "
+            "cinquante.\nPAT: Mon mari a du Lasilix.\nDOC: Pour vous ce n'est pas adapté. Si un jour l'Aprovel à "
+            "trois cents ne suffit pas, on pourra ajouter un diurétique.")
+    _, lines = extract_from_text(text, "fr")
+    line = _by_name(lines)["irbésartan"]
+    assert line.status == "changed"
+    assert line.strength is not None and line.strength.value == 300
+    text = ("DOC: Rappelez-moi, le Levothyrox, vous êtes à combien en ce moment ?\n"
+            "PAT: Soixante-quinze. Un comprimé le matin, une demi-heure avant le petit déjeuner.\n"
+            "DOC: D'accord. Vu la TSH, on va monter un peu : vous passez à quatre-vingt-huit microgrammes, toujours "
+            "un comprimé le matin à jeun.")
+    _, lines = extract_from_text(text, "fr")
+    assert _by_name(lines)["lévothyroxine"].status == "changed"
+    text = ("PAT: Je prends du Dolirhume, deux comprimés matin et soir.\nDOC: Le Dolirhume, il y a dedans de la "
+            "pseudoéphédrine. Ça fait monter la tension. Vous arrêtez dès aujourd'hui.")
+    _, lines = extract_from_text(text, "fr")
+    assert [line.status for line in lines] == ["stopped"]

@@ -74,3 +74,64 @@ def test_unchanged_treatment_is_mentioned() -> None:
 def test_more_than_a_dose_is_no_stop() -> None:
     # "plus de 3 grammes": a ceiling, not "plus de Doliprane" (no more)
     assert _status("Plus de 3 grammes de Doliprane par jour, c'est trop.", "Doliprane") != "stopped"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drug", "expected"),
+    [
+        # a stop said as setting the drug aside
+        ("On laisse l'Advil de côté.", "Advil", "stopped"),
+        ("On laisse tomber le Spasfon.", "Spasfon", "stopped"),
+        ("Je vous laisse le Xanax.", "Xanax", "renewed"),
+        ("I'm going to ask you not to take any more Nurofen.", "Nurofen", "stopped"),
+        ("Ibuprofen increases your risk of bleeding, so please don't take it again.", "Ibuprofen", "stopped"),
+        # the doctor declines to give it: a mention, never a prescription
+        ("So I can't give you a repeat of the Microgynon.", "Microgynon", "mentioned"),
+        ("Je ne peux pas vous prescrire d'amoxicilline pour un virus.", "amoxicilline", "mentioned"),
+        ("Je ne vous prescris pas de Xanax.", "Xanax", "mentioned"),
+        ("I won't prescribe antibiotics but take paracetamol.", "paracetamol", "new"),
+        # what the drug is for, said with a stop verb
+        ("I'd also like you to take some prednisolone, which is a steroid, to stop the reaction coming back.",
+         "prednisolone", "new"),
+        ("I'd like you to stop the aspirin.", "aspirin", "stopped"),
+    ],
+)
+def test_stops_and_refusals_as_people_say_them(sentence: str, drug: str, expected: str) -> None:
+    assert _status(sentence, drug) == expected
+
+
+def test_more_doses_are_not_a_resumption() -> None:
+    # "il pourra en reprendre deux": two more tablets of the drug being given, not a drug taken up again
+    assert _status("Pour le Spasfon, s'il a encore mal, il pourra en reprendre deux.", "Spasfon") != "renewed"
+    assert _status("Il faut reprendre le Kardégic.", "Kardégic") == "renewed"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Vous arrêtez dès aujourd'hui.", "stopped"),
+        ("Bon, on arrête tout de suite.", "stopped"),
+        ("On monte à trois cents milligrammes.", "changed"),
+        ("Bon, vu la TSH, on va monter un peu : vous passez à quatre-vingt-huit microgrammes, le matin.", "changed"),
+        ("Let's go up to ten milligrams.", "changed"),
+        ("On passe à autre chose.", None),
+        ("Vous passez à la pharmacie.", None),
+        ("Vous arrêtez de fumer.", None),
+        ("Et vous arrêtez le sport ?", None),
+    ],
+)
+def test_a_decision_that_names_no_drug(sentence: str, expected: str | None) -> None:
+    from consult.extract.status import elliptic_decision
+
+    assert elliptic_decision(sentence) == expected
+
+
+def test_an_effect_explained_is_no_change() -> None:
+    """A change verb whose object is something else ("augmentent le risque") says what the drug does, not a
+    change of its dose; a dose changed keeps it."""
+    from consult.extract.status_model import frame_status
+
+    s = "Avec l'Eliquis, les anti-inflammatoires augmentent le risque de saignement."
+    assert frame_status(s, s.index("Eliquis"), s.index("Eliquis") + 7, "fr") is None
+    s = "On augmente la dose de Levothyrox."
+    assert frame_status(s, s.index("Levothyrox"), s.index("Levothyrox") + 10, "fr") == "changed"

@@ -29,7 +29,7 @@ from consult.extract.core import (
 from consult.extract.lexicon import DrugLexicon, DrugMatch
 from consult.extract.names import DrugNameFinder
 from consult.extract.posology import Posology, bare_strength, parse_posology, strength_after_form
-from consult.extract.status import classify_status, continuation_cue, drug_clause
+from consult.extract.status import classify_status, continuation_cue, drug_clause, elliptic_decision
 from consult.extract.status_model import (
     LineContext,
     StatusDecider,
@@ -221,7 +221,8 @@ class RuleBasedExtractor:
                 mention.sig.append((sent.seg_index, sent.start, sent.end))
                 if j + 1 == len(sent.matches):
                     self._follow(mention, sentences, k, segs, evidence)
-                weak_new = status == "new" and s_cert <= 0.5  # the doctor named it, no cue said what to do
+                # the doctor named it, no cue said what to do (and the sentences after it decided nothing)
+                weak_new = status == "new" and s_cert <= 0.5 and mention.status == "new"
                 if weak_new and _echoes_patient(said, m.entry.name, sentences[max(0, k - 2) : k]):
                     # "D'accord, trois grammes par jour de Doliprane." after the patient's "je prends du Doliprane
                     # mille trois fois par jour": the doctor repeats what the patient takes
@@ -264,8 +265,14 @@ class RuleBasedExtractor:
         segs: list[Segment],
         evidence: EvidenceIndex,
     ) -> None:
+        """Complete ``mention`` (named last in sentence ``k``) from the sentences after it that name no drug: the
+        answer to a dose question, the doctor's posology, a decision by a pronoun ("keep taking it") or without
+        one ("Vous arrêtez dès aujourd'hui.", "On monte à trois cents milligrammes." after "L'Aprovel, vous êtes à
+        cent cinquante ?" "Oui, un comprimé le matin.")."""
         origin = sentences[k]
         taken = 0
+        start = k + 1
+        strict = False  # after the patient's reply: the doctor's words count only with a decision
         if origin.question and _DOSE_QUESTION.search(fold(segs[origin.seg_index].text[origin.start : origin.end])):
             # "What dose of metformin are you on?" "500 milligrams twice a day.": the answer, whoever gives it
             nxt = sentences[k + 1] if k + 1 < len(sentences) else None
@@ -274,21 +281,38 @@ class RuleBasedExtractor:
                                 asr=bool(segs[nxt.seg_index].words))
                 if self.read_posology(mention, region, evidence):
                     mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
-                    return
-        for nxt in sentences[k + 1 :]:
+                    start, strict = k + 2, True
+        asked = origin.question and origin.role != "patient"
+        replies = 0
+        decided = False
+        for nxt in sentences[start:]:
             if nxt.matches or taken >= self.options.max_follow_sentences:
                 return
             text = segs[nxt.seg_index].text
+            said = text[nxt.start : nxt.end]
             if nxt.role == "patient":
-                if len(tokenize(text[nxt.start : nxt.end])) <= _SHORT_REPLY_WORDS:
+                if len(tokenize(said)) <= _SHORT_REPLY_WORDS:
+                    continue
+                if (asked or strict) and taken == 0 and replies < 2:
+                    # the patient answers the doctor's question about the drug; the doctor may decide next
+                    replies += 1
+                    strict = True
                     continue
                 return
             if nxt.role == "unknown" and origin.role != "unknown":
                 return
             taken += 1
-            said = text[nxt.start : nxt.end]
             cue = continuation_cue(said)
-            if said.rstrip().endswith("?") or origin.role == "patient" and cue not in ("renewed", "changed", "stopped"):
+            elliptic = elliptic_decision(said)
+            undecided = mention.status == "mentioned" or mention.status == "new" and mention.status_certainty <= 0.5
+            if elliptic is not None and undecided:
+                # the decision on the drug just talked about, which it does not name
+                mention.status, mention.status_certainty = elliptic, 0.6
+                decided = True
+            if strict and not decided:
+                continue
+            if said.rstrip().endswith("?") or (origin.role == "patient" and not decided
+                                               and cue not in ("renewed", "changed", "stopped")):
                 # the doctor asks about the patient's drug, or comments: not a posology for it
                 continue
             region = Region(nxt.seg_index, nxt.start, nxt.end, text, asr=bool(segs[nxt.seg_index].words))
@@ -343,7 +367,10 @@ class RuleBasedExtractor:
         fields: dict[str, Field] = {}
         for m in group:
             action = m.status != "mentioned"
-            if action:
+            # a later naming with no cue ("Si un jour l'Aprovel à trois cents ne suffit pas...") does not undo a
+            # decision said before ("On monte à trois cents milligrammes.")
+            weak = m.status == "new" and m.status_certainty <= 0.5
+            if action and not (weak and status != "mentioned" and primary.status_certainty > 0.5):
                 status, primary = m.status, m
             for fname, f in m.fields.items():
                 if fname not in fields or action or status == "mentioned":

@@ -6,16 +6,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from consult.extract.numbers import find_numbers
 from consult.extract.text import fold
 from schemas.medication import MedicationStatus
 
 _STOPPED = re.compile(
     r"\b(arretez|arreter|arrete|on arrete|stoppez|stopper|ne prenez plus|n'en prenez plus|"
     r"suspend(?:ez|re|s)?|stop(?:s|ping)? (?:taking|the|your|it)|stop\b|discontinue|come off|"
-    r"no longer take|(?:don't|do not) take (?:[\w']+\s+){0,2}?any ?more|no more(?! than)|"
+    r"no longer take|(?:don't|do not|not to|not) take (?:[\w']+\s+){0,2}?any ?more|no more(?! than)|"
+    r"(?:don't|do not|not to|never) take (?:it|them|that|those|[\w']+) again|"
     r"(?:^|[.,;:!?]\s*)(?:et |mais |donc |alors )?plus d(?:e |u |es |')(?!\s*(?:\d|un |une |deux|trois|quatre|cinq))|"
     r"n'(?:avez|aurez|a|aura) plus besoin d|n'en (?:avez|aurez) plus besoin|no longer need|"
-    r"(?:take|taking|get|getting|come|coming) (?:you |him |her |them )?off|hold off on)"
+    r"(?:take|taking|get|getting|come|coming) (?:you |him |her |them )?off|hold off on|"
+    r"laiss\w* (?:tomber|(?:[\w']+ ){0,3}?de cote))"
 )
 _NEGATED_STOP = re.compile(
     r"\b(?:(?:don't|dont|do not|never|mustn't|must not|shouldn't|should not|won't|will not|not to)\s+"
@@ -41,8 +44,9 @@ _RENEWED = re.compile(
     r"\b(on continue|continuez|continuer|je (?:vous )?renouvelle|renouvel\w*|on garde|gardez|poursuivez|"
     r"poursuivre|on maintient|keep (?:taking|on|using)|continue|carry on|renew\w*|repeat prescription|"
     r"(?:keep|leave) (?:you|him|her|them) on|stay on|(?:je vous|on vous|je te|on te) (?:laisse|garde|maintiens?) "
-    r"sous|restez sous|restart\w*|resum(?:e|ing) (?:the|your|taking)|reprenez|reprendre|on reprend|re-?prescri\w*|"
-    r"(?:je vous|on vous|on) laisse (?:le|la|les|l')|on reste (?:a|sur|sous)|restez (?:a|sur)|"
+    r"sous|restez sous|restart\w*|resum(?:e|ing) (?:the|your|taking)|(?<!en )reprenez|(?<!en )reprendre|"
+    r"on reprend|re-?prescri\w*|(?:je vous|on vous|on) laisse (?:le|la|les|l')(?!(?:[\w']+ ){0,3}?de cote)|"
+    r"on reste (?:a|sur|sous)|restez (?:a|sur)|"
     r"refill (?:your|the|his|her|it|them)|refilling)\b"
 )
 _NEW = re.compile(
@@ -73,6 +77,22 @@ _QUESTION_START = re.compile(
 _RENEWALS_COUNT = re.compile(
     r"\b(?:a renouveler|renouvelables?|a renouveller)\s+(?:\d+|une|un|deux|trois|quatre|cinq|six)\s+fois\b"
 )
+_PURPOSE_STOP = re.compile(
+    r"\b(?:to|will|would|should|can|helps?(?: to)?|which|that|it'll|pour|qui|ca va|ca)\s+"
+    r"(?:stop|stops|arreter|arrete|arretera)\s+(?:the |it |them |your |le |la |les |l')?(?:[\w']+\s+){0,3}?"
+    r"(?:coming back|from \w+ing|getting worse|happening|spreading|recurring|returning|de revenir|de recommencer|"
+    r"de s'aggraver|de saigner)\b"
+)
+"""What a drug is for, said with a stop verb ("prednisolone ... to stop the reaction coming back", "pour arrêter
+la crise de revenir"): not a stop of the drug."""
+
+
+def _cue_text(folded: str) -> str:
+    """``folded`` with the phrases that look like cues and are not blanked out (same length): renewal counts of a
+    new prescription ("à renouveler 2 fois"), what a drug is for ("to stop the reaction coming back")."""
+    for rx in (_RENEWALS_COUNT, _PURPOSE_STOP):
+        folded = rx.sub(lambda m: " " * len(m.group(0)), folded)
+    return folded
 
 
 _REPLACE = re.compile(
@@ -81,6 +101,18 @@ _REPLACE = re.compile(
 )
 """A drug replaced by another: "Le Tramadol, on le remplace par du Doliprane codéiné", "replace the naproxen with
 paracetamol", "switch you from warfarin to apixaban" (the first is stopped, the second new)."""
+
+
+_REFUSED = re.compile(
+    r"\b(?:can't|cannot|can not|won't|will not|wouldn't|would not|not going to|don't want to|do not want to|"
+    r"shouldn't|should not|not able to)\s+(?:[\w']+\s+){0,3}?(?:give|prescribe|start|put|recommend|renew|repeat|"
+    r"offer)\b|"
+    r"\bne (?:vous |te |lui )?(?:peux|peut|pourrai|vais|veux|souhaite|prefere)\s+pas\s+(?:vous\s+|te\s+|lui\s+)?"
+    r"(?:\w+\s+)?(?:prescrire|donner|mettre|renouveler|represcrire|proposer)|"
+    r"\b(?:je|on) ne (?:vous |te |lui )?(?:prescris|prescrit|donne|mets|renouvelle|propose)\s+pas\b"
+)
+"""The doctor declines to give the drug named after ("So I can't give you a repeat of the Microgynon", "je ne
+peux pas vous prescrire d'antibiotique"): a mention, never a prescription."""
 
 
 def classify_status(
@@ -94,7 +126,7 @@ def classify_status(
     before = s[:drug_start]
     stripped = s.strip()
     # "à renouveler 2 fois" on a new prescription is a number of renewals, not a renewal decision
-    s = _RENEWALS_COUNT.sub(" ", s)
+    s = _cue_text(s)
     if role == "patient":
         return "mentioned", 0.9
     if _NEGATED_STOP.search(s):
@@ -105,6 +137,10 @@ def classify_status(
         return "mentioned", 0.8
     if stripped.endswith("?") or _QUESTION_START.search(stripped):
         return "mentioned", 0.85
+    refused = list(_REFUSED.finditer(before))
+    if refused and len(before[refused[-1].end():].split()) <= 5 and not re.search(
+            r"[,;:]|\b(?:but|mais|and|et|instead|plutot)\b", before[refused[-1].end():]):
+        return "mentioned", 0.8
     replaced = _REPLACE.search(s)
     if replaced is not None:
         by = replaced.start("by") if replaced.group("by") else replaced.start("to")
@@ -169,9 +205,42 @@ def _has_cue(text: str) -> bool:
     return any(rx.search(folded) for rx in (_STOPPED, _CHANGED, _RENEWED, _NEW))
 
 
+_ELLIPTIC_STOP = re.compile(
+    r"^(?:(?:bon|alors|donc|et|mais|ok|okay|d'accord|so|right|then)\W+)*(?:vous |on |nous )?"
+    r"(?:arretez|arrete|arretons|stoppez|stoppe|stop|stop it)"
+    r"(?:\W+(?:des aujourd'hui|des maintenant|des ce soir|aujourd'hui|maintenant|tout de suite|immediatement|"
+    r"completement|definitivement|carrement|now|today|straight away|completely))*\W*$"
+)
+_ELLIPTIC_CHANGE = re.compile(
+    r"\b(?:(?:on|nous|je|vous)\s+(?:va |allons |vais |allez )?(?:(?:re)?mont\w*|pass\w*|augment\w*|descend\w*|"
+    r"baiss\w*|diminu\w*|redui\w*|redescend\w*)|"
+    r"(?:increase|increasing|raise|raising|reduce|reducing|lower|lowering|go up|going up|bump it up|cut it down|"
+    r"drop it|come down|coming down))\s+(?:a|au|to)\s+(?=\S)"
+)
+
+
+def elliptic_decision(sentence: str) -> MedicationStatus | None:
+    """A doctor's sentence that decides on the drug just talked about without naming it or a pronoun for it:
+    a bare stop ("Vous arrêtez dès aujourd'hui.", "On arrête.") or a change to a number ("On monte à trois cents
+    milligrammes.", "Vous passez à quatre-vingt-huit microgrammes", "Let's go up to ten"). The extractor gives it
+    to the one drug of the exchange (:meth:`RuleBasedExtractor._follow`)."""
+    s = fold(sentence).strip()
+    if s.endswith("?"):
+        return None
+    if _ELLIPTIC_STOP.search(s):
+        return "stopped"
+    m = _ELLIPTIC_CHANGE.search(s)
+    if m is not None:
+        rest = s[m.end():]
+        numbers = find_numbers(rest)
+        if numbers and numbers[0].start <= 2:
+            return "changed"
+    return None
+
+
 def continuation_cue(sentence: str) -> MedicationStatus | None:
     """Status cue of a follow-up doctor sentence that does not name the drug ("Continuez.")."""
-    s = fold(sentence)
+    s = _cue_text(fold(sentence))
     if _NEGATED_STOP.search(s):
         return "renewed"
     if _STOPPED.search(s):
@@ -193,7 +262,7 @@ def status_cues(sentence: str, *, drug_start: int) -> dict[str, bool]:
     """Which of the rules' cues the sentence holds for the drug at ``drug_start`` (each regular expression of
     :func:`classify_status` on its own): features of the trained status model
     (:mod:`consult.extract.status_model`)."""
-    s = _RENEWALS_COUNT.sub(" ", fold(sentence))
+    s = _cue_text(fold(sentence))
     before = fold(sentence)[:drug_start]
     stripped = s.strip()
     return {

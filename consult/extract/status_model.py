@@ -426,6 +426,11 @@ def french_frame(doc: Any, start: int, end: int) -> Frame:
         time = "present"
     kinds = list(_VERB_CLASS.get(lemma, ()))
     kinds += [k for k in _VERB_CLASS.get(gov_lemma, ()) if k not in kinds]
+    if "change" in kinds and any(c.dep_ == "obj" and c.i != tok.i and not c.is_ancestor(tok) and c.pos_ == "NOUN"
+                                 for c in verb.children):
+        # the verb changes something else: "Avec l'Eliquis, les anti-inflammatoires augmentent le risque de
+        # saignement" (an effect explained, not a dose changed; "on augmente la dose de Levothyrox" keeps it)
+        kinds.remove("change")
     return Frame(lemma, tuple(kinds), agent, time, negated, ceased and negated)
 
 
