@@ -577,3 +577,21 @@ def test_the_decision_after_the_patients_answer_is_the_drugs() -> None:
             "pseudoéphédrine. Ça fait monter la tension. Vous arrêtez dès aujourd'hui.")
     _, lines = extract_from_text(text, "fr")
     assert [line.status for line in lines] == ["stopped"]
+
+
+def test_the_patients_own_posology_after_the_name_and_the_answer_to_a_question() -> None:
+    """What the patient says of the drug in the sentences after naming it, and the answer to the doctor's question
+    about it, are that drug's posology; a frequency alone may be another thing's (the blood tests)."""
+    _, lines = extract_from_text("PAT: Just my cholesterol one. Simvastatin. Forty milligrams, at night.", "en")
+    line = _by_name(lines)["simvastatin"]
+    assert line.strength is not None and line.strength.value == 40 and line.when == ["NIGHT"]
+    _, lines = extract_from_text("PAT: Il a l'Eliquis, pour le cœur. Cinq milligrammes matin et soir.", "fr")
+    line = _by_name(lines)["apixaban"]
+    assert line.strength is not None and line.strength.value == 5 and line.frequency is not None
+    _, lines = extract_from_text("DOC: Et pour la tension, vous êtes toujours sous Cotareg ?\n"
+                                 "PAT: Oui, un comprimé le matin.", "fr")
+    line = next(iter(lines))
+    assert line.dose is not None and line.dose.value == 1 and line.when == ["MORN"]
+    _, lines = extract_from_text("PAT: I've been on warfarin for three years, and the blood tests are driving me "
+                                 "mad. Every two weeks, sometimes every week.", "en")
+    assert _by_name(lines)["warfarin"].frequency is None

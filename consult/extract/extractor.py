@@ -273,17 +273,26 @@ class RuleBasedExtractor:
         taken = 0
         start = k + 1
         strict = False  # after the patient's reply: the doctor's words count only with a decision
-        if origin.question and _DOSE_QUESTION.search(fold(segs[origin.seg_index].text[origin.start : origin.end])):
-            # "What dose of metformin are you on?" "500 milligrams twice a day.": the answer, whoever gives it
-            nxt = sentences[k + 1] if k + 1 < len(sentences) else None
-            if nxt is not None and not nxt.matches and nxt.role != origin.role:
+        first = sentences[k + 1] if k + 1 < len(sentences) else None
+        dose_question = origin.question and _DOSE_QUESTION.search(
+            fold(segs[origin.seg_index].text[origin.start : origin.end])) is not None
+        if (first is not None and origin.question and not first.matches and first.role != origin.role
+                and (dose_question or first.role == "patient")):
+            # the answer to a question about the drug, in up to two sentences of one turn: "What dose of metformin
+            # are you on?" "500 milligrams twice a day." (whoever answers); "Vous êtes toujours sous Cotareg ?"
+            # "Oui, un comprimé le matin."
+            for j in range(k + 1, min(k + 3, len(sentences))):
+                nxt = sentences[j]
+                if nxt.matches or nxt.seg_index != first.seg_index or nxt.question:
+                    break
                 region = Region(nxt.seg_index, nxt.start, nxt.end, segs[nxt.seg_index].text,
                                 asr=bool(segs[nxt.seg_index].words))
                 if self.read_posology(mention, region, evidence):
                     mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
-                    start, strict = k + 2, True
+                    start, strict = j + 1, True
         asked = origin.question and origin.role != "patient"
         replies = 0
+        own = 0
         decided = False
         for nxt in sentences[start:]:
             if nxt.matches or taken >= self.options.max_follow_sentences:
@@ -291,6 +300,17 @@ class RuleBasedExtractor:
             text = segs[nxt.seg_index].text
             said = text[nxt.start : nxt.end]
             if nxt.role == "patient":
+                if origin.role == "patient" and nxt.seg_index == origin.seg_index and own < 2 and not nxt.question:
+                    # the patient names the drug, then says how it is taken: "Simvastatin. Forty milligrams, at
+                    # night."; "Il a l'Eliquis, pour le cœur. Cinq milligrammes matin et soir." (an amount said: a
+                    # frequency alone may be another thing's, "Every two weeks" for the blood tests)
+                    own += 1
+                    heard = parse_posology(said)
+                    if heard.dose is not None or heard.strength is not None:
+                        region = Region(nxt.seg_index, nxt.start, nxt.end, text, asr=bool(segs[nxt.seg_index].words))
+                        if self.read_posology(mention, region, evidence):
+                            mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
+                    continue
                 if len(tokenize(said)) <= _SHORT_REPLY_WORDS:
                     continue
                 if (asked or strict) and taken == 0 and replies < 2:
@@ -309,7 +329,7 @@ class RuleBasedExtractor:
                 # the decision on the drug just talked about, which it does not name
                 mention.status, mention.status_certainty = elliptic, 0.6
                 decided = True
-            if strict and not decided:
+            if strict and not decided and cue not in ("renewed", "changed", "stopped"):
                 continue
             if said.rstrip().endswith("?") or (origin.role == "patient" and not decided
                                                and cue not in ("renewed", "changed", "stopped")):

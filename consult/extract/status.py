@@ -215,7 +215,7 @@ _ELLIPTIC_CHANGE = re.compile(
     r"\b(?:(?:on|nous|je|vous)\s+(?:va |allons |vais |allez )?(?:(?:re)?mont\w*|pass\w*|augment\w*|descend\w*|"
     r"baiss\w*|diminu\w*|redui\w*|redescend\w*)|"
     r"(?:increase|increasing|raise|raising|reduce|reducing|lower|lowering|go up|going up|bump it up|cut it down|"
-    r"drop it|come down|coming down))\s+(?:a|au|to)\s+(?=\S)"
+    r"drop it|come down|coming down)(?:\s+(?:it|that|this|them|the dose))?)\s+(?:a|au|to)\s+(?=\S)"
 )
 
 
