@@ -133,6 +133,7 @@ FORM_ANNOTATION = {
     "drops": "[drp]", "cuillère": "{spoonful}", "cuillères": "{spoonful}", "ampoule": "{ampoule}",
     "patch": "{patch}", "suppositoire": "{suppository}", "suppository": "{suppository}",
     "application": "{application}", "pulvérisation": "{spray}", "spray": "{spray}", "unité": "{unit}",
+    "lyophilisat": "{lyophilisate}", "lyophilisats": "{lyophilisate}",
 }
 # EDQM Standard Terms, units of presentation (checked against the EDQM code list as published in the
 # HL7 Europe UNICOM IG); forms without a checked code keep only the UCUM annotation.

@@ -141,6 +141,7 @@ _UNITS: dict[str, tuple[str, str, str, str]] = {
     "injection": ("injection", "injections", "injection", "injections"),
     "application": ("application", "applications", "application", "applications"),
     "pastille": ("pastille", "pastilles", "lozenge", "lozenges"),
+    "lyophilisat": ("lyophilisat", "lyophilisats", "oral lyophilisate", "oral lyophilisates"),
     "dose": ("dose", "doses", "dose", "doses"),
     "ug": ("µg", "µg", "µg", "µg"),
     "[iU]": ("UI", "UI", "IU", "IU"),

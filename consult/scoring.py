@@ -47,6 +47,7 @@ UNIT_SYNONYMS: dict[str, str] = {
     "cuillère à café": "teaspoon", "teaspoon": "teaspoon", "cuillère à soupe": "tablespoon",
     "tablespoon": "tablespoon", "cuillère": "spoon",
     "suppositoire": "suppository", "suppository": "suppository", "pastille": "lozenge", "lozenge": "lozenge",
+    "lyophilisat": "oral lyophilisate", "oral lyophilisate": "oral lyophilisate",
     "[iu]": "[iU]", "ui": "[iU]", "iu": "[iU]", "unit": "[iU]", "units": "[iU]",
     "ml": "mL", "l": "mL", "mg": "mg", "g": "mg", "ug": "mg", "µg": "mg", "mcg": "mg",
 }

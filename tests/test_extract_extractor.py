@@ -595,3 +595,12 @@ def test_the_patients_own_posology_after_the_name_and_the_answer_to_a_question()
     _, lines = extract_from_text("PAT: I've been on warfarin for three years, and the blood tests are driving me "
                                  "mad. Every two weeks, sometimes every week.", "en")
     assert _by_name(lines)["warfarin"].frequency is None
+
+
+def test_the_answer_to_how_do_i_take_it_is_the_posology() -> None:
+    text = ("DOC: I'm going to take you off the Clenil, and let's try you on Seretide instead. It's a combination "
+            "inhaler.\nPAT: Okay. How do I take that one?\nDOC: Two puffs in the morning and two puffs in the evening, "
+            "every day.")
+    _, lines = extract_from_text(text, "en")
+    line = _by_name(lines)["fluticasone + salmeterol"]
+    assert line.dose is not None and line.dose.value == 2 and line.when == ["MORN", "EVE"]

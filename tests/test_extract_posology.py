@@ -406,3 +406,24 @@ def test_a_daily_ceiling_said_after_the_count(text: str, value: float) -> None:
 def test_after_breakfast_is_after_meals() -> None:
     pos = parse_posology("une gélule par jour, après le petit déjeuner")
     assert pos.when is not None and pos.when.value == ["PC"]
+
+
+def test_a_preference_before_meals_is_a_time_of_day_and_a_trailing_maximum_is_one() -> None:
+    from consult.extract.posology import parse_posology
+
+    # "de préférence" ends in "ce": it no longer reads as "ce" (this) negating the time said after it
+    p = parse_posology("une gélule trois fois par jour, de préférence avant les repas, pendant trois jours.")
+    assert p.when is not None and p.when.value == ["AC"]
+    assert parse_posology("pas ce soir").when is None
+    p = parse_posology("un comprimé si besoin, et trois comprimés par jour au maximum.")
+    assert p.max_per_day is not None and p.max_per_day.value.value == 3 and p.frequency is None
+    p = parse_posology("two tablets a day at most")
+    assert p.max_per_day is not None and p.max_per_day.value.value == 2
+
+
+def test_an_oral_lyophilisate_is_a_countable_form() -> None:
+    from consult.extract.posology import parse_posology
+
+    p = parse_posology("Un lyophilisat si vous avez des nausées, et pas plus de quatre par jour.")
+    assert p.dose is not None and p.dose.value.unit == "lyophilisat" and p.dose.value.value == 1
+    assert p.max_per_day is not None and p.max_per_day.value.unit == "lyophilisat"

@@ -62,6 +62,7 @@ ROUTE_OF_FORM: dict[str, str] = {
     "comprimé": "oral",
     "gélule": "oral",
     "sachet": "oral",
+    "lyophilisat": "oral",
     "tablet": "oral",
     "capsule": "oral",
     "sirop": "oral",
@@ -116,7 +117,8 @@ MAX_DAY_MG: dict[str, float] = {
 GENERIC_MAX_INTAKE_MG = 5000.0
 MAX_UNITS_PER_INTAKE = 4.0
 MAX_INTAKES_PER_DAY = 12
-COUNTABLE_FORMS = frozenset({"comprimé", "gélule", "tablet", "capsule", "sachet", "suppositoire", "pastille"})
+COUNTABLE_FORMS = frozenset({"comprimé", "gélule", "tablet", "capsule", "sachet", "suppositoire", "pastille",
+                             "lyophilisat"})
 
 
 # --------------------------------------------------------------------------- fields, mentions, evidence

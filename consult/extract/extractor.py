@@ -313,6 +313,9 @@ class RuleBasedExtractor:
                     continue
                 if len(tokenize(said)) <= _SHORT_REPLY_WORDS:
                     continue
+                if nxt.question and taken > 0 and _HOW_TO_TAKE.search(fold(said)):
+                    # "Okay. How do I take that one?": the doctor's answer is the drug's posology
+                    continue
                 if (asked or strict) and taken == 0 and replies < 2:
                     # the patient answers the doctor's question about the drug; the doctor may decide next
                     replies += 1
@@ -550,6 +553,14 @@ _DOSE_QUESTION = re.compile(
     r"\bquelle (?:dose|posologie|quantite)|\bcombien\b|\ba quelle (?:dose|frequence)|\bdose of\b|\bla dose\b"
 )
 """A question about how much or how often a drug is taken: its answer is the drug's posology."""
+_HOW_TO_TAKE = re.compile(
+    r"\bhow (?:do|should|shall|would|will|can) (?:i|we|he|she) (?:take|use|have)\b|\bhow (?:many|much|often)\b|"
+    r"\bwhen (?:do|should) (?:i|we) (?:take|use)\b|\bcomment (?:est-ce qu'on |est-ce que je |je |on |il |elle )?"
+    r"(?:le |la |les |l')?(?:prend|utilise|donne)|\bcombien\b|\bje (?:le |la |les |l')?(?:prends|donne) comment\b|"
+    r"\bquand (?:est-ce que )?(?:je|il|elle) (?:le |la |les |l')?(?:prend|donne)"
+)
+"""A patient's question about how to take the drug the doctor has just named ("How do I take that one?",
+"Je le prends comment ?")."""
 _ACTS_ON_IT = re.compile(
     r"\b(?:keep|continue|carry on|stay|stop|come off|increase|reduce|lower|double|halve|put|bump|cut|drop)\w*\s+"
     r"(?:(?:taking|using|with|on)\s+)?(?:it|them|those|that one)\b|"

@@ -107,6 +107,7 @@ _FORMS: list[tuple[str, str]] = [
     (r"injections?|piqures?|shots?", "injection"),
     (r"applications?", "application"),
     (r"pastilles?|lozenges?", "pastille"),
+    (r"lyophilisats?(?: oraux| oral)?|lyocs?", "lyophilisat"),
     (r"tablets?|tabs?|pills?", "tablet"),
     (r"capsules?|caps", "capsule"),
     (r"puffs?", "puff"),
@@ -147,7 +148,7 @@ _ROUTES: list[tuple[str, str]] = [
 ]
 
 _NO_WHEN_BEFORE = re.compile(
-    r"(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui|next|following|same|not|pas)"
+    r"\b(hier|ce|cette|demain|last|this|yesterday|tonight|depuis|since|aujourd'hui|next|following|same|not|pas)"
     r"\s+$"
 )
 _WHEN: list[tuple[str, WhenCode]] = [
@@ -227,6 +228,10 @@ _P_MAX = _re(
 _P_MAX_AFTER = _re(
     _N + r"\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b\s*(?:au maximum|maximum|max|au plus|at most|tops)\s*"
     r"(?:par|/|dans la|sur la|per|a|in a|in any|each|every)\s*(?:" + _PERIOD_WORD_RE + r")\b"
+)
+_P_MAX_TRAIL = _re(
+    _N + r"\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b\s*(?:par|/|dans la|sur la|per|a|in a|in any|each|every)\s*"
+    r"(?:" + _PERIOD_WORD_RE + r")\b\s*(?:au maximum|maximum|max|au plus|at most|at the most|tops|maximum)\b"
 )
 _PER_INTAKE = r"(?:par prise|a chaque prise|per dose|per intake|at a time|at once|each time|in one go)"
 _P_MAX_INTAKE = _re(
@@ -692,9 +697,10 @@ def parse_posology(
             pos.max_per_day = slot(q, m.start(), m.end(), num.certainty)
             t.take(m.start(), m.end())
             break
-    if pos.max_per_day is None:
-        # "trois comprimés maximum dans la journée", "eight tablets max a day"
-        m = _P_MAX_AFTER.search(rw)
+    for rx in (_P_MAX_AFTER, _P_MAX_TRAIL):
+        # "trois comprimés maximum dans la journée", "eight tablets max a day"; "trois comprimés par jour au
+        # maximum", "six a day at most"
+        m = rx.search(rw) if pos.max_per_day is None else None
         if m is not None and t.free(m.start(), m.end()):
             num = t.num(m.group(1))
             q = _qty(num, m.group(2), "dose")
