@@ -604,3 +604,24 @@ def test_the_answer_to_how_do_i_take_it_is_the_posology() -> None:
     _, lines = extract_from_text(text, "en")
     line = _by_name(lines)["fluticasone + salmeterol"]
     assert line.dose is not None and line.dose.value == 2 and line.when == ["MORN", "EVE"]
+
+
+def test_yes_to_can_i_go_on_the_dose_asked_and_the_pill_named_before() -> None:
+    """The doctor's yes to the patient's "Je peux continuer ?" renews the drug; the patient's answer to the
+    doctor's "Quel dosage ?" is its posology; "la pilule" is the contraceptive pill named before."""
+    _, lines = extract_from_text(
+        "PAT: Et pour mon genou, je mets du Voltarène en gel. Je peux continuer ?\nDOC: Le gel, oui, en petite "
+        "quantité, deux fois par jour sur le genou, ça ne pose pas de problème.", "fr")
+    line = _by_name(lines)["diclofénac"]
+    assert line.status == "renewed" and line.route == "cutaneous"
+    _, lines = extract_from_text("PAT: Ben, de la tension, oui. Je prends de l'Amlor.\nDOC: Quel dosage ?\n"
+                                 "PAT: Cinq milligrammes, un comprimé le matin.\nDOC: D'accord.", "fr")
+    line = _by_name(lines)["amlodipine"]
+    assert line.strength is not None and line.strength.value == 5 and line.when == ["MORN"]
+    assert line.status == "mentioned"
+    _, lines = extract_from_text("PAT: Ah, et je prends la pilule, Leeloo. Ça pose un problème ?\n"
+                                 "DOC: Vous continuez la pilule normalement, mais avec des préservatifs.", "fr")
+    assert [(line.name, line.status) for line in lines] == [("lévonorgestrel + éthinylestradiol", "renewed")]
+    # no pill named before: "la pilule" alone is no line
+    _, lines = extract_from_text("DOC: Vous continuez la pilule normalement.", "fr")
+    assert lines == []

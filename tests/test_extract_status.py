@@ -135,3 +135,15 @@ def test_an_effect_explained_is_no_change() -> None:
     assert frame_status(s, s.index("Eliquis"), s.index("Eliquis") + 7, "fr") is None
     s = "On augmente la dose de Levothyrox."
     assert frame_status(s, s.index("Levothyrox"), s.index("Levothyrox") + 10, "fr") == "changed"
+
+
+def test_a_change_to_a_number() -> None:
+    from consult.extract.status import changes_to_a_number
+
+    assert changes_to_a_number("We'll bump the sertraline up to 100.")
+    assert changes_to_a_number("On passe le Levothyrox à quatre-vingt-huit.")
+    assert changes_to_a_number("I'd like to increase that to five milligrams")
+    # a maximum or a frequency is no change
+    assert not changes_to_a_number("Take it up to three times a day")
+    assert not changes_to_a_number("up to eight tablets a day")
+    assert not changes_to_a_number("Vous passez à la pharmacie")

@@ -146,6 +146,9 @@ class Mention:
     """(seg_index, start, end) of the sentences the posology came from."""
     sentence: int = -1
     """Index of the mention's sentence among the consultation's sentences (-1: not known)."""
+    decided_by: int = -1
+    """Index of the later sentence, naming no drug, whose words decided the status ("Vous arrêtez dès
+    aujourd'hui.", "Le gel, oui, ..." after "Je peux continuer ?"); -1: the mention's own sentence decided."""
 
 
 def word_spans(seg: Segment) -> list[tuple[int, int]]:

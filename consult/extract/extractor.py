@@ -26,7 +26,7 @@ from consult.extract.core import (
     build_line,
     covered_words,
 )
-from consult.extract.lexicon import DrugLexicon, DrugMatch
+from consult.extract.lexicon import DrugEntry, DrugLexicon, DrugMatch
 from consult.extract.names import DrugNameFinder
 from consult.extract.posology import Posology, bare_strength, parse_posology, strength_after_form
 from consult.extract.status import classify_status, continuation_cue, drug_clause, elliptic_decision
@@ -155,6 +155,7 @@ class RuleBasedExtractor:
         the status model how far to trust each speaker's role; a speaker not in it counts as sure."""
         segs = list(segments)
         sentences: list[_Sentence] = []
+        pill: DrugEntry | None = None  # the oral contraceptive named last: what "la pilule" stands for
         for i, seg in enumerate(segs):
             role: Role = roles.get(seg.speaker, "unknown") if seg.speaker is not None else "unknown"
             for piece in split_sentences(seg.text):
@@ -165,6 +166,14 @@ class RuleBasedExtractor:
                                              context=segs[i - 1].text if i > 0 else "")
                     and not _after_title(piece.text, m.start)
                 )
+                named_pill = [m.entry for m in matches if (m.entry.atc or "").startswith(_PILL_ATC)]
+                if named_pill:
+                    pill = named_pill[-1]
+                elif pill is not None:
+                    # "Je prends la pilule, Leeloo." ... "Vous continuez la pilule normalement.": the pill named
+                    matches = tuple(sorted(
+                        (*matches, *(DrugMatch(pill, piece.start + a.start(1), piece.start + a.end(1), 0.9, "anaphora")
+                                     for a in _THE_PILL.finditer(piece.text))), key=lambda m: m.start))
                 sentences.append(_Sentence(i, piece.start, piece.end, role, matches, piece.text.rstrip().endswith("?")))
         confidence = role_confidence or {}
         # the status model reads a sentence that names a drug with the words the ASR cut off before it
@@ -294,12 +303,28 @@ class RuleBasedExtractor:
         replies = 0
         own = 0
         decided = False
-        for nxt in sentences[start:]:
+        # the patient's question about going on or stopping ("Je peux continuer ?", "Should I stop it?"): a yes
+        # from the doctor is that decision
+        pending = continuation_cue(segs[origin.seg_index].text[origin.start : origin.end]) \
+            if origin.role == "patient" and origin.question else None
+        dose_asked = False  # the doctor asked how much of the patient's drug ("Quel dosage ?")
+        for idx in range(start, len(sentences)):
+            nxt = sentences[idx]
             if nxt.matches or taken >= self.options.max_follow_sentences:
                 return
             text = segs[nxt.seg_index].text
             said = text[nxt.start : nxt.end]
             if nxt.role == "patient":
+                if origin.role == "patient" and nxt.seg_index == origin.seg_index and nxt.question:
+                    pending = continuation_cue(said) or pending
+                    continue
+                if dose_asked and replies < 2:
+                    # "Je prends de l'Amlor." "Quel dosage ?" "Le cinq milligrammes, un le matin."
+                    replies += 1
+                    region = Region(nxt.seg_index, nxt.start, nxt.end, text, asr=bool(segs[nxt.seg_index].words))
+                    if self.read_posology(mention, region, evidence):
+                        mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
+                    continue
                 if origin.role == "patient" and nxt.seg_index == origin.seg_index and own < 2 and not nxt.question:
                     # the patient names the drug, then says how it is taken: "Simvastatin. Forty milligrams, at
                     # night."; "Il a l'Eliquis, pour le cœur. Cinq milligrammes matin et soir." (an amount said: a
@@ -327,10 +352,18 @@ class RuleBasedExtractor:
             taken += 1
             cue = continuation_cue(said)
             elliptic = elliptic_decision(said)
+            if origin.role == "patient" and said.rstrip().endswith("?") and _DOSE_QUESTION.search(fold(said)):
+                dose_asked = True
+                continue
+            if pending in ("renewed", "stopped") and taken == 1 and elliptic is None and cue is None \
+                    and _AFFIRM.search(fold(said)):
+                # "Je peux continuer ?" "Le gel, oui, ça ne pose pas de problème."
+                elliptic = pending
             undecided = mention.status == "mentioned" or mention.status == "new" and mention.status_certainty <= 0.5
             if elliptic is not None and undecided:
                 # the decision on the drug just talked about, which it does not name
                 mention.status, mention.status_certainty = elliptic, 0.6
+                mention.decided_by = idx
                 decided = True
             if strict and not decided and cue not in ("renewed", "changed", "stopped"):
                 continue
@@ -339,11 +372,12 @@ class RuleBasedExtractor:
                 # the doctor asks about the patient's drug, or comments: not a posology for it
                 continue
             region = Region(nxt.seg_index, nxt.start, nxt.end, text, asr=bool(segs[nxt.seg_index].words))
-            if (mention.status == "mentioned" and cue in ("renewed", "changed", "stopped")
+            if (undecided and cue in ("renewed", "changed", "stopped")
                     and _ACTS_ON_IT.search(fold(said))):
                 # "Should I keep taking my aspirin?" "Yes, keep taking it.": the doctor acts on the drug by a
                 # pronoun, with no posology to read
                 mention.status, mention.status_certainty = cue, 0.6
+                mention.decided_by = idx
             if self.read_posology(mention, region, evidence):
                 mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
                 if (
@@ -352,10 +386,12 @@ class RuleBasedExtractor:
                     and cue in ("renewed", "changed", "stopped")
                 ):
                     mention.status, mention.status_certainty = cue, 0.6
+                    mention.decided_by = idx
                 elif mention.status == "mentioned" and origin.role != "patient" and cue is not None:
                     # the doctor asks, then acts on the drug asked about ("You're on bisoprolol, 2.5 mg once a
                     # day?" "I'd like to increase that to five milligrams")
                     mention.status, mention.status_certainty = cue, 0.6
+                    mention.decided_by = idx
 
     def _merge(
         self,
@@ -411,15 +447,21 @@ class RuleBasedExtractor:
         context = LineContext(
             language=language,
             mentions=tuple(
-                StatusMention(
-                    m.sentence,
-                    m.match.start - starts[m.sentence],
-                    m.match.end - starts[m.sentence],
-                    m.status,
-                    m.status_certainty,
-                    posology=bool(m.fields),
-                )
+                sm
                 for m in group
+                for sm in (
+                    StatusMention(
+                        m.sentence,
+                        m.match.start - starts[m.sentence],
+                        m.match.end - starts[m.sentence],
+                        m.status,
+                        m.status_certainty,
+                        posology=bool(m.fields),
+                    ),
+                    # the later sentence that decided, as the model's evidence (it names no drug: no span)
+                    *((StatusMention(m.decided_by, 0, 0, m.status, m.status_certainty, posology=bool(m.fields)),)
+                      if m.decided_by >= 0 else ()),
+                )
             ),
             utterances=utterances,
             rule_status=status,
@@ -550,9 +592,20 @@ def _echoes_patient(said: str, name: str, before: Sequence[_Sentence]) -> bool:
 
 _DOSE_QUESTION = re.compile(
     r"\b(?:what|which) (?:dose|strength|amount)|\bhow (?:much|many|often)\b|\bwhat (?:milligrams|mg)\b|"
-    r"\bquelle (?:dose|posologie|quantite)|\bcombien\b|\ba quelle (?:dose|frequence)|\bdose of\b|\bla dose\b"
+    r"\bquelle (?:dose|posologie|quantite)|\bquels? (?:dosages?|milligrammages?)\b|\bwhat dosage\b|"
+    r"\bcombien\b|\ba quelle (?:dose|frequence)|\bdose of\b|\bla dose\b"
 )
 """A question about how much or how often a drug is taken: its answer is the drug's posology."""
+_PILL_ATC = ("G03AA", "G03AB", "G03AC")
+"""Hormonal contraceptives for systemic use taken as a pill (ATC G03AA/AB/AC)."""
+_THE_PILL = re.compile(r"\b(?:la|votre|ta|sa|ma|cette|the|your|her|my|this)\s+((?:contraceptive\s+)?pill|pilule)\b",
+                       re.IGNORECASE)
+_AFFIRM = re.compile(
+    r"^\W*(?:[\w']+\s+){0,2}?[\w']*\W*\b(?:oui|yes|yeah|yep|bien sur|of course|absolument|absolutely|tout a fait|"
+    r"sure|certainly|bien entendu|pas de (?:souci|probleme)|no problem|that's fine|that is fine|c'est bon|"
+    r"aucun probleme|ca ne pose pas de probleme|that's no problem|go ahead|allez-y)\b"
+)
+"""A doctor's answer that says yes (first words): "Oui, ...", "Le gel, oui, ...", "Of course.", "No problem"."""
 _HOW_TO_TAKE = re.compile(
     r"\bhow (?:do|should|shall|would|will|can) (?:i|we|he|she) (?:take|use|have)\b|\bhow (?:many|much|often)\b|"
     r"\bwhen (?:do|should) (?:i|we) (?:take|use)\b|\bcomment (?:est-ce qu'on |est-ce que je |je |on |il |elle )?"

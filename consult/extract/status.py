@@ -254,7 +254,22 @@ def continuation_cue(sentence: str) -> MedicationStatus | None:
     return None
 
 
-STATUS_CUES = ("stopped", "changed", "renewed", "new", "negation", "unchanged", "question", "declarative_take")
+_CHANGE_TO = re.compile(
+    r"\b(?:increas\w*|rais\w*|bump\w*|put|go|going|reduc\w*|lower\w*|drop\w*|cut|bring|chang\w*|switch\w*|"
+    r"doubl\w*|halv\w*|augment\w*|pass\w*|mont\w*|diminu\w*|baiss\w*|redui\w*|descend\w*|double\w*)\b"
+    r"(?:\s+[\w']+){0,4}?\s+(?:up to|down to|to|a|au|jusqu'a)\s+"
+)
+
+
+def changes_to_a_number(sentence: str) -> bool:
+    """A change verb then, within a few words, "to"/"à" and a number: "We'll bump the sertraline up to 100", "on
+    passe le Levothyrox à 88", "increase that to five milligrams" (a new dose said with the change)."""
+    s = fold(sentence)
+    return any((n := find_numbers(s[m.end():])) and n[0].start <= 2 for m in _CHANGE_TO.finditer(s))
+
+
+STATUS_CUES = ("stopped", "changed", "renewed", "new", "negation", "unchanged", "question", "declarative_take",
+               "change_to_number")
 """Names of the rule cues :func:`status_cues` reports."""
 
 
@@ -274,4 +289,5 @@ def status_cues(sentence: str, *, drug_start: int) -> dict[str, bool]:
         "unchanged": _UNCHANGED.search(s) is not None,
         "question": stripped.endswith("?") or _QUESTION_START.search(stripped) is not None,
         "declarative_take": _DECLARATIVE_TAKE.search(stripped) is not None,
+        "change_to_number": changes_to_a_number(s),
     }
