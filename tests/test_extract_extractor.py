@@ -625,3 +625,19 @@ def test_yes_to_can_i_go_on_the_dose_asked_and_the_pill_named_before() -> None:
     # no pill named before: "la pilule" alone is no line
     _, lines = extract_from_text("DOC: Vous continuez la pilule normalement.", "fr")
     assert lines == []
+
+
+def test_a_no_to_can_i_still_take_it_stops_a_current_drug_and_declines_a_new_one() -> None:
+    _, lines = extract_from_text("PAT: Can I still take my Nurofen?\nDOC: I'd rather you didn't, with your kidneys.",
+                                 "en")
+    assert _by_name(lines)["ibuprofen"].status == "stopped"
+    _, lines = extract_from_text("PAT: Do I keep going with the lansoprazole?\nDOC: Yes, carry on.", "en")
+    assert _by_name(lines)["lansoprazole"].status == "renewed"
+    # a drug the patient does not take yet, asked for and declined, is only talked about
+    _, lines = extract_from_text("PAT: J'ai du Voltarène à la maison, en comprimés, je peux en prendre ?\n"
+                                 "DOC: Je préfère pas, votre fonction rénale est un peu limite.", "fr")
+    assert _by_name(lines)["diclofénac"].status == "mentioned"
+    _, lines = extract_from_text("DOC: Le Kardégic, vous le gardez, et on ajoute du Plavix soixante-quinze, un par "
+                                 "jour.", "fr")
+    assert {line.name: line.status for line in lines} == {"acide acétylsalicylique": "renewed",
+                                                          "clopidogrel": "new"}

@@ -67,8 +67,15 @@ def test_vous_prenez_question_or_instruction() -> None:
     assert classify_status("Vous prenez du Doliprane si fièvre.", drug_start=15, role="doctor") == ("new", 0.5)
 
 
-def test_unchanged_treatment_is_mentioned() -> None:
-    assert _status("D'accord, on ne change rien pour la metformine.", "metformine") == "mentioned"
+def test_unchanged_treatment_is_continued() -> None:
+    # benchmarks/LABELLING.md: the clinician continues a current drug (keeping it as it is) -> renewed
+    assert _status("D'accord, on ne change rien pour la metformine.", "metformine") == "renewed"
+    assert _status("On ne touche pas au Lasilix.", "Lasilix") == "renewed"
+    assert _status("Le Levothyrox reste à cent.", "Levothyrox") == "renewed"
+    assert _status("The warfarin stays the same.", "warfarin") == "renewed"
+    assert _status("Your atorvastatin, let's leave that as it is.", "atorvastatin") == "renewed"
+    # "le reste" (the rest) is no continuation
+    assert _status("Le Smecta au milieu de la matinée, et le reste au moment des repas.", "Smecta") != "renewed"
 
 
 def test_more_than_a_dose_is_no_stop() -> None:
@@ -147,3 +154,18 @@ def test_a_change_to_a_number() -> None:
     assert not changes_to_a_number("Take it up to three times a day")
     assert not changes_to_a_number("up to eight tablets a day")
     assert not changes_to_a_number("Vous passez à la pharmacie")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drug", "expected"),
+    [
+        ("Je vous remets du Ventoline, deux bouffées en cas de crise.", "Ventoline", "renewed"),
+        ("I'll put you back on the sertraline at fifty.", "sertraline", "renewed"),
+        ("Please don't restart the ibuprofen.", "ibuprofen", "stopped"),
+        ("Et on ajoute du Plavix soixante-quinze, un par jour.", "Plavix", "new"),
+        ("Vous pouvez lui donner du Doliprane.", "Doliprane", "new"),
+        ("Donnez-lui plutôt du Doliprane.", "Doliprane", "new"),
+    ],
+)
+def test_more_plain_decisions(sentence: str, drug: str, expected: str) -> None:
+    assert _status(sentence, drug) == expected

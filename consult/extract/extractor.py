@@ -305,7 +305,7 @@ class RuleBasedExtractor:
         decided = False
         # the patient's question about going on or stopping ("Je peux continuer ?", "Should I stop it?"): a yes
         # from the doctor is that decision
-        pending = continuation_cue(segs[origin.seg_index].text[origin.start : origin.end]) \
+        pending = _asks_to_go_on(segs[origin.seg_index].text[origin.start : origin.end]) \
             if origin.role == "patient" and origin.question else None
         dose_asked = False  # the doctor asked how much of the patient's drug ("Quel dosage ?")
         for idx in range(start, len(sentences)):
@@ -316,7 +316,7 @@ class RuleBasedExtractor:
             said = text[nxt.start : nxt.end]
             if nxt.role == "patient":
                 if origin.role == "patient" and nxt.seg_index == origin.seg_index and nxt.question:
-                    pending = continuation_cue(said) or pending
+                    pending = _asks_to_go_on(said) or pending
                     continue
                 if dose_asked and replies < 2:
                     # "Je prends de l'Amlor." "Quel dosage ?" "Le cinq milligrammes, un le matin."
@@ -355,10 +355,13 @@ class RuleBasedExtractor:
             if origin.role == "patient" and said.rstrip().endswith("?") and _DOSE_QUESTION.search(fold(said)):
                 dose_asked = True
                 continue
-            if pending in ("renewed", "stopped") and taken == 1 and elliptic is None and cue is None \
-                    and _AFFIRM.search(fold(said)):
-                # "Je peux continuer ?" "Le gel, oui, ça ne pose pas de problème."
-                elliptic = pending
+            if pending is not None and taken == 1 and elliptic is None and cue in (None, pending):
+                if _AFFIRM.search(fold(said)):
+                    # "Je peux continuer ?" "Le gel, oui, ça ne pose pas de problème."
+                    elliptic = pending
+                elif pending == "renewed" and _DECLINE.search(fold(said)):
+                    # "Can I still take my Nurofen?" "I'd rather you didn't, with your kidneys."
+                    elliptic = "stopped"
             undecided = mention.status == "mentioned" or mention.status == "new" and mention.status_certainty <= 0.5
             if elliptic is not None and undecided:
                 # the decision on the drug just talked about, which it does not name
@@ -606,6 +609,29 @@ _AFFIRM = re.compile(
     r"aucun probleme|ca ne pose pas de probleme|that's no problem|go ahead|allez-y)\b"
 )
 """A doctor's answer that says yes (first words): "Oui, ...", "Le gel, oui, ...", "Of course.", "No problem"."""
+_DECLINE = re.compile(
+    r"^\W*(?:(?:no|non|nope)\b|i'd rather (?:you didn't|not)|better not|(?:please )?don't\b|je prefere (?:pas|que non|"
+    r"que vous arretiez)|plutot pas|surtout pas|evitez|avoid)"
+)
+"""A doctor's answer that says no (first words) to the patient's question about going on with a drug."""
+_GO_ON_QUESTION = re.compile(
+    r"\b(?:can|should|do|shall|may) i (?:still (?:take|use|have)|keep (?:taking|using|going)|carry on|continue|"
+    r"go on)|"
+    r"\bje (?:peux|dois|pourrais) (?:continuer|garder|toujours (?:le |la |les |en |l')?(?:prendre|mettre))|"
+    r"\bje (?:le |la |les |l')?continue\b|\bje (?:le |la |les |l')?garde\b"
+)
+
+
+def _asks_to_go_on(sentence: str) -> MedicationStatus | None:
+    """The status a patient's question asks for: "Can I still take my Nurofen?", "Je peux continuer ?" (renewed),
+    "Should I stop it?" (stopped); None when it asks no such thing."""
+    s = fold(sentence)
+    if _GO_ON_QUESTION.search(s):
+        return "renewed"
+    cue = continuation_cue(sentence)
+    return cue if cue in ("renewed", "stopped") else None
+
+
 _HOW_TO_TAKE = re.compile(
     r"\bhow (?:do|should|shall|would|will|can) (?:i|we|he|she) (?:take|use|have)\b|\bhow (?:many|much|often)\b|"
     r"\bwhen (?:do|should) (?:i|we) (?:take|use)\b|\bcomment (?:est-ce qu'on |est-ce que je |je |on |il |elle )?"

@@ -18,7 +18,9 @@ _STOPPED = re.compile(
     r"(?:^|[.,;:!?]\s*)(?:et |mais |donc |alors )?plus d(?:e |u |es |')(?!\s*(?:\d|un |une |deux|trois|quatre|cinq))|"
     r"n'(?:avez|aurez|a|aura) plus besoin d|n'en (?:avez|aurez) plus besoin|no longer need|"
     r"(?:take|taking|get|getting|come|coming) (?:you |him |her |them )?off|hold off on|"
-    r"laiss\w* (?:tomber|(?:[\w']+ ){0,3}?de cote))"
+    r"laiss\w* (?:tomber|(?:[\w']+ ){0,3}?de cote)|"
+    r"(?:don't|do not|never|please don't) (?:re-?start|resume|go back on)|"
+    r"ne (?:lui |leur )?(?:en |le |la |les |l')?(?:reprenez|recommencez|redonnez) (?:pas|plus))"
 )
 _NEGATED_STOP = re.compile(
     r"\b(?:(?:don't|dont|do not|never|mustn't|must not|shouldn't|should not|won't|will not|not to)\s+"
@@ -47,7 +49,9 @@ _RENEWED = re.compile(
     r"sous|restez sous|restart\w*|resum(?:e|ing) (?:the|your|taking)|(?<!en )reprenez|(?<!en )reprendre|"
     r"on reprend|re-?prescri\w*|(?:je vous|on vous|on) laisse (?:le|la|les|l')(?!(?:[\w']+ ){0,3}?de cote)|"
     r"on reste (?:a|sur|sous)|restez (?:a|sur)|"
-    r"refill (?:your|the|his|her|it|them)|refilling)\b"
+    r"refill (?:your|the|his|her|it|them)|refilling|keep going with|"
+    r"(?:je vous|on vous|je te|on te) remets?|on (?:le |la |les |l')?remet|remettre|"
+    r"put (?:you|him|her|them) back on|back on (?:the|your|his|her))\b"
 )
 _NEW = re.compile(
     r"\b(je vous (?:prescris|prescrit|mets|donne|propose|fais une ordonnance)|"
@@ -57,7 +61,10 @@ _NEW = re.compile(
     r"i(?:'ll| will| am going to|'m going to) (?:prescribe|start|give|put)|prescribe|start (?:you )?on|"
     r"take|use|apply|try|give you|giving you|(?:get|getting) (?:you|him|her) (?:some|a|an|started|on)|"
     r"(?:you can|you could) (?:buy|get|pick up)|"
-    r"vous pouvez (?:acheter|en acheter|prendre)|achetez)\b"
+    r"vous pouvez (?:acheter|en acheter|prendre|lui donner|lui en donner)|achetez|donnez(?:-lui|-leur)?|"
+    r"(?:you can|you could) give (?:him|her|them)|give (?:him|her|them) (?:some|a|an)|"
+    r"(?:on|je|j') ?(?:r?ajoute|va r?ajouter|vais (?:vous )?r?ajouter)|ajoutez|(?:i'll|we'll|let's|i will|we will) add|"
+    r"(?:i'd|i would) (?:like to )?add|adding)\b"
 )
 _NEGATION = re.compile(
     r"\b(pas d'|pas de|jamais d[e']|aucun|sans|don't take|do not take|not take|no|never|avoid|evitez|"
@@ -65,9 +72,15 @@ _NEGATION = re.compile(
 )
 _DECLARATIVE_TAKE = re.compile(r"^(?:vous prenez|you take|you'll take|you will take)\b")
 _UNCHANGED = re.compile(
-    r"\b(on ne change rien|ne changez rien|on ne touche pas a|sans changement|no change to|"
-    r"leave (?:the|your) \w+ (?:as it is|unchanged))\b"
+    r"\b(on ne change rien|ne changez rien|on ne touche (?:pas|a rien)|sans changement|no change to|"
+    r"leave (?:the|your|that|it|them|this) (?:\w+ )?(?:as it is|as they are|unchanged|alone)|tel quel|telle quelle|"
+    r"(?:reste|restent) (?:a (?:\d|un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|douze|quinze|vingt|trente|"
+    r"quarante|cinquante|soixante|cent|mille)|a la meme dose|au meme dosage|le meme|la meme|pareil|comme (?:avant|ca))|"
+    r"stays? (?:the same|at|as (?:it is|before))|"
+    r"(?:same|unchanged) dose)\b"
 )
+"""An unchanged treatment: the doctor keeps it as it is ("on ne touche pas au Lasilix", "the warfarin stays the
+same", "let's leave that as it is"): a continuation (benchmarks/LABELLING.md: continues a current drug)."""
 _QUESTION_START = re.compile(
     r"^(?:est-ce que|est ce que|avez-vous|avez vous|prenez-vous|prenez vous|vous avez pris|"
     r"do you|did you|are you|have you|any|what|quel|quels|quelle)\b"
@@ -150,7 +163,7 @@ def classify_status(
     if _STOPPED.search(s):
         return "stopped", 0.85
     if _UNCHANGED.search(s):
-        return "mentioned", 0.8
+        return "renewed", 0.8
     if _DECLARATIVE_TAKE.search(stripped):
         # "vous prenez X ..." without a question mark: an instruction if a posology follows
         return "new", 0.5
