@@ -427,3 +427,15 @@ def test_an_oral_lyophilisate_is_a_countable_form() -> None:
     p = parse_posology("Un lyophilisat si vous avez des nausées, et pas plus de quatre par jour.")
     assert p.dose is not None and p.dose.value.unit == "lyophilisat" and p.dose.value.value == 1
     assert p.max_per_day is not None and p.max_per_day.value.unit == "lyophilisat"
+
+
+def test_breakfast_is_morning_and_jusqua_a_maximum_only_with_a_unit() -> None:
+    from consult.extract.posology import parse_posology
+
+    p = parse_posology("un comprimé au petit déjeuner et un au dîner.")
+    assert p.when is not None and p.when.value == ["MORN", "EVE"]
+    assert p.frequency is not None and p.frequency.value.count == 2
+    assert parse_posology("un sachet au déjeuner").when.value == ["NOON"]  # type: ignore[union-attr]
+    p = parse_posology("deux bouffées à la demande, jusqu'à huit bouffées par jour.")
+    assert p.max_per_day is not None and p.max_per_day.value.value == 8
+    assert parse_posology("des préservatifs jusqu'à sept jours après la fin de la gastro").max_per_day is None

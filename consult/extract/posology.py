@@ -159,13 +159,14 @@ _WHEN: list[tuple[str, WhenCode]] = [
         "ACM",
     ),
     (r"au reveil|on waking|when you wake up|upon waking", "WAKE"),
+    (r"(?:au|avec le|avec son|avec votre|pendant le) petit[- ]dejeuner|(?:at|with) (?:your )?breakfast", "MORN"),
     (
         r"au coucher|avant de (?:vous )?coucher|avant le coucher|at bedtime|before bed(?:time)?|"
         r"before (?:you go to )?sleep",
         "HS",
     ),
     (r"(?:le |les |chaque |tous les )?matins?|(?:in the|every|each) morning|mornings?", "MORN"),
-    (r"(?:le |a |chaque )?midi|at (?:noon|lunch(?:time)?)|au dejeuner", "NOON"),
+    (r"(?:le |a |chaque )?midi|at (?:noon|lunch(?:time)?)|au dejeuner(?<!petit dejeuner)", "NOON"),
     (r"(?:l')?apres[- ]midi|in the afternoon", "AFT"),
     (
         r"(?:le |les |chaque |tous les )?soirs?|(?:in the |every |each )?evenings?|au diner|at dinner(?:time)?",
@@ -229,6 +230,11 @@ _P_MAX_AFTER = _re(
     _N + r"\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b\s*(?:au maximum|maximum|max|au plus|at most|tops)\s*"
     r"(?:par|/|dans la|sur la|per|a|in a|in any|each|every)\s*(?:" + _PERIOD_WORD_RE + r")\b"
 )
+_P_MAX_UPTO = _re(
+    r"jusqu'a\s+" + _N + r"\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b\s*(?:par|/|dans la|sur la)\s*"
+    r"(?:" + _PERIOD_WORD_RE + r")\b"
+)
+"""'jusqu'à huit bouffées par jour' (a unit or form and a period said: 'jusqu'à sept jours après' is no maximum)."""
 _P_MAX_TRAIL = _re(
     _N + r"\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b\s*(?:par|/|dans la|sur la|per|a|in a|in any|each|every)\s*"
     r"(?:" + _PERIOD_WORD_RE + r")\b\s*(?:au maximum|maximum|max|au plus|at most|at the most|tops|maximum)\b"
@@ -697,7 +703,7 @@ def parse_posology(
             pos.max_per_day = slot(q, m.start(), m.end(), num.certainty)
             t.take(m.start(), m.end())
             break
-    for rx in (_P_MAX_AFTER, _P_MAX_TRAIL):
+    for rx in (_P_MAX_AFTER, _P_MAX_TRAIL, _P_MAX_UPTO):
         # "trois comprimés maximum dans la journée", "eight tablets max a day"; "trois comprimés par jour au
         # maximum", "six a day at most"
         m = rx.search(rw) if pos.max_per_day is None else None
