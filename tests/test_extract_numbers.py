@@ -61,3 +61,13 @@ def test_punctuation_ends_a_number_in_words() -> None:
     # "quarante milligrammes au lieu de vingt, un comprimé": 20 then 1, never 21
     assert [v for v, _, _ in _nums("au lieu de vingt, un comprimé")] == [20, 1]
     assert [v for v, _, _ in _nums("vingt et un jours")] == [21]
+
+
+def test_a_strength_under_one_said_without_virgule() -> None:
+    from consult.extract.numbers import find_numbers
+
+    assert [n.value for n in find_numbers("xanax zero vingt-cinq le soir")] == [0.25]
+    assert [n.value for n in find_numbers("zero cinq milligramme")] == [0.5]
+    assert [n.value for n in find_numbers("zero vingt-cinq, un demi")] == [0.25, 0.5]
+    # a phone number goes on right after it: each number stays what it is
+    assert [n.value for n in find_numbers("zero six douze trente-quatre")] == [0.0, 6.0, 12.0, 34.0]

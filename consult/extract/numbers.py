@@ -217,6 +217,17 @@ def _parse_one(toks: list[_Tok], i: int, text: str) -> tuple[float, int, bool] |
             return 0.5, j + 1, True
         if value == 1 and j < len(toks) and toks[j].text == "quart" and t in ("un", "une"):
             return 0.25, j + 1, True
+        # "Xanax zéro vingt-cinq", "zéro cinq": French says a strength under one without its "virgule" (0,25;
+        # 0,5); not a phone number ("zéro six douze trente-quatre": numbers go on right after it)
+        if (t == "zero" and j < len(toks) and toks[j].text not in _DECIMAL
+                and text[toks[j - 1].end : toks[j].start] == " "):
+            dec = _parse_words(toks, j, text)
+            if dec is not None and 0 < dec[0] < 100:
+                after = dec[1]
+                if (after >= len(toks) or text[toks[after - 1].end : toks[after].start] != " "
+                        or _parse_words(toks, after, text) is None and not toks[after].text[0].isdigit()):
+                    digits = len(str(int(dec[0])))
+                    return dec[0] / (10**digits), after, True
         # decimals: "deux virgule cinq"
         if j + 1 < len(toks) and toks[j].text in _DECIMAL:
             dec = _parse_words(toks, j + 1, text)
