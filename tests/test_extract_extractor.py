@@ -641,3 +641,14 @@ def test_a_no_to_can_i_still_take_it_stops_a_current_drug_and_declines_a_new_one
                                  "jour.", "fr")
     assert {line.name: line.status for line in lines} == {"acide acétylsalicylique": "renewed",
                                                           "clopidogrel": "new"}
+
+
+def test_a_short_decision_after_the_answer_and_a_replacement_said_with_mettre() -> None:
+    _, lines = extract_from_text("DOC: Vous prenez toujours le Deroxat ?\nPAT: Oui, un le matin.\n"
+                                 "DOC: Bon, on continue comme ça.", "fr")
+    assert _by_name(lines)["paroxétine"].status == "renewed"
+    _, lines = extract_from_text("DOC: On va arrêter le Mopral et mettre de l'Inexium à la place.", "fr")
+    assert {line.name: line.status for line in lines} == {"oméprazole": "stopped", "ésoméprazole": "new"}
+    _, lines = extract_from_text("DOC: I'll increase your levothyroxine to a hundred micrograms.", "en")
+    line = _by_name(lines)["levothyroxine"]
+    assert line.strength is not None and line.strength.value == 100

@@ -71,3 +71,12 @@ def test_a_strength_under_one_said_without_virgule() -> None:
     assert [n.value for n in find_numbers("zero vingt-cinq, un demi")] == [0.25, 0.5]
     # a phone number goes on right after it: each number stays what it is
     assert [n.value for n in find_numbers("zero six douze trente-quatre")] == [0.0, 6.0, 12.0, 34.0]
+
+
+def test_a_hundred_and_twenty_five_is_125() -> None:
+    from consult.extract.numbers import find_numbers
+
+    # "a hundred and twenty-five micrograms" of levothyroxine was read as 25
+    assert [n.value for n in find_numbers("a hundred and twenty-five micrograms")] == [125.0]
+    assert [n.value for n in find_numbers("a hundred micrograms")] == [100.0]
+    assert [n.value for n in find_numbers("two hundred and fifty")] == [250.0]

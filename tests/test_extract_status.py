@@ -169,3 +169,16 @@ def test_a_change_to_a_number() -> None:
 )
 def test_more_plain_decisions(sentence: str, drug: str, expected: str) -> None:
     assert _status(sentence, drug) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "drug", "expected"),
+    [
+        # a drug given in place of another is new; the same drug taken differently "instead" is a change
+        ("You're allergic to penicillin, so I'll give you clarithromycin instead.", "clarithromycin", "new"),
+        ("Prenez du Doliprane à la place.", "Doliprane", "new"),
+        ("Take your metformin twice a day instead.", "metformin", "changed"),
+    ],
+)
+def test_instead(sentence: str, drug: str, expected: str) -> None:
+    assert _status(sentence, drug) == expected

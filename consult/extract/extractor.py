@@ -368,6 +368,12 @@ class RuleBasedExtractor:
                 mention.status, mention.status_certainty = elliptic, 0.6
                 mention.decided_by = idx
                 decided = True
+            if (strict and undecided and not decided and cue in ("renewed", "changed", "stopped")
+                    and not said.rstrip().endswith("?") and len(tokenize(said)) <= 6):
+                # "Vous prenez toujours le Deroxat ?" "Oui, un le matin." "Bon, on continue comme ça."
+                mention.status, mention.status_certainty = cue, 0.6
+                mention.decided_by = idx
+                decided = True
             if strict and not decided and cue not in ("renewed", "changed", "stopped"):
                 continue
             if said.rstrip().endswith("?") or (origin.role == "patient" and not decided

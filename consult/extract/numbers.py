@@ -149,7 +149,7 @@ def _parse_words(toks: list[_Tok], i: int, text: str = "") -> tuple[float, int] 
             seen = True
             j += 1
             continue
-        if w in _HUNDRED and (seen or w in ("cent",)):
+        if w in _HUNDRED and (seen or w in ("cent", "hundred")):  # "a hundred and twenty-five": 125, not 25
             current = (current or 1) * 100
             seen = True
             j += 1

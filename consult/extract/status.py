@@ -64,7 +64,7 @@ _NEW = re.compile(
     r"vous pouvez (?:acheter|en acheter|prendre|lui donner|lui en donner)|achetez|donnez(?:-lui|-leur)?|"
     r"(?:you can|you could) give (?:him|her|them)|give (?:him|her|them) (?:some|a|an)|"
     r"(?:on|je|j') ?(?:r?ajoute|va r?ajouter|vais (?:vous )?r?ajouter)|ajoutez|(?:i'll|we'll|let's|i will|we will) add|"
-    r"(?:i'd|i would) (?:like to )?add|adding)\b"
+    r"(?:i'd|i would) (?:like to )?add|adding|(?:et|puis|and) (?:mettre|donner|prescrire|commencer|demarrer))\b"
 )
 _NEGATION = re.compile(
     r"\b(pas d'|pas de|jamais d[e']|aucun|sans|don't take|do not take|not take|no|never|avoid|evitez|"
@@ -108,6 +108,11 @@ def _cue_text(folded: str) -> str:
     return folded
 
 
+_GIVEN = re.compile(
+    r"\b(?:give|giving|prescribe|prescribing|start|try|put you on|switch you to|je vous (?:prescris|donne|mets)|"
+    r"on (?:va )?(?:mettre|donner|prescrire)|je vais vous (?:prescrire|donner|mettre))\b"
+)
+_INSTEAD = re.compile(r"\b(?:instead(?: of \w+)?|a la place(?: d[eu] \w+)?)\b")
 _REPLACE = re.compile(
     r"\b(?:remplac\w*|replac\w*|swap\w*)\b.*?\b(?P<by>par|with|by|for)\b|"
     r"\bswitch\w* (?:you |him |her )?from\b.*?\b(?P<to>to)\b"
@@ -168,6 +173,11 @@ def classify_status(
         # "vous prenez X ..." without a question mark: an instruction if a posology follows
         return "new", 0.5
     if _CHANGED.search(s):
+        if (_GIVEN.search(s) or re.search(r"\b(?:du|de la|des|de l'|d'|some)\s*$", before)) \
+                and not _CHANGED.search(_INSTEAD.sub(" ", s)):
+            # "I'll give you clarithromycin instead", "prenez plutôt du Doliprane à la place": the drug given in
+            # place of another is new (benchmarks/LABELLING.md: a switch from A to B is A stopped, B new)
+            return "new", 0.8
         return "changed", 0.8
     if _RENEWED.search(s):
         return "renewed", 0.85
