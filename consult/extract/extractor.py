@@ -29,7 +29,14 @@ from consult.extract.core import (
 from consult.extract.lexicon import DrugEntry, DrugLexicon, DrugMatch
 from consult.extract.names import DrugNameFinder
 from consult.extract.posology import Posology, bare_strength, parse_posology, strength_after_form
-from consult.extract.status import classify_status, continuation_cue, drug_clause, elliptic_decision
+from consult.extract.status import (
+    answer_decides,
+    asks_to_go_on,
+    classify_status,
+    continuation_cue,
+    drug_clause,
+    elliptic_decision,
+)
 from consult.extract.status_model import (
     LineContext,
     StatusDecider,
@@ -294,10 +301,7 @@ class RuleBasedExtractor:
                 nxt = sentences[j]
                 if nxt.matches or nxt.seg_index != first.seg_index or nxt.question:
                     break
-                region = Region(nxt.seg_index, nxt.start, nxt.end, segs[nxt.seg_index].text,
-                                asr=bool(segs[nxt.seg_index].words))
-                if self.read_posology(mention, region, evidence):
-                    mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
+                if self._read_from(mention, nxt, segs, evidence):
                     start, strict = j + 1, True
         asked = origin.question and origin.role != "patient"
         replies = 0
@@ -305,7 +309,7 @@ class RuleBasedExtractor:
         decided = False
         # the patient's question about going on or stopping ("Je peux continuer ?", "Should I stop it?"): a yes
         # from the doctor is that decision
-        pending = _asks_to_go_on(segs[origin.seg_index].text[origin.start : origin.end]) \
+        pending = asks_to_go_on(segs[origin.seg_index].text[origin.start : origin.end]) \
             if origin.role == "patient" and origin.question else None
         dose_asked = False  # the doctor asked how much of the patient's drug ("Quel dosage ?")
         for idx in range(start, len(sentences)):
@@ -316,14 +320,12 @@ class RuleBasedExtractor:
             said = text[nxt.start : nxt.end]
             if nxt.role == "patient":
                 if origin.role == "patient" and nxt.seg_index == origin.seg_index and nxt.question:
-                    pending = _asks_to_go_on(said) or pending
+                    pending = asks_to_go_on(said) or pending
                     continue
                 if dose_asked and replies < 2:
                     # "Je prends de l'Amlor." "Quel dosage ?" "Le cinq milligrammes, un le matin."
                     replies += 1
-                    region = Region(nxt.seg_index, nxt.start, nxt.end, text, asr=bool(segs[nxt.seg_index].words))
-                    if self.read_posology(mention, region, evidence):
-                        mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
+                    self._read_from(mention, nxt, segs, evidence)
                     continue
                 if origin.role == "patient" and nxt.seg_index == origin.seg_index and own < 2 and not nxt.question:
                     # the patient names the drug, then says how it is taken: "Simvastatin. Forty milligrams, at
@@ -332,9 +334,7 @@ class RuleBasedExtractor:
                     own += 1
                     heard = parse_posology(said)
                     if heard.dose is not None or heard.strength is not None:
-                        region = Region(nxt.seg_index, nxt.start, nxt.end, text, asr=bool(segs[nxt.seg_index].words))
-                        if self.read_posology(mention, region, evidence):
-                            mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
+                        self._read_from(mention, nxt, segs, evidence)
                     continue
                 if len(tokenize(said)) <= _SHORT_REPLY_WORDS:
                     continue
@@ -350,18 +350,16 @@ class RuleBasedExtractor:
             if nxt.role == "unknown" and origin.role != "unknown":
                 return
             taken += 1
+            folded = fold(said)
             cue = continuation_cue(said)
             elliptic = elliptic_decision(said)
-            if origin.role == "patient" and said.rstrip().endswith("?") and _DOSE_QUESTION.search(fold(said)):
+            if origin.role == "patient" and nxt.question and _DOSE_QUESTION.search(folded):
                 dose_asked = True
                 continue
             if pending is not None and taken == 1 and elliptic is None and cue in (None, pending):
-                if _AFFIRM.search(fold(said)):
-                    # "Je peux continuer ?" "Le gel, oui, ça ne pose pas de problème."
-                    elliptic = pending
-                elif pending == "renewed" and _DECLINE.search(fold(said)):
-                    # "Can I still take my Nurofen?" "I'd rather you didn't, with your kidneys."
-                    elliptic = "stopped"
+                # "Je peux continuer ?" "Le gel, oui, ça ne pose pas de problème."; "Can I still take my Nurofen?"
+                # "I'd rather you didn't, with your kidneys."
+                elliptic = answer_decides(pending, said)
             undecided = mention.status == "mentioned" or mention.status == "new" and mention.status_certainty <= 0.5
             if elliptic is not None and undecided:
                 # the decision on the drug just talked about, which it does not name
@@ -369,26 +367,24 @@ class RuleBasedExtractor:
                 mention.decided_by = idx
                 decided = True
             if (strict and undecided and not decided and cue in ("renewed", "changed", "stopped")
-                    and not said.rstrip().endswith("?") and len(tokenize(said)) <= 6):
+                    and not nxt.question and len(tokenize(said)) <= 6):
                 # "Vous prenez toujours le Deroxat ?" "Oui, un le matin." "Bon, on continue comme ça."
                 mention.status, mention.status_certainty = cue, 0.6
                 mention.decided_by = idx
                 decided = True
             if strict and not decided and cue not in ("renewed", "changed", "stopped"):
                 continue
-            if said.rstrip().endswith("?") or (origin.role == "patient" and not decided
+            if nxt.question or (origin.role == "patient" and not decided
                                                and cue not in ("renewed", "changed", "stopped")):
                 # the doctor asks about the patient's drug, or comments: not a posology for it
                 continue
-            region = Region(nxt.seg_index, nxt.start, nxt.end, text, asr=bool(segs[nxt.seg_index].words))
             if (undecided and cue in ("renewed", "changed", "stopped")
-                    and _ACTS_ON_IT.search(fold(said))):
+                    and _ACTS_ON_IT.search(folded)):
                 # "Should I keep taking my aspirin?" "Yes, keep taking it.": the doctor acts on the drug by a
                 # pronoun, with no posology to read
                 mention.status, mention.status_certainty = cue, 0.6
                 mention.decided_by = idx
-            if self.read_posology(mention, region, evidence):
-                mention.sig.append((nxt.seg_index, nxt.start, nxt.end))
+            if self._read_from(mention, nxt, segs, evidence):
                 if (
                     mention.status == "mentioned"
                     and origin.role == "patient"
@@ -401,6 +397,16 @@ class RuleBasedExtractor:
                     # day?" "I'd like to increase that to five milligrams")
                     mention.status, mention.status_certainty = cue, 0.6
                     mention.decided_by = idx
+
+    def _read_from(self, mention: Mention, sent: _Sentence, segs: list[Segment], evidence: EvidenceIndex) -> bool:
+        """Read a posology for ``mention`` in ``sent``, a sentence after it that names no drug; True when one was
+        read (the sentence then joins the mention's evidence)."""
+        seg = segs[sent.seg_index]
+        region = Region(sent.seg_index, sent.start, sent.end, seg.text, asr=bool(seg.words))
+        if not self.read_posology(mention, region, evidence):
+            return False
+        mention.sig.append((sent.seg_index, sent.start, sent.end))
+        return True
 
     def _merge(
         self,
@@ -609,35 +615,6 @@ _PILL_ATC = ("G03AA", "G03AB", "G03AC")
 """Hormonal contraceptives for systemic use taken as a pill (ATC G03AA/AB/AC)."""
 _THE_PILL = re.compile(r"\b(?:la|votre|ta|sa|ma|cette|the|your|her|my|this)\s+((?:contraceptive\s+)?pill|pilule)\b",
                        re.IGNORECASE)
-_AFFIRM = re.compile(
-    r"^\W*(?:[\w']+\s+){0,2}?[\w']*\W*\b(?:oui|yes|yeah|yep|bien sur|of course|absolument|absolutely|tout a fait|"
-    r"sure|certainly|bien entendu|pas de (?:souci|probleme)|no problem|that's fine|that is fine|c'est bon|"
-    r"aucun probleme|ca ne pose pas de probleme|that's no problem|go ahead|allez-y)\b"
-)
-"""A doctor's answer that says yes (first words): "Oui, ...", "Le gel, oui, ...", "Of course.", "No problem"."""
-_DECLINE = re.compile(
-    r"^\W*(?:(?:no|non|nope)\b|i'd rather (?:you didn't|not)|better not|(?:please )?don't\b|je prefere (?:pas|que non|"
-    r"que vous arretiez)|plutot pas|surtout pas|evitez|avoid)"
-)
-"""A doctor's answer that says no (first words) to the patient's question about going on with a drug."""
-_GO_ON_QUESTION = re.compile(
-    r"\b(?:can|should|do|shall|may) i (?:still (?:take|use|have)|keep (?:taking|using|going)|carry on|continue|"
-    r"go on)|"
-    r"\bje (?:peux|dois|pourrais) (?:continuer|garder|toujours (?:le |la |les |en |l')?(?:prendre|mettre))|"
-    r"\bje (?:le |la |les |l')?continue\b|\bje (?:le |la |les |l')?garde\b"
-)
-
-
-def _asks_to_go_on(sentence: str) -> MedicationStatus | None:
-    """The status a patient's question asks for: "Can I still take my Nurofen?", "Je peux continuer ?" (renewed),
-    "Should I stop it?" (stopped); None when it asks no such thing."""
-    s = fold(sentence)
-    if _GO_ON_QUESTION.search(s):
-        return "renewed"
-    cue = continuation_cue(sentence)
-    return cue if cue in ("renewed", "stopped") else None
-
-
 _HOW_TO_TAKE = re.compile(
     r"\bhow (?:do|should|shall|would|will|can) (?:i|we|he|she) (?:take|use|have)\b|\bhow (?:many|much|often)\b|"
     r"\bwhen (?:do|should) (?:i|we) (?:take|use)\b|\bcomment (?:est-ce qu'on |est-ce que je |je |on |il |elle )?"

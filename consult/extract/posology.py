@@ -166,7 +166,7 @@ _WHEN: list[tuple[str, WhenCode]] = [
         "HS",
     ),
     (r"(?:le |les |chaque |tous les )?matins?|(?:in the|every|each) morning|mornings?", "MORN"),
-    (r"(?:le |a |chaque )?midi|at (?:noon|lunch(?:time)?)|au dejeuner(?<!petit dejeuner)", "NOON"),
+    (r"(?:le |a |chaque )?midi|at (?:noon|lunch(?:time)?)|au dejeuner", "NOON"),
     (r"(?:l')?apres[- ]midi|in the afternoon", "AFT"),
     (
         r"(?:le |les |chaque |tous les )?soirs?|(?:in the |every |each )?evenings?|au diner|at dinner(?:time)?",
@@ -237,7 +237,7 @@ _P_MAX_UPTO = _re(
 """'jusqu'à huit bouffées par jour' (a unit or form and a period said: 'jusqu'à sept jours après' is no maximum)."""
 _P_MAX_TRAIL = _re(
     _N + r"\s*(" + _UNIT_RE + r"|" + _FORM_RE + r")\b\s*(?:par|/|dans la|sur la|per|a|in a|in any|each|every)\s*"
-    r"(?:" + _PERIOD_WORD_RE + r")\b\s*(?:au maximum|maximum|max|au plus|at most|at the most|tops|maximum)\b"
+    r"(?:" + _PERIOD_WORD_RE + r")\b\s*(?:au maximum|maximum|max|au plus|at most|at the most|tops)\b"
 )
 _PER_INTAKE = r"(?:par prise|a chaque prise|per dose|per intake|at a time|at once|each time|in one go)"
 _P_MAX_INTAKE = _re(
@@ -706,7 +706,9 @@ def parse_posology(
     for rx in (_P_MAX_AFTER, _P_MAX_TRAIL, _P_MAX_UPTO):
         # "trois comprimés maximum dans la journée", "eight tablets max a day"; "trois comprimés par jour au
         # maximum", "six a day at most"
-        m = rx.search(rw) if pos.max_per_day is None else None
+        if pos.max_per_day is not None:
+            break
+        m = rx.search(rw)
         if m is not None and t.free(m.start(), m.end()):
             num = t.num(m.group(1))
             q = _qty(num, m.group(2), "dose")

@@ -253,12 +253,15 @@ def elliptic_decision(sentence: str) -> MedicationStatus | None:
     if _ELLIPTIC_STOP.search(s):
         return "stopped"
     m = _ELLIPTIC_CHANGE.search(s)
-    if m is not None:
-        rest = s[m.end():]
-        numbers = find_numbers(rest)
-        if numbers and numbers[0].start <= 2:
-            return "changed"
+    if m is not None and _number_at(s, m.end()):
+        return "changed"
     return None
+
+
+def _number_at(folded: str, at: int) -> bool:
+    """A number starts at ``folded[at:]`` (within two characters): the dose a change goes to."""
+    numbers = find_numbers(folded[at:])
+    return bool(numbers) and numbers[0].start <= 2
 
 
 def continuation_cue(sentence: str) -> MedicationStatus | None:
@@ -277,6 +280,48 @@ def continuation_cue(sentence: str) -> MedicationStatus | None:
     return None
 
 
+_AFFIRM = re.compile(
+    r"^\W*(?:[\w']+\s+){0,2}?[\w']*\W*\b(?:oui|yes|yeah|yep|bien sur|of course|absolument|absolutely|tout a fait|"
+    r"sure|certainly|bien entendu|pas de (?:souci|probleme)|no problem|that's fine|that is fine|c'est bon|"
+    r"aucun probleme|ca ne pose pas de probleme|that's no problem|go ahead|allez-y)\b"
+)
+"""A doctor's answer that says yes (first words): "Oui, ...", "Le gel, oui, ...", "Of course.", "No problem"."""
+_DECLINE = re.compile(
+    r"^\W*(?:(?:no|non|nope)\b|i'd rather (?:you didn't|not)|better not|(?:please )?don't\b|je prefere (?:pas|que non|"
+    r"que vous arretiez)|plutot pas|surtout pas|evitez|avoid)"
+)
+"""A doctor's answer that says no (first words) to the patient's question about going on with a drug."""
+_GO_ON_QUESTION = re.compile(
+    r"\b(?:can|should|do|shall|may) i (?:still (?:take|use|have)|keep (?:taking|using|going)|carry on|continue|"
+    r"go on)|"
+    r"\bje (?:peux|dois|pourrais) (?:continuer|garder|toujours (?:le |la |les |en |l')?(?:prendre|mettre))|"
+    r"\bje (?:le |la |les |l')?continue\b|\bje (?:le |la |les |l')?garde\b"
+)
+
+
+def asks_to_go_on(sentence: str) -> MedicationStatus | None:
+    """The status a patient's question asks for: "Can I still take my Nurofen?", "Je peux continuer ?" (renewed),
+    "Should I stop it?" (stopped); None when it asks no such thing."""
+    s = fold(sentence)
+    if _GO_ON_QUESTION.search(s):
+        return "renewed"
+    cue = continuation_cue(sentence)
+    return cue if cue in ("renewed", "stopped") else None
+
+
+def answer_decides(asked: MedicationStatus, answer: str) -> MedicationStatus | None:
+    """What the doctor's ``answer`` decides of a drug the patient asked to go on with or to stop (``asked``, from
+    :func:`asks_to_go_on`): a yes is that decision ("Je peux continuer ?" "Le gel, oui, ça ne pose pas de
+    problème."), a no to going on is a stop ("Can I still take my Nurofen?" "I'd rather you didn't."); None when it
+    says neither."""
+    folded = fold(answer)
+    if _AFFIRM.search(folded):
+        return asked
+    if asked == "renewed" and _DECLINE.search(folded):
+        return "stopped"
+    return None
+
+
 _CHANGE_TO = re.compile(
     r"\b(?:increas\w*|rais\w*|bump\w*|put|go|going|reduc\w*|lower\w*|drop\w*|cut|bring|chang\w*|switch\w*|"
     r"doubl\w*|halv\w*|augment\w*|pass\w*|mont\w*|diminu\w*|baiss\w*|redui\w*|descend\w*|double\w*)\b"
@@ -288,7 +333,7 @@ def changes_to_a_number(sentence: str) -> bool:
     """A change verb then, within a few words, "to"/"à" and a number: "We'll bump the sertraline up to 100", "on
     passe le Levothyrox à 88", "increase that to five milligrams" (a new dose said with the change)."""
     s = fold(sentence)
-    return any((n := find_numbers(s[m.end():])) and n[0].start <= 2 for m in _CHANGE_TO.finditer(s))
+    return any(_number_at(s, m.end()) for m in _CHANGE_TO.finditer(s))
 
 
 STATUS_CUES = ("stopped", "changed", "renewed", "new", "negation", "unchanged", "question", "declarative_take",
