@@ -135,6 +135,14 @@ class AsrOptions(_Options):
     compression_ratio_threshold: float | None = Field(
         default=2.4, gt=0, description="Segments whose gzip compression ratio stays above this are dropped."
     )
+    temperature_fallback: bool = Field(
+        default=True,
+        description="Decode a window again at higher temperatures (0.2 ... 1.0) when its reading fails "
+                    "log_prob_threshold or compression_ratio_threshold, as faster-whisper does by default. Live "
+                    "mode's greedy decodes turn it off: a buffer is decoded again within a second anyway, a fallback "
+                    "costs up to five more decodes (seen: 2.8 s for 2 s of audio, the commit delay's tail) and a "
+                    "sampled reading never agrees with the next; the utterance's second reading keeps it.",
+    )
     hallucination_silence_threshold: float | None = Field(
         default=None, gt=0,
         description="faster-whisper: skip silences longer than this (s) around a likely hallucination. "

@@ -308,7 +308,8 @@ class LiveSession:
         self.options = options or LiveOptions()
         self.asr = asr or AsrOptions()
         variant = getattr(transcriber, "variant", None)  # the same model, decoded greedily (FasterWhisperTranscriber)
-        self.transcriber: Transcriber = variant(beam_size=self.options.beam_size) if callable(variant) else transcriber
+        self.transcriber: Transcriber = (variant(beam_size=self.options.beam_size, temperature_fallback=False)
+                                         if callable(variant) else transcriber)
         self.full_transcriber = transcriber  # the final pass's decoding options: each utterance is read again with it
         self.extractor = extractor
         self.english_threshold = english_threshold

@@ -477,6 +477,31 @@ def _consult(*args: str, stdin: bytes | None = None, timeout: float = 600) -> su
                           env=env, cwd=REPO, timeout=timeout)
 
 
+def test_live_decodes_have_no_temperature_fallback_and_the_second_reading_keeps_it(clip: Path, pipeline) -> None:
+    # a greedy decode that fails Whisper's log-prob or compression checks is not decoded five times more at higher
+    # temperatures (seconds of delay for a sampled reading the next decode never agrees with); the utterance's
+    # second reading, with the final pass's options, keeps faster-whisper's fallback
+    session = LiveSession(pipeline.transcriber, pipeline.extractor, language="fr")
+    assert session.transcriber.options.temperature_fallback is False and session.transcriber.options.beam_size == 1
+    assert session.full_transcriber.options.temperature_fallback is True
+    seen: list[dict] = []
+    model = session.transcriber._model
+    real = model.transcribe
+
+    def spy(audio, **kwargs):
+        seen.append(kwargs)
+        return real(audio, **kwargs)
+
+    model.transcribe = spy
+    try:
+        audio = load_audio(clip).samples[: 4 * SR]
+        session.transcriber.transcribe(audio, language="fr")
+        session.full_transcriber.transcribe(audio, language="fr")
+    finally:
+        del model.transcribe
+    assert seen[0]["temperature"] == 0.0 and "temperature" not in seen[1]
+
+
 @pytest.mark.slow
 def test_live_session_cards_from_real_speech(clip: Path, pipeline) -> None:
     events: list = []

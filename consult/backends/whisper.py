@@ -488,6 +488,7 @@ class FasterWhisperTranscriber:
             no_speech_threshold=o.no_speech_threshold,
             log_prob_threshold=o.log_prob_threshold,
             compression_ratio_threshold=o.compression_ratio_threshold,
+            **({} if o.temperature_fallback else {"temperature": 0.0}),
             language_detection_segments=o.language_detection_segments,
             language_detection_threshold=o.language_detection_threshold,
         )
