@@ -92,6 +92,18 @@ def test_a_marketed_strength_said_after_the_name_breaks_a_tie(finder):
     assert m[0].score < 0.95  # an approximate reading stays below an exact match: reviewed
 
 
+def test_a_rare_name_heard_in_pieces_is_read_when_one_of_its_marketed_strengths_follows(finder):
+    """"Fos Fomisin 3g dans" (a voiced dev consultation: the prescription went on in the next turn): fosfomycine
+    sounds all but exactly like it and has a 3 g product, so the strength is evidence enough for a name that is not
+    among the common ones, and a medication cue of its own. Without the strength, or with one fosfomycine is not
+    marketed in, the bent words stay words (the speech stage's second pass may still hear them)."""
+    assert [n for _, n in _found(finder, "Fos Fomisin 3g dans")] == ["fosfomycine"]
+    assert finder("Fos Fomisin 3g dans")[0].score < 0.95  # approximate: reviewed
+    assert _found(finder, "Fos Fomisin dans") == []
+    assert _found(finder, "Fos Fomisin 7g dans") == []
+    assert _found(finder, "La Fos Fomisin, c'est le générique.") == []
+
+
 def test_medication_cues_per_language():
     assert medication_cue("je vous prescris un comprimé", "fr")
     assert medication_cue("take two tablets", "en")

@@ -368,16 +368,20 @@ class DrugNameFinder:
             return True
         return False
 
-    def _plausible(self, heard: str, entry: DrugEntry, method: str, score: float = 0.0) -> float:
+    def _plausible(self, heard: str, entry: DrugEntry, method: str, score: float = 0.0,
+                   strength_said: bool = False) -> float:
         """How closely an approximate reading is spelled (0: not plausible). Some word must be bent; then pieces the
         recogniser was seen to hear for the name (``confusion``) count as 1, other readings need a spelling close to
         the name's (``MIN_SPELLING``) as well as its sound (a phonetic key alone is too loose: "statin" and ketotifen,
         "wouldn" and loratadine), closer still for a name that is not commonly prescribed
         (``MIN_SPELLING_RARE``: medical words the dictionaries lack sound like rare brands, "Crohn" and Creon).
 
-        Two readings pass otherwise: a common name whose sound the bent word has all but exactly (``score`` ≥
-        ``SOUND_ALIKE``, spelled at least ``MIN_SPELLING_SOUND``: "cardégique" Kardégic, "l'entue" Lantus), and
-        ordinary words that, joined, spell a common name exactly ("tram à d'ol": tramadol)."""
+        Three readings pass otherwise: a common name whose sound the bent word has all but exactly (``score`` ≥
+        ``SOUND_ALIKE``, spelled at least ``MIN_SPELLING_SOUND``: "cardégique" Kardégic, "l'entue" Lantus); any
+        name whose sound it has all but exactly, spelled at least ``MIN_SPELLING``, when the number said right after
+        it is one of the name's marketed strengths (``strength_said``: "Fos Fomisin 3g dans sachet", fosfomycine
+        3 g; the BDPM strengths are evidence a bent word alone is not); and ordinary words that, joined, spell a
+        common name exactly ("tram à d'ol": tramadol)."""
         spelling = spelling_similarity(heard, entry, method)
         common = self.index.is_common(entry)
         if not self.bent(heard):
@@ -386,6 +390,8 @@ class DrugNameFinder:
             # they spell a common name
             return spelling if joined and common and spelling >= self.JOINED_SPELLING else 0.0
         if common and score >= self.SOUND_ALIKE and spelling >= self.MIN_SPELLING_SOUND:
+            return spelling
+        if strength_said and score >= self.SOUND_ALIKE and spelling >= self.MIN_SPELLING:
             return spelling
         needed = self.MIN_SPELLING if common else self.MIN_SPELLING_RARE
         return spelling if spelling >= needed else 0.0
@@ -407,47 +413,58 @@ class DrugNameFinder:
             return out  # every word is a word of the language: nothing bent to read
         # an everyday word left out is not read as a neighbouring name either ("penicillin": penicilline v)
         taken = [(m.start, m.end) for m in out] + unnamed
-        proposals: list[tuple[DrugMatch, float]] = []
+        # (match, its spelling similarity, a marketed strength of it said right after it)
+        proposals: list[tuple[DrugMatch, float, bool]] = []
         for m in approximate:
             spelling = self._plausible(sentence[m.start:m.end], m.entry, "fuzzy")
             if spelling:
                 weighed = self._weigh(m.entry, m.score / PHONETIC_SCORE, sentence[m.end:])
-                proposals.append((DrugMatch(m.entry, m.start, m.end, weighed, m.method), spelling))
+                proposals.append((DrugMatch(m.entry, m.start, m.end, weighed, m.method), spelling,
+                                  self._marketed_after(m.entry, sentence[m.end:])))
         plausible: dict[int, float] = {}  # id(candidate) -> its spelling similarity
+        marketed: dict[int, bool] = {}  # id(candidate) -> a marketed strength of it said right after it
         cands = self.index.candidates(sentence, k=50, cutoff=self.MIN_SIMILARITY - self.STRENGTH_BONUS,
                                       prefer_whole=False)
         for c in cands:
             if c.method == "exact" and " " not in c.heard.strip() and "-" not in c.heard and "'" not in c.heard:
                 continue  # a single word spelled like a name: the lexicon's own match decides
-            spelling = self._plausible(c.heard, c.entry, c.method, c.score)
+            marketed[id(c)] = self._marketed_after(c.entry, sentence[c.end:])
+            spelling = self._plausible(c.heard, c.entry, c.method, c.score, strength_said=marketed[id(c)])
             if spelling:
                 plausible[id(c)] = spelling
         # the whole bent word's name wins over a piece's among plausible readings only: an implausible whole
         # reading ("le lazilie" for some rare brand) does not hide the piece's (lazilie: Lasilix)
         for c in prefer_wholes([c for c in cands if id(c) in plausible]):
             weighed = self._weigh(c.entry, c.score, sentence[c.end:])
-            proposals.append((DrugMatch(c.entry, c.start, c.end, weighed, c.method), plausible[id(c)]))
+            proposals.append((DrugMatch(c.entry, c.start, c.end, weighed, c.method), plausible[id(c)],
+                              marketed[id(c)]))
         proposals.sort(key=lambda p: (-p[0].score, -(p[0].end - p[0].start), p[0].start))
-        for m, spelling in proposals:
+        for m, spelling, strength_said in proposals:
             if m.score < self.MIN_SIMILARITY or any(m.start < b and a < m.end for a, b in taken):
                 continue
             one_word = len(_WORD.findall(sentence[m.start:m.end])) == 1
-            if not cue and not (one_word and spelling >= self.NO_CUE_SPELLING and self.index.is_common(m.entry)):
-                continue  # outside medication talk only one word, a common name spelled almost right ("amoxycillin")
+            if not cue and not strength_said and not (
+                    one_word and spelling >= self.NO_CUE_SPELLING and self.index.is_common(m.entry)):
+                # outside medication talk only one word, a common name spelled almost right ("amoxycillin"), or a
+                # name followed by one of its marketed strengths ("Fos Fomisin 3g dans": the sentence went on in
+                # the next turn)
+                continue
             out.append(DrugMatch(m.entry, m.start, m.end, round(self.APPROXIMATE_SCORE * min(1.0, m.score), 4),
                                  m.method))
             taken.append((m.start, m.end))
         out.sort(key=lambda m: m.start)
         return out
 
-    def _weigh(self, entry: DrugEntry, similarity: float, after: str) -> float:
+    def _marketed_after(self, entry: DrugEntry, after: str) -> bool:
+        """The strength said right after the name (``after``: the text that follows it) is one of its marketed
+        strengths (BDPM)."""
         said = _strength_after(after)
         if said is None:
-            return similarity
-        marketed = self.lexicon.marketed_strengths_mg(entry.name)
-        if any(abs(said - s) < 1e-6 for s in marketed):
-            return similarity + self.STRENGTH_BONUS
-        return similarity
+            return False
+        return any(abs(said - s) < 1e-6 for s in self.lexicon.marketed_strengths_mg(entry.name))
+
+    def _weigh(self, entry: DrugEntry, similarity: float, after: str) -> float:
+        return similarity + self.STRENGTH_BONUS if self._marketed_after(entry, after) else similarity
 
 
 def _read_keys(resource: str) -> frozenset[str]:
