@@ -98,3 +98,20 @@ def test_the_build_keeps_only_pairs_safe_on_any_speech() -> None:
     assert not keep("depuis hierz", "2 cuilleres", "fr")  # does not sound like it
     assert not keep("seconds", "sachets", "en") and not keep("cuff", "puff", "en")  # ordinary words
     assert not keep("en comprimer", "1 comprime", "fr", 2)  # "en comprimé" is also said as it is
+
+
+def test_thousands_of_grams_from_speech_are_milligrams_flagged() -> None:
+    """French "dix milligrammes" is heard "10 000 grammes" or "dix mille grammes" (a voiced dev consultation read
+    périndopril 10 000 g): thousands of grams are no dose, the homophone is milligrams, read with a homophone's
+    certainty (flagged); typed text and other thousands are read as written."""
+    text = "Vous passez à 10 000 gramme, toujours un comprimé le matin."
+    pos = parse_posology(text, asr=True)
+    assert pos.strength is not None and (pos.strength.value.value, pos.strength.value.unit) == (10, "mg")
+    assert pos.strength.certainty <= HOMOPHONE_CERTAINTY
+    assert "10 000 gramme" in text[pos.strength.start: pos.strength.end]
+    words_said = parse_posology("on passe à dix mille grammes le soir", asr=True)
+    assert words_said.strength is not None and (words_said.strength.value.value,
+                                                 words_said.strength.value.unit) == (10, "mg")
+    assert respell(fold("10 000 personnes, 2 grammes par jour")).text == "10 000 personnes, 2 grammes par jour"
+    typed = parse_posology(text)
+    assert typed.strength is not None and typed.strength.value.unit == "g"

@@ -94,10 +94,20 @@ class Respelled:
     put_in: list[tuple[int, int]]
 
 
+def mille_grammes(canon: list[str], tokens: list[re.Match[str]], i: int) -> bool:
+    """Whether the words from ``i`` on are a number, then "000" or "mille", then grams ("10 000 grammes", "dix
+    mille grammes"): the French homophone of that number of milligrams ("dix milligrammes"; a voiced dev
+    consultation's "Vous passez à 10 000 gramme" for périndopril 10 mg). Thousands of grams are no dose of any
+    medicine: :func:`respell` reads milligrams, the number with a homophone's certainty (the line is flagged for
+    review). A rule of the language, not a learnt pair."""
+    return (i + 2 < len(tokens) and canon[i].isdigit() and canon[i + 1] in ("000", "1000") and canon[i + 2] == "g"
+            and tokens[i + 1].start() - tokens[i].end() <= 1)
+
+
 def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = None) -> Respelled:
     """``folded`` (text from speech, :func:`consult.extract.text.fold`) with each heard stretch of the table
     (:func:`table`, or ``pairs``: heard words -> said words) replaced by the words said, matched by their
-    :func:`canonical` keys; the longest stretch first, left to right."""
+    :func:`canonical` keys; the longest stretch first, left to right; and :func:`mille_grammes`."""
     pairs = table() if pairs is None else {tuple(canonical(w) for w in h): s for h, s in pairs.items()}
     tokens = list(_WORD.finditer(folded))
     canon = [canonical(m.group(0)) for m in tokens]
@@ -108,8 +118,13 @@ def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = 
     pos = 0
     i = 0
     while i < len(tokens):
-        hit = None
+        hit: tuple[int, tuple[str, ...]] | None = None
+        thousand_grams = mille_grammes(canon, tokens, i)
+        if thousand_grams:
+            hit = (3, (canon[i], "mg"))
         for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
+            if hit is not None:
+                break
             said = pairs.get(tuple(canon[i : i + n]))
             if said is not None:
                 hit = (n, said)
@@ -125,7 +140,7 @@ def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = 
         at = len(starts)  # one entry per character of the text built so far
         heard = set(canon[i : i + n])
         for word in said:
-            if word.isdigit() and word not in heard:
+            if word.isdigit() and (word not in heard or thousand_grams):
                 put_in.append((at, at + len(word)))
             at += len(word) + 1  # the word and the space after it
         replacement = " ".join(said)
@@ -140,5 +155,5 @@ def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = 
     return Respelled("".join(parts), starts, ends, put_in)
 
 
-__all__ = ["MAX_WORDS", "RESOURCE", "UNIT_WORDS", "Respelled", "canonical", "respell", "said_word",
+__all__ = ["MAX_WORDS", "RESOURCE", "UNIT_WORDS", "Respelled", "canonical", "mille_grammes", "respell", "said_word",
            "said_words", "table", "words"]
