@@ -113,5 +113,8 @@ def test_thousands_of_grams_from_speech_are_milligrams_flagged() -> None:
     assert words_said.strength is not None and (words_said.strength.value.value,
                                                  words_said.strength.value.unit) == (10, "mg")
     assert respell(fold("10 000 personnes, 2 grammes par jour")).text == "10 000 personnes, 2 grammes par jour"
+    # with no number before it, the strength is left unread rather than read a thousand times too high
+    for unheard in ("Vous passez à des mille grammes, toujours un comprimé.", "Colchicine à 1000 grammes le soir."):
+        assert parse_posology(unheard, asr=True).strength is None, unheard
     typed = parse_posology(text)
     assert typed.strength is not None and typed.strength.value.unit == "g"

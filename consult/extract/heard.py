@@ -99,7 +99,9 @@ def mille_grammes(canon: list[str], tokens: list[re.Match[str]], i: int) -> bool
     mille grammes"): the French homophone of that number of milligrams ("dix milligrammes"; a voiced dev
     consultation's "Vous passez à 10 000 gramme" for périndopril 10 mg). Thousands of grams are no dose of any
     medicine: :func:`respell` reads milligrams, the number with a homophone's certainty (the line is flagged for
-    review). A rule of the language, not a learnt pair."""
+    review). "Mille grammes" with no number before it ("vous passez à des mille grammes", "colchicine à 1000
+    grammes") is read as milligrams with no number: the strength is left unread rather than a thousand times too
+    high. A rule of the language, not a learnt pair."""
     return (i + 2 < len(tokens) and canon[i].isdigit() and canon[i + 1] in ("000", "1000") and canon[i + 2] == "g"
             and tokens[i + 1].start() - tokens[i].end() <= 1)
 
@@ -122,6 +124,8 @@ def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = 
         thousand_grams = mille_grammes(canon, tokens, i)
         if thousand_grams:
             hit = (3, (canon[i], "mg"))
+        elif canon[i] == "1000" and i + 1 < len(tokens) and canon[i + 1] == "g" and not (i and canon[i - 1].isdigit()):
+            hit = (2, ("mg",))  # "des mille grammes" (dix milligrammes): milligrams, the number not heard
         for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
             if hit is not None:
                 break
