@@ -627,6 +627,24 @@ def test_yes_to_can_i_go_on_the_dose_asked_and_the_pill_named_before() -> None:
     assert lines == []
 
 
+def test_the_answer_to_can_i_go_on_that_names_the_drug_decides_it() -> None:
+    """A voiced dev consultation: "J'ai pris du doliprane ce matin, de comprimer de 500. Je peux continuer ?"
+    "Oui, aucun problème avec le doliprane. Vous pouvez reprendre..." was read as a mention (the doctor named the
+    drug, so the answer was read as a sentence of its own). The doctor's answer decides what the patient asked."""
+    _, lines = extract_from_text(
+        "PAT: Peu ? – J'ai pris du doliprane ce matin, de comprimer de 500. Je peux continuer ?\n"
+        "DOC: Oui, aucun problème avec le doliprane. Vous pouvez reprendre de comprimer toutes les 6 heures si vous "
+        "avez mal.", "fr")
+    assert _by_name(lines)["paracétamol"].status == "renewed"
+    _, lines = extract_from_text("PAT: J'ai pris du doliprane ce matin. Je peux continuer ?\n"
+                                 "DOC: Non, pas de doliprane pour l'instant.", "fr")
+    assert _by_name(lines)["paracétamol"].status == "stopped"
+    # a question about another drug decides nothing of this one
+    _, lines = extract_from_text("PAT: J'ai pris du Spasfon ce matin. Je peux continuer ?\n"
+                                 "DOC: Oui, et le doliprane aussi si vous voulez.", "fr")
+    assert _by_name(lines)["paracétamol"].status != "renewed"
+
+
 def test_a_no_to_can_i_still_take_it_stops_a_current_drug_and_declines_a_new_one() -> None:
     _, lines = extract_from_text("PAT: Can I still take my Nurofen?\nDOC: I'd rather you didn't, with your kidneys.",
                                  "en")

@@ -222,6 +222,13 @@ class RuleBasedExtractor:
                     framed = frame_status(said, drug_start, drug_start + m.end - m.start, language)
                     if framed is not None:
                         status, s_cert = framed, 0.6
+                if sent.role != "patient" and (status == "mentioned" or status == "new" and s_cert <= 0.7):
+                    # the doctor's answer names the drug the patient asked to go on with or to stop: "Je peux
+                    # continuer ?" "Oui, aucun problème avec le Doliprane."
+                    asked = _asked_to_go_on(sentences[max(0, k - 3) : k], segs, m.entry.name)
+                    answered = answer_decides(asked, said) if asked is not None else None
+                    if answered is not None:
+                        status, s_cert = answered, 0.6
                 mention = Mention(
                     match=m,
                     seg_index=sent.seg_index,
@@ -594,6 +601,20 @@ _ACKNOWLEDGE = re.compile(
     r"^\W*(?:(?:ok|okay|right|alright|all right|so|d'accord|bien|tres bien|entendu|je vois|donc|ah|oh|hmm|mm|"
     r"uh|um|euh)\b\W*)+"
 )
+
+
+def _asked_to_go_on(before: Sequence[_Sentence], segs: Sequence[Segment], name: str) -> MedicationStatus | None:
+    """What the patient asked of the drug ``name`` right before the doctor's sentence (``before``: the sentences
+    just before it, the last one the patient's): "J'ai pris du Doliprane ce matin. Je peux continuer ?" (renewed),
+    "Should I stop the ibuprofen?" (stopped); None when the patient's last sentence asks no such thing or the
+    patient's turn does not name the drug."""
+    if not before or before[-1].role != "patient" or not before[-1].question:
+        return None
+    last = before[-1]
+    turn = [s for s in before if s.seg_index == last.seg_index and s.role == "patient"]
+    if not any(o.entry.name == name for s in turn for o in s.matches):
+        return None
+    return asks_to_go_on(segs[last.seg_index].text[last.start : last.end])
 
 
 def _echoes_patient(said: str, name: str, before: Sequence[_Sentence]) -> bool:
