@@ -670,3 +670,20 @@ def test_a_short_decision_after_the_answer_and_a_replacement_said_with_mettre() 
     _, lines = extract_from_text("DOC: I'll increase your levothyroxine to a hundred micrograms.", "en")
     line = _by_name(lines)["levothyroxine"]
     assert line.strength is not None and line.strength.value == 100
+
+
+def test_a_spoken_question_the_recogniser_ended_with_a_full_stop_is_still_asked(extractor) -> None:
+    """A voiced dev consultation: "J'ai du Toplexil à la maison, je peux le prendre." (the recogniser wrote a full
+    stop) and the doctor's yes, whose name it bent ("Le sérotop laxile, oui, vous pouvez..."), was a mention. From
+    speech, a patient's last clause that asks ("je peux le prendre", "can I take it") is a question; leave to take
+    a drug, given, is a new prescription; refused, it stays a mention."""
+    segs = [_segment(0, "J'ai du Toplexil à la maison, je peux le prendre.", "S1", 0.0),
+            _segment(1, "Le sérotop laxile, oui, vous pouvez, mais seulement le soir, parce que ça fait dormir. Une "
+                        "cuillère à soupe au coucher, pendant 5 jours maximum.", "S0", 5.0)]
+    line = _by_name(extractor.extract(segs, roles=ROLES, language="fr"))["oxomémazine"]
+    assert line.status == "new" and line.duration is not None and line.duration.value == 5
+    refused = [segs[0], _segment(1, "Je préfère pas, votre fonction rénale est un peu limite.", "S0", 5.0)]
+    assert _by_name(extractor.extract(refused, roles=ROLES, language="fr"))["oxomémazine"].status == "mentioned"
+    # typed text keeps its punctuation: a statement is no question
+    _, lines = extract_from_text("PAT: J'ai du Toplexil à la maison, je peux le prendre.\nDOC: Oui, d'accord.", "fr")
+    assert _by_name(lines)["oxomémazine"].status == "mentioned"

@@ -181,7 +181,9 @@ class RuleBasedExtractor:
                     matches = tuple(sorted(
                         (*matches, *(DrugMatch(pill, piece.start + a.start(1), piece.start + a.end(1), 0.9, "anaphora")
                                      for a in _THE_PILL.finditer(piece.text))), key=lambda m: m.start))
-                sentences.append(_Sentence(i, piece.start, piece.end, role, matches, piece.text.rstrip().endswith("?")))
+                question = piece.text.rstrip().endswith("?") or (
+                    role == "patient" and bool(seg.words) and _UNMARKED_QUESTION.search(fold(piece.text)) is not None)
+                sentences.append(_Sentence(i, piece.start, piece.end, role, matches, question))
         confidence = role_confidence or {}
         # the status model reads a sentence that names a drug with the words the ASR cut off before it
         prefixes = [self._carried_prefix(sentences, k, segs) if s.matches else "" for k, s in enumerate(sentences)]
@@ -601,6 +603,15 @@ _ACKNOWLEDGE = re.compile(
     r"^\W*(?:(?:ok|okay|right|alright|all right|so|d'accord|bien|tres bien|entendu|je vois|donc|ah|oh|hmm|mm|"
     r"uh|um|euh)\b\W*)+"
 )
+
+
+_UNMARKED_QUESTION = re.compile(
+    r"(?:^|[,;:] |\b(?:et|mais|alors|and|but|so) )"
+    r"(?:est-ce que|est-ce qu'|je (?:le |la |les |l'|en )?(?:peux|pourrais)|(?:can|could|should|shall|may|do) i)\b"
+    r"[^,;:]*[.!]?$"
+)
+"""A patient's sentence from speech whose last clause asks ("J'ai du Toplexil à la maison, je peux le prendre.",
+"Je peux continuer."): the recogniser often ends a spoken question with a full stop."""
 
 
 def _asked_to_go_on(before: Sequence[_Sentence], segs: Sequence[Segment], name: str) -> MedicationStatus | None:

@@ -299,14 +299,24 @@ _GO_ON_QUESTION = re.compile(
 )
 
 
+_MAY_I_TAKE = re.compile(
+    r"\bje (?:le |la |les |l'|en )?(?:peux|pourrais) (?:le |la |les |l'|en )?(?:prendre|utiliser|mettre)\b|"
+    r"\b(?:can|could|may) i (?:take|use|have|try) (?:it|them|some|that|those|this)\b"
+)
+"""The patient asks leave to take a drug ("J'ai du Toplexil à la maison, je peux le prendre ?", "Can I take some?")."""
+
+
 def asks_to_go_on(sentence: str) -> MedicationStatus | None:
     """The status a patient's question asks for: "Can I still take my Nurofen?", "Je peux continuer ?" (renewed),
-    "Should I stop it?" (stopped); None when it asks no such thing."""
+    "Should I stop it?" (stopped), "Je peux le prendre ?" (new: leave to take it); None when it asks no such
+    thing."""
     s = fold(sentence)
     if _GO_ON_QUESTION.search(s):
         return "renewed"
     cue = continuation_cue(sentence)
-    return cue if cue in ("renewed", "stopped") else None
+    if cue in ("renewed", "stopped"):
+        return cue
+    return "new" if _MAY_I_TAKE.search(s) else None
 
 
 def answer_decides(asked: MedicationStatus, answer: str) -> MedicationStatus | None:
