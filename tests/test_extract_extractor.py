@@ -687,3 +687,22 @@ def test_a_spoken_question_the_recogniser_ended_with_a_full_stop_is_still_asked(
     # typed text keeps its punctuation: a statement is no question
     _, lines = extract_from_text("PAT: J'ai du Toplexil à la maison, je peux le prendre.\nDOC: Oui, d'accord.", "fr")
     assert _by_name(lines)["oxomémazine"].status == "mentioned"
+
+
+def test_a_sentence_the_recogniser_cut_into_two_segments_is_read_whole(extractor) -> None:
+    """A voiced dev consultation: "I'd also like you to take some prednisolone, which is a steroid, to stop the
+    reaction" | "coming back. Forty milligrams once a day..." (two segments of the doctor): read alone, the first
+    piece stopped the drug it prescribes. The words the recogniser put in the next segment complete the sentence;
+    their question mark does not make the drug's sentence a question."""
+    segs = [_segment(0, "I'd also like you to take some prednisolone, which is a steroid, to stop the reaction",
+                     "S0", 0.0),
+            _segment(1, "coming back. 40 milligrams, once a day, in the morning, for three days.", "S0", 6.0)]
+    line = _by_name(extractor.extract(segs, roles=ROLES, language="en"))["prednisolone"]
+    assert line.status == "new" and line.duration is not None and line.duration.value == 3
+    segs = [_segment(0, "Uh, so, similar to ibuprofen, but taking, instead of ibuprofen, not at the same time,",
+                     "S0", 0.0),
+            _segment(1, "and taking that regularly with food?", "S0", 6.0)]
+    assert _by_name(extractor.extract(segs, roles=ROLES, language="en"))["ibuprofen"].status == "stopped"
+    # a stop said in one piece stays a stop
+    segs = [_segment(0, "Please stop the ibuprofen", "S0", 0.0), _segment(1, "for now, okay.", "S0", 3.0)]
+    assert _by_name(extractor.extract(segs, roles=ROLES, language="en"))["ibuprofen"].status == "stopped"

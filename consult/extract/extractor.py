@@ -187,9 +187,11 @@ class RuleBasedExtractor:
         confidence = role_confidence or {}
         # the status model reads a sentence that names a drug with the words the ASR cut off before it
         prefixes = [self._carried_prefix(sentences, k, segs) if s.matches else "" for k, s in enumerate(sentences)]
+        # ... and the words of it the ASR put in the next segment ("... to stop the reaction" + "coming back.")
+        suffixes = [self._carried_suffix(sentences, k, segs) if s.matches else "" for k, s in enumerate(sentences)]
         utterances = [
             Utterance(
-                prefixes[k] + segs[s.seg_index].text[s.start : s.end],
+                prefixes[k] + segs[s.seg_index].text[s.start : s.end] + suffixes[k],
                 s.role,
                 confidence.get(segs[s.seg_index].speaker or "", 1.0) if s.role != "unknown" else 0.0,
                 len(s.matches),
@@ -204,7 +206,7 @@ class RuleBasedExtractor:
             first = len(mentions)
             prefix = prefixes[k]
             # the sentence as the status rules read it (with the words the ASR cut off before it) and its names' spans
-            said = prefix + seg.text[sent.start : sent.end]
+            said = prefix + seg.text[sent.start : sent.end] + suffixes[k]
             spans = [(len(prefix) + o.start - sent.start, len(prefix) + o.end - sent.start) for o in sent.matches]
             for j, m in enumerate(sent.matches):
                 # a second drug of the sentence takes the posology said after its name, and the words
@@ -281,6 +283,26 @@ class RuleBasedExtractor:
         if not text or text[-1] in ".?!":
             return ""
         return text + " "
+
+    @staticmethod
+    def _carried_suffix(sentences: list[_Sentence], k: int, segs: list[Segment]) -> str:
+        """Text of the next sentence when the ASR cut one sentence into two segments of the same speaker ("I'd
+        also like you to take some prednisolone, which is a steroid, to stop the reaction" + "coming back."): it
+        may say what a verb of the sentence is about; its question mark is left out (the piece that names the
+        drug gives the sentence's mood: "..., instead of ibuprofen, not at the same time," + "and taking that
+        regularly with food?" is no question about ibuprofen). Not when the next piece names a drug of its own."""
+        if k + 1 >= len(sentences):
+            return ""
+        sent, nxt = sentences[k], sentences[k + 1]
+        own = segs[sent.seg_index].text
+        if nxt.seg_index == sent.seg_index or own[sent.end :].strip() or own[sent.start : sent.end].rstrip()[-1:] in (
+                ".", "?", "!"):
+            return ""
+        if nxt.role != sent.role or nxt.matches or segs[nxt.seg_index].speaker != segs[sent.seg_index].speaker:
+            return ""
+        if segs[nxt.seg_index].text[: nxt.start].strip():
+            return ""
+        return " " + segs[nxt.seg_index].text[nxt.start : nxt.end].strip().rstrip("?").rstrip()
 
     def _follow(
         self,
