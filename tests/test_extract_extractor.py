@@ -706,3 +706,19 @@ def test_a_sentence_the_recogniser_cut_into_two_segments_is_read_whole(extractor
     # a stop said in one piece stays a stop
     segs = [_segment(0, "Please stop the ibuprofen", "S0", 0.0), _segment(1, "for now, okay.", "S0", 3.0)]
     assert _by_name(extractor.extract(segs, roles=ROLES, language="en"))["ibuprofen"].status == "stopped"
+
+
+def test_micrograms_heard_for_a_drug_dosed_in_milligrams_are_milligrams_flagged(extractor) -> None:
+    """The bundled Whisper writes "milligrams" as "micrograms" ("cetirizine 10 micrograms" in a voiced dev
+    consultation): a drug whose every marketed product is dosed in milligrams, heard in micrograms with a number
+    that is one of its strengths, is read in milligrams and flagged; a drug a microgram fits keeps it; typed text
+    is read as written."""
+    segs = [_segment(0, "I'm prescribing cetirizine 10 micrograms, one tablet a day for five days.", "S0", 0.0)]
+    line = _by_name(extractor.extract(segs, roles=ROLES, language="en"))["cetirizine"]
+    assert line.strength is not None and (line.strength.value, line.strength.unit) == (10, "mg")
+    assert line.needs_review and any("homophone" in r for r in line.review_reasons)
+    segs = [_segment(0, "I'm prescribing levothyroxine 100 micrograms, one tablet a day.", "S0", 0.0)]
+    line = _by_name(extractor.extract(segs, roles=ROLES, language="en"))["levothyroxine"]
+    assert line.strength is not None and (line.strength.value, line.strength.unit) == (100, "ug")
+    _, lines = extract_from_text("DOC: I'm prescribing cetirizine 10 micrograms, one tablet a day.", "en")
+    assert _by_name(lines)["cetirizine"].strength.unit == "ug"

@@ -316,6 +316,26 @@ def unmarketed_strength(strength: Field | None, name: str, lexicon: DrugLexicon)
     return [f"unusual strength: {mg:g} mg is not a marketed strength ({known})"]
 
 
+def microgram_homophone(fields: dict[str, Field], name: str, lexicon: DrugLexicon) -> None:
+    """Speech only: a strength or dose heard in micrograms of a substance whose every marketed product is dosed in
+    milligrams (BDPM: none under 1 mg), when that number of milligrams is one of them, is read
+    in milligrams, with a homophone's certainty (the line is flagged): the bundled Whisper writes "milligrams" as
+    "micrograms" (a voiced dev consultation: "cetirizine 10 micrograms", "the 5 microgram tablets" of
+    prednisolone). A number a microgram would fit is left as heard."""
+    from consult.extract.numbers import HOMOPHONE_CERTAINTY
+
+    marketed = lexicon.marketed_strengths_mg(name)
+    if not marketed or min(marketed) < 1.0:
+        return
+    for key in ("strength", "dose"):
+        f = fields.get(key)
+        if f is None or not isinstance(f.value, Quantity) or f.value.unit != "ug" or f.evidence.asr_probability is None:
+            continue
+        if any(abs(f.value.value - m) < 1e-6 for m in marketed):
+            fields[key] = Field(f.value.model_copy(update={"unit": "mg"}), f.evidence,
+                                min(f.certainty, HOMOPHONE_CERTAINTY))
+
+
 def mg_of(q: Quantity) -> float | None:
     """The (highest) amount of a mass quantity in mg; None for other units."""
     v = q.value_high or q.value
@@ -396,6 +416,7 @@ def build_line(
     if status_certainty is not None and status != "mentioned" and status_certainty < threshold:
         soft.append(f"status uncertain ({status_certainty:.2f}): is it really {status}?")
     hard = list(reasons)
+    microgram_homophone(fields, name, lexicon)
     hard += plausibility_reasons(name, fields)
     if check_marketed:
         hard += unmarketed_strength(fields.get("strength"), name, lexicon)
