@@ -47,6 +47,11 @@ def _status(sentence: str, drug: str, role: str = "doctor") -> str:
         ("We'll go ahead and refill your metformin.", "metformin", "renewed"),
         ("We'll up your levothyroxine to 100 micrograms.", "levothyroxine", "changed"),
         ("A ninety-day supply of the metformin, with three refills.", "metformin", "new"),  # refills: a count
+        # a possibility for later (a voiced dev consultation: pregabalin read as new)
+        ("Si la douleur est toujours là, on pourra discuter de la prégabaline, mais pas maintenant.", "prégabaline",
+         "mentioned"),
+        ("If it stays high we could consider a statin, atorvastatin maybe.", "atorvastatin", "mentioned"),
+        ("On pourrait essayer l'amitriptyline, dix milligrammes le soir.", "amitriptyline", "new"),
     ],
 )
 def test_doctor_status(sentence: str, drug: str, expected: str) -> None:

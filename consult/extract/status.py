@@ -133,6 +133,16 @@ _REFUSED = re.compile(
 peux pas vous prescrire d'antibiotique"): a mention, never a prescription."""
 
 
+_DEFERRED = re.compile(
+    r"\b(?:on pourra(?:it)?|nous pourrons|nous pourrions|on (?:en )?(?:reparlera|rediscutera|verra))\s+"
+    r"(?:(?:peut-etre|eventuellement|alors|ensuite|plus tard|toujours)\s+)?(?:discuter|parler|reparler|envisager|"
+    r"reflechir|penser)\b|"
+    r"\bwe (?:could|might|may|can) (?:then |later |always )?(?:consider|discuss|talk about|think about|look at)\b"
+)
+"""A drug talked about as a possibility for later ("on pourra discuter de la prégabaline, mais pas maintenant",
+"we could consider a statin if it stays high"): a mention, not a prescription."""
+
+
 def classify_status(
     sentence: str, *, drug_start: int, role: str, language: str = "fr"
 ) -> tuple[MedicationStatus, float]:
@@ -158,6 +168,8 @@ def classify_status(
     refused = list(_REFUSED.finditer(before))
     if refused and len(before[refused[-1].end():].split()) <= 5 and not re.search(
             r"[,;:]|\b(?:but|mais|and|et|instead|plutot)\b", before[refused[-1].end():]):
+        return "mentioned", 0.8
+    if _DEFERRED.search(before):
         return "mentioned", 0.8
     replaced = _REPLACE.search(s)
     if replaced is not None:
