@@ -310,7 +310,7 @@ def unmarketed_strength(strength: Field | None, name: str, lexicon: DrugLexicon)
         return []
     mg = mg_of(strength.value)
     marketed = lexicon.marketed_strengths_mg(name)
-    if mg is None or len(marketed) < 2 or any(abs(mg - m) < 1e-6 for m in marketed):
+    if mg is None or len(marketed) < 2 or lexicon.is_marketed_strength(name, mg):
         return []
     known = ", ".join(f"{m:g} mg" for m in sorted(marketed)[:10])
     return [f"unusual strength: {mg:g} mg is not a marketed strength ({known})"]
@@ -331,7 +331,7 @@ def microgram_homophone(fields: dict[str, Field], name: str, lexicon: DrugLexico
         f = fields.get(key)
         if f is None or not isinstance(f.value, Quantity) or f.value.unit != "ug" or f.evidence.asr_probability is None:
             continue
-        if any(abs(f.value.value - m) < 1e-6 for m in marketed):
+        if lexicon.is_marketed_strength(name, f.value.value):
             fields[key] = Field(f.value.model_copy(update={"unit": "mg"}), f.evidence,
                                 min(f.certainty, HOMOPHONE_CERTAINTY))
 

@@ -188,6 +188,10 @@ class DrugLexicon:
             self._strengths = {k: frozenset(v) for k, v in index.items()}
         return self._strengths.get(name, frozenset())
 
+    def is_marketed_strength(self, name: str, mg: float) -> bool:
+        """``mg`` is one of the mass strengths of ``name``'s marketed products (:meth:`marketed_strengths_mg`)."""
+        return any(abs(mg - m) < 1e-6 for m in self.marketed_strengths_mg(name))
+
     def get(self, key: str) -> DrugEntry | None:
         return self._by_key.get(key)
 

@@ -418,26 +418,26 @@ class DrugNameFinder:
         for m in approximate:
             spelling = self._plausible(sentence[m.start:m.end], m.entry, "fuzzy")
             if spelling:
-                weighed = self._weigh(m.entry, m.score / PHONETIC_SCORE, sentence[m.end:])
-                proposals.append((DrugMatch(m.entry, m.start, m.end, weighed, m.method), spelling,
-                                  self._marketed_after(m.entry, sentence[m.end:])))
-        plausible: dict[int, float] = {}  # id(candidate) -> its spelling similarity
-        marketed: dict[int, bool] = {}  # id(candidate) -> a marketed strength of it said right after it
+                said = self._marketed_after(m.entry, sentence[m.end:])
+                weighed = self._weigh(m.score / PHONETIC_SCORE, said)
+                proposals.append((DrugMatch(m.entry, m.start, m.end, weighed, m.method), spelling, said))
+        # id(candidate) -> its spelling similarity and whether a marketed strength of it is said right after it
+        plausible: dict[int, tuple[float, bool]] = {}
         cands = self.index.candidates(sentence, k=50, cutoff=self.MIN_SIMILARITY - self.STRENGTH_BONUS,
                                       prefer_whole=False)
         for c in cands:
             if c.method == "exact" and " " not in c.heard.strip() and "-" not in c.heard and "'" not in c.heard:
                 continue  # a single word spelled like a name: the lexicon's own match decides
-            marketed[id(c)] = self._marketed_after(c.entry, sentence[c.end:])
-            spelling = self._plausible(c.heard, c.entry, c.method, c.score, strength_said=marketed[id(c)])
+            said = self._marketed_after(c.entry, sentence[c.end:])
+            spelling = self._plausible(c.heard, c.entry, c.method, c.score, strength_said=said)
             if spelling:
-                plausible[id(c)] = spelling
+                plausible[id(c)] = (spelling, said)
         # the whole bent word's name wins over a piece's among plausible readings only: an implausible whole
         # reading ("le lazilie" for some rare brand) does not hide the piece's (lazilie: Lasilix)
         for c in prefer_wholes([c for c in cands if id(c) in plausible]):
-            weighed = self._weigh(c.entry, c.score, sentence[c.end:])
-            proposals.append((DrugMatch(c.entry, c.start, c.end, weighed, c.method), plausible[id(c)],
-                              marketed[id(c)]))
+            spelling, said = plausible[id(c)]
+            proposals.append((DrugMatch(c.entry, c.start, c.end, self._weigh(c.score, said), c.method), spelling,
+                              said))
         proposals.sort(key=lambda p: (-p[0].score, -(p[0].end - p[0].start), p[0].start))
         for m, spelling, strength_said in proposals:
             if m.score < self.MIN_SIMILARITY or any(m.start < b and a < m.end for a, b in taken):
@@ -461,10 +461,11 @@ class DrugNameFinder:
         said = _strength_after(after)
         if said is None:
             return False
-        return any(abs(said - s) < 1e-6 for s in self.lexicon.marketed_strengths_mg(entry.name))
+        return self.lexicon.is_marketed_strength(entry.name, said)
 
-    def _weigh(self, entry: DrugEntry, similarity: float, after: str) -> float:
-        return similarity + self.STRENGTH_BONUS if self._marketed_after(entry, after) else similarity
+    def _weigh(self, similarity: float, strength_said: bool) -> float:
+        """A reading's similarity, ``STRENGTH_BONUS`` more when a marketed strength of its name follows it."""
+        return similarity + self.STRENGTH_BONUS if strength_said else similarity
 
 
 def _read_keys(resource: str) -> frozenset[str]:
