@@ -94,16 +94,20 @@ class Respelled:
     put_in: list[tuple[int, int]]
 
 
-def mille_grammes(canon: list[str], tokens: list[re.Match[str]], i: int) -> bool:
-    """Whether the words from ``i`` on are a number, then "000" or "mille", then grams ("10 000 grammes", "dix
-    mille grammes"): the French homophone of that number of milligrams ("dix milligrammes"; a voiced dev
-    consultation's "Vous passez à 10 000 gramme" for périndopril 10 mg). Thousands of grams are no dose of any
-    medicine: :func:`respell` reads milligrams, the number with a homophone's certainty (the line is flagged for
-    review). "Mille grammes" with no number before it ("vous passez à des mille grammes", "colchicine à 1000
-    grammes") is read as milligrams with no number: the strength is left unread rather than a thousand times too
-    high. A rule of the language, not a learnt pair."""
-    return (i + 2 < len(tokens) and canon[i].isdigit() and canon[i + 1] in ("000", "1000") and canon[i + 2] == "g"
-            and tokens[i + 1].start() - tokens[i].end() <= 1)
+def mille_grammes(canon: list[str], tokens: list[re.Match[str]], i: int) -> tuple[int, tuple[str, ...]] | None:
+    """(words read, words said) when the words from ``i`` on are a number, then "000" or "mille", then grams
+    ("10 000 grammes", "dix mille grammes"): the French homophone of that number of milligrams ("dix
+    milligrammes"; a voiced dev consultation's "Vous passez à 10 000 gramme" for périndopril 10 mg). Thousands of
+    grams are no dose of any medicine: :func:`respell` reads milligrams, the number with a homophone's certainty
+    (the line is flagged for review). "Mille grammes" with no number before it ("vous passez à des mille
+    grammes", "colchicine à 1000 grammes") is read as milligrams with no number: the strength is left unread
+    rather than a thousand times too high. A rule of the language, not a learnt pair. None otherwise."""
+    if (i + 2 < len(tokens) and canon[i].isdigit() and canon[i + 1] in ("000", "1000") and canon[i + 2] == "g"
+            and tokens[i + 1].start() - tokens[i].end() <= 1):
+        return 3, (canon[i], "mg")
+    if canon[i] == "1000" and i + 1 < len(tokens) and canon[i + 1] == "g" and not (i and canon[i - 1].isdigit()):
+        return 2, ("mg",)  # "des mille grammes" (dix milligrammes): milligrams, the number not heard
+    return None
 
 
 def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = None) -> Respelled:
@@ -120,19 +124,14 @@ def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = 
     pos = 0
     i = 0
     while i < len(tokens):
-        hit: tuple[int, tuple[str, ...]] | None = None
-        thousand_grams = mille_grammes(canon, tokens, i)
-        if thousand_grams:
-            hit = (3, (canon[i], "mg"))
-        elif canon[i] == "1000" and i + 1 < len(tokens) and canon[i + 1] == "g" and not (i and canon[i - 1].isdigit()):
-            hit = (2, ("mg",))  # "des mille grammes" (dix milligrammes): milligrams, the number not heard
-        for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
-            if hit is not None:
-                break
-            said = pairs.get(tuple(canon[i : i + n]))
-            if said is not None:
-                hit = (n, said)
-                break
+        hit = mille_grammes(canon, tokens, i)
+        homophone = hit is not None  # its number was heard, but as another word: put in all the same
+        if hit is None:
+            for n in range(min(MAX_WORDS, len(tokens) - i), 0, -1):
+                said = pairs.get(tuple(canon[i : i + n]))
+                if said is not None:
+                    hit = (n, said)
+                    break
         if hit is None:
             i += 1
             continue
@@ -144,7 +143,7 @@ def respell(folded: str, pairs: dict[tuple[str, ...], tuple[str, ...]] | None = 
         at = len(starts)  # one entry per character of the text built so far
         heard = set(canon[i : i + n])
         for word in said:
-            if word.isdigit() and (word not in heard or thousand_grams):
+            if word.isdigit() and (word not in heard or homophone):
                 put_in.append((at, at + len(word)))
             at += len(word) + 1  # the word and the space after it
         replacement = " ".join(said)
