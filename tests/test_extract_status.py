@@ -52,6 +52,34 @@ def _status(sentence: str, drug: str, role: str = "doctor") -> str:
          "mentioned"),
         ("If it stays high we could consider a statin, atorvastatin maybe.", "atorvastatin", "mentioned"),
         ("On pourrait essayer l'amitriptyline, dix milligrammes le soir.", "amitriptyline", "new"),
+        # -- stops and refusals as people say them
+        # a stop said as setting the drug aside
+        ("On laisse l'Advil de côté.", "Advil", "stopped"),
+        ("On laisse tomber le Spasfon.", "Spasfon", "stopped"),
+        ("Je vous laisse le Xanax.", "Xanax", "renewed"),
+        ("I'm going to ask you not to take any more Nurofen.", "Nurofen", "stopped"),
+        ("Ibuprofen increases your risk of bleeding, so please don't take it again.", "Ibuprofen", "stopped"),
+        # the doctor declines to give it: a mention, never a prescription
+        ("So I can't give you a repeat of the Microgynon.", "Microgynon", "mentioned"),
+        ("Je ne peux pas vous prescrire d'amoxicilline pour un virus.", "amoxicilline", "mentioned"),
+        ("Je ne vous prescris pas de Xanax.", "Xanax", "mentioned"),
+        ("I won't prescribe antibiotics but take paracetamol.", "paracetamol", "new"),
+        # what the drug is for, said with a stop verb
+        ("I'd also like you to take some prednisolone, which is a steroid, to stop the reaction coming back.",
+         "prednisolone", "new"),
+        ("I'd like you to stop the aspirin.", "aspirin", "stopped"),
+        # -- more plain decisions
+        ("Je vous remets du Ventoline, deux bouffées en cas de crise.", "Ventoline", "renewed"),
+        ("I'll put you back on the sertraline at fifty.", "sertraline", "renewed"),
+        ("Please don't restart the ibuprofen.", "ibuprofen", "stopped"),
+        ("Et on ajoute du Plavix soixante-quinze, un par jour.", "Plavix", "new"),
+        ("Vous pouvez lui donner du Doliprane.", "Doliprane", "new"),
+        ("Donnez-lui plutôt du Doliprane.", "Doliprane", "new"),
+        # -- a drug given instead of another
+        # a drug given in place of another is new; the same drug taken differently "instead" is a change
+        ("You're allergic to penicillin, so I'll give you clarithromycin instead.", "clarithromycin", "new"),
+        ("Prenez du Doliprane à la place.", "Doliprane", "new"),
+        ("Take your metformin twice a day instead.", "metformin", "changed"),
     ],
 )
 def test_doctor_status(sentence: str, drug: str, expected: str) -> None:
@@ -86,30 +114,6 @@ def test_unchanged_treatment_is_continued() -> None:
 def test_more_than_a_dose_is_no_stop() -> None:
     # "plus de 3 grammes": a ceiling, not "plus de Doliprane" (no more)
     assert _status("Plus de 3 grammes de Doliprane par jour, c'est trop.", "Doliprane") != "stopped"
-
-
-@pytest.mark.parametrize(
-    ("sentence", "drug", "expected"),
-    [
-        # a stop said as setting the drug aside
-        ("On laisse l'Advil de côté.", "Advil", "stopped"),
-        ("On laisse tomber le Spasfon.", "Spasfon", "stopped"),
-        ("Je vous laisse le Xanax.", "Xanax", "renewed"),
-        ("I'm going to ask you not to take any more Nurofen.", "Nurofen", "stopped"),
-        ("Ibuprofen increases your risk of bleeding, so please don't take it again.", "Ibuprofen", "stopped"),
-        # the doctor declines to give it: a mention, never a prescription
-        ("So I can't give you a repeat of the Microgynon.", "Microgynon", "mentioned"),
-        ("Je ne peux pas vous prescrire d'amoxicilline pour un virus.", "amoxicilline", "mentioned"),
-        ("Je ne vous prescris pas de Xanax.", "Xanax", "mentioned"),
-        ("I won't prescribe antibiotics but take paracetamol.", "paracetamol", "new"),
-        # what the drug is for, said with a stop verb
-        ("I'd also like you to take some prednisolone, which is a steroid, to stop the reaction coming back.",
-         "prednisolone", "new"),
-        ("I'd like you to stop the aspirin.", "aspirin", "stopped"),
-    ],
-)
-def test_stops_and_refusals_as_people_say_them(sentence: str, drug: str, expected: str) -> None:
-    assert _status(sentence, drug) == expected
 
 
 def test_more_doses_are_not_a_resumption() -> None:
@@ -159,31 +163,3 @@ def test_a_change_to_a_number() -> None:
     assert not changes_to_a_number("Take it up to three times a day")
     assert not changes_to_a_number("up to eight tablets a day")
     assert not changes_to_a_number("Vous passez à la pharmacie")
-
-
-@pytest.mark.parametrize(
-    ("sentence", "drug", "expected"),
-    [
-        ("Je vous remets du Ventoline, deux bouffées en cas de crise.", "Ventoline", "renewed"),
-        ("I'll put you back on the sertraline at fifty.", "sertraline", "renewed"),
-        ("Please don't restart the ibuprofen.", "ibuprofen", "stopped"),
-        ("Et on ajoute du Plavix soixante-quinze, un par jour.", "Plavix", "new"),
-        ("Vous pouvez lui donner du Doliprane.", "Doliprane", "new"),
-        ("Donnez-lui plutôt du Doliprane.", "Doliprane", "new"),
-    ],
-)
-def test_more_plain_decisions(sentence: str, drug: str, expected: str) -> None:
-    assert _status(sentence, drug) == expected
-
-
-@pytest.mark.parametrize(
-    ("sentence", "drug", "expected"),
-    [
-        # a drug given in place of another is new; the same drug taken differently "instead" is a change
-        ("You're allergic to penicillin, so I'll give you clarithromycin instead.", "clarithromycin", "new"),
-        ("Prenez du Doliprane à la place.", "Doliprane", "new"),
-        ("Take your metformin twice a day instead.", "metformin", "changed"),
-    ],
-)
-def test_instead(sentence: str, drug: str, expected: str) -> None:
-    assert _status(sentence, drug) == expected
