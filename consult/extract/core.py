@@ -34,6 +34,7 @@ from consult.extract.calibration import (
     word_quality,
 )
 from consult.extract.lexicon import DrugEntry, DrugLexicon, DrugMatch
+from consult.extract.numbers import HOMOPHONE_CERTAINTY
 from consult.extract.text import key_of, split_sentences
 from schemas import MedicationLine, Segment
 from schemas.medication import Evidence, Frequency, MedicationStatus, Quantity
@@ -322,8 +323,6 @@ def microgram_homophone(fields: dict[str, Field], name: str, lexicon: DrugLexico
     in milligrams, with a homophone's certainty (the line is flagged): the bundled Whisper writes "milligrams" as
     "micrograms" (a voiced dev consultation: "cetirizine 10 micrograms", "the 5 microgram tablets" of
     prednisolone). A number a microgram would fit is left as heard."""
-    from consult.extract.numbers import HOMOPHONE_CERTAINTY
-
     marketed = lexicon.marketed_strengths_mg(name)
     if not marketed or min(marketed) < 1.0:
         return
