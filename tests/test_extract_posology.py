@@ -144,6 +144,12 @@ def test_english_once_daily_as_needed_max() -> None:
     "I take Advil when my joint pains are really bad",
     "you can give ibuprofen too if she's still uncomfortable",
     "I'll take ibuprofen if the pain is bad enough",
+    "You can take paracetamol if you need to.",
+    "two puffs whenever you need to take it",
+    "Take it if you need.",
+    "Vous pouvez prendre du paracétamol si vous en avez besoin.",
+    "Prenez le Spasfon si vous en ressentez le besoin.",
+    "je prends du Doliprane quand j'en ai besoin",
 ])
 def test_use_when_needed_as_people_say_it(said: str) -> None:
     assert parse_posology(said).as_needed is not None
@@ -156,6 +162,7 @@ def test_use_when_needed_as_people_say_it(said: str) -> None:
     "see if your coughing stops with the amoxicillin",
     "we'll do a chest X-ray and if we need to, we'll give you some Ventolin",
     "the Advil helped when the pain was coming on",  # a past event
+    "Take paracetamol. If you need to come back, call us.",  # "need to" another verb than taking
 ])
 def test_contingencies_and_other_verbs_are_not_as_needed(said: str) -> None:
     assert parse_posology(said).as_needed is None
@@ -179,6 +186,13 @@ def test_before_breakfast_is_acm_once_a_day(text: str) -> None:
     pos = parse_posology(text)
     assert pos.when is not None and pos.when.value == ["ACM"]
     assert pos.frequency is not None and (pos.frequency.value.count, pos.frequency.value.period_unit) == (1, "d")
+
+
+def test_morning_and_night_is_twice_a_day() -> None:
+    pos = parse_posology("two puffs morning and night")
+    assert pos.when is not None and pos.when.value == ["MORN", "NIGHT"]
+    assert pos.frequency is not None and pos.frequency.value.count == 2
+    assert parse_posology("I slept badly last night").when is None
 
 
 def test_every_morning_is_morn_once_a_day() -> None:

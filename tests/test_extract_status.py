@@ -26,6 +26,11 @@ def _status(sentence: str, drug: str, role: str = "doctor") -> str:
         ("On passe à l'atorvastatine 40 mg.", "atorvastatine", "changed"),
         ("On augmente le ramipril à 10 mg.", "ramipril", "changed"),
         ("On diminue la prednisolone.", "prednisolone", "changed"),
+        # the drug the object of a change verb, then "à" and the new dose
+        ("On passe le bisoprolol à 5 mg par jour au lieu de 2,5.", "bisoprolol", "changed"),
+        ("Vous baissez le Levothyrox à 75 microgrammes.", "Levothyrox", "changed"),
+        ("On monte la sertraline à cent milligrammes.", "sertraline", "changed"),
+        ("On passe le relais au cardiologue pour le bisoprolol.", "bisoprolol", "new"),  # no dose to go to
         ("Arrêtez le Spasfon.", "Spasfon", "stopped"),
         ("On arrête l'ibuprofène.", "ibuprofène", "stopped"),
         ("Stop taking the ibuprofen.", "ibuprofen", "stopped"),

@@ -172,7 +172,7 @@ _WHEN: list[tuple[str, WhenCode]] = [
         r"(?:le |les |chaque |tous les )?soirs?|(?:in the |every |each )?evenings?|au diner|at dinner(?:time)?",
         "EVE",
     ),
-    (r"(?:la |chaque )nuit|at night|every night", "NIGHT"),
+    (r"(?:la |chaque )nuit|at night|every night|(?<=morning and )night|(?<=mornings and )nights", "NIGHT"),
     (r"(?:au moment|au cours|au milieu|pendant) (?:du|des|le|les) repas|with (?:food|meals?|a meal)", "C"),
     (r"avant (?:le |les )?repas|a jeun|before (?:meals|food|eating)|on an empty stomach", "AC"),
     (r"apres (?:le |les )?repas|apres (?:le |son |votre )?petit[- ]dejeuner|after (?:meals|food|eating|breakfast)",
@@ -326,8 +326,12 @@ _P_PRN_GENERIC = _re(
     r"\b(?:si besoin|si necessaire|au besoin|a la demande|en cas de besoin|as needed|as required|"
     r"when needed|if needed|if required|when required|if necessary|when necessary|prn|"
     r"(?:quand|si|lorsque) (?:ca|ça) (?:ne )?va pas|quand (?:j'en|on en|vous en) (?:ai|a|avez) besoin|"
-    r"(?:when|if|whenever) (?:i|you|he|she|they)(?: (?:really|still|like|ever|only))? need (?:it|them|one|some|"
-    r"something)|as and when|"
+    r"(?:when|if|whenever) (?:i|you|he|she|they)(?: (?:really|still|like|ever|only))? needs? (?:it|them|one|some|"
+    r"something|to (?=take|use|have)|to(?=\s*(?:[.,;!?]|$)))|"
+    r"(?:when|if|whenever) (?:i|you|he|she|they)(?: (?:really|still|like|ever|only))? needs?(?=\s*(?:[.,;!?]|$))|"
+    r"as and when|"
+    r"(?:si|quand|lorsque) (?:vous|tu|on|il|elle|je |j')\s?(?:en )?(?:avez|as|a|ai|ressentez|ressens|ressent|"
+    r"eprouvez|sentez) (?:le )?besoin|"
     r"(?:if|when) (?:(?:the|my|your|his|her|their) )?(?:[a-z]+ )?(?:" + _SYMPTOMS + r")[a-z]* (?:is|are|gets?|'s) "
     r"(?:really |very |quite |too |)(?:bad|severe|unbearable)|"
     r"(?:if|when) (?:you're|you are|she's|she is|he's|he is|i'm|i am|they're|they are|it's|it is) "

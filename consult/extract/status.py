@@ -184,7 +184,7 @@ def classify_status(
     if _DECLARATIVE_TAKE.search(stripped):
         # "vous prenez X ..." without a question mark: an instruction if a posology follows
         return "new", 0.5
-    if _CHANGED.search(s):
+    if _CHANGED.search(s) or _changes_it_to_a_number(s, drug_start):
         if (_GIVEN.search(s) or re.search(r"\b(?:du|de la|des|de l'|d'|some)\s*$", before)) \
                 and not _CHANGED.search(_INSTEAD.sub(" ", s)):
             # "I'll give you clarithromycin instead", "prenez plutôt du Doliprane à la place": the drug given in
@@ -274,6 +274,27 @@ def _number_at(folded: str, at: int) -> bool:
     """A number starts at ``folded[at:]`` (within two characters): the dose a change goes to."""
     numbers = find_numbers(folded[at:])
     return bool(numbers) and numbers[0].start <= 2
+
+
+_CHANGE_IT_TO = re.compile(
+    r"\b(?:on|je|nous|vous) (?:vous |lui )?(?:passe|passons|passez|monte|montons|montez|augmente|augmentons|"
+    r"augmentez|diminue|diminuons|diminuez|baisse|baissons|baissez|reduis|reduit|reduisons|reduisez|descend|"
+    r"descendons|descendez) (?:le |la |les |l'|votre |vos |son |sa |ses )"
+)
+"""A French change verb whose object is the drug: "on passe le bisoprolol à 5 mg"."""
+
+
+def _changes_it_to_a_number(folded: str, drug_start: int) -> bool:
+    """The drug at ``drug_start`` is the object of a French change verb (:data:`_CHANGE_IT_TO`) and the sentence
+    goes on, within four words after it, to "à"/"au" and a number: "on passe le bisoprolol à 5 mg par jour", "vous
+    baissez le Levothyrox à 75" (the verb alone, "on passe le relais", changes nothing)."""
+    for m in _CHANGE_IT_TO.finditer(folded):
+        if m.end() > drug_start or drug_start - m.end() > 3:
+            continue
+        after = re.match(r"[\w'-]+(?:\s+[\w'-]+){0,3}?\s+(?:a|au|jusqu'a)\s+", folded[drug_start:])
+        if after is not None and _number_at(folded, drug_start + after.end()):
+            return True
+    return False
 
 
 def continuation_cue(sentence: str) -> MedicationStatus | None:
