@@ -722,3 +722,17 @@ def test_micrograms_heard_for_a_drug_dosed_in_milligrams_are_milligrams_flagged(
     assert line.strength is not None and (line.strength.value, line.strength.unit) == (100, "ug")
     _, lines = extract_from_text("DOC: I'm prescribing cetirizine 10 micrograms, one tablet a day.", "en")
     assert _by_name(lines)["cetirizine"].strength.unit == "ug"
+
+
+@pytest.mark.parametrize(("text", "language", "expected"), [
+    ("DOC: Stop the simvastatin and take atorvastatin 20 mg at night instead.", "en",
+     {"simvastatin": "stopped", "atorvastatin": "new"}),
+    ("DOC: Instead of the ibuprofen, let's try naproxen.", "en", {"ibuprofen": "stopped", "naproxen": "new"}),
+    ("Médecin : Au lieu du Kardégic, vous prendrez du Plavix, un comprimé par jour.", "fr",
+     {"acide acétylsalicylique": "stopped", "clopidogrel": "new"}),
+])
+def test_a_switch_in_one_sentence_stops_one_drug_and_gives_the_other(text: str, language: str,
+                                                                    expected: dict[str, str]) -> None:
+    """Each drug's status comes from its own clause: the stop said of the first is not the second's."""
+    _, lines = extract_from_text(text, language)
+    assert {name: line.status for name, line in _by_name(lines).items()} == expected

@@ -85,6 +85,10 @@ def _status(sentence: str, drug: str, role: str = "doctor") -> str:
         ("You're allergic to penicillin, so I'll give you clarithromycin instead.", "clarithromycin", "new"),
         ("Prenez du Doliprane à la place.", "Doliprane", "new"),
         ("Take your metformin twice a day instead.", "metformin", "changed"),
+        ("Instead of the ibuprofen, let's try naproxen.", "ibuprofen", "stopped"),
+        ("Au lieu du Doliprane, prenez de l'ibuprofène.", "Doliprane", "stopped"),
+        # the clause of a drug named after another's (consult.extract.status.drug_clause)
+        ("and take atorvastatin 20 mg at night instead.", "atorvastatin", "new"),
     ],
 )
 def test_doctor_status(sentence: str, drug: str, expected: str) -> None:

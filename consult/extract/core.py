@@ -150,6 +150,9 @@ class Mention:
     decided_by: int = -1
     """Index of the later sentence, naming no drug, whose words decided the status ("Vous arrêtez dès
     aujourd'hui.", "Le gel, oui, ..." after "Je peux continuer ?"); -1: the mention's own sentence decided."""
+    clause: tuple[int, int] | None = None
+    """The part (start, end) of its sentence whose cues are this drug's when the sentence names several
+    (:func:`consult.extract.status.drug_clause`; None: the whole sentence)."""
 
 
 def word_spans(seg: Segment) -> list[tuple[int, int]]:

@@ -221,6 +221,10 @@ class RuleBasedExtractor:
                 a, b = drug_clause(said, spans, j)
                 status, s_cert = classify_status(said[a:b], drug_start=drug_start - a, role=sent.role,
                                                  language=language)
+                if status == "changed" and j > 0 and mentions[-1].status == "stopped":
+                    # "On arrête le Januvia, et on passe à l'Ozempic": a switch, the drug taken up is new
+                    # (benchmarks/LABELLING.md: a switch from A to B is A stopped, B new)
+                    status = "new"
                 if s_cert <= 0.5 and sent.role != "patient":
                     # no cue of the rules: who does what to the drug ("we'll keep you on X", "on poursuit X")
                     framed = frame_status(said, drug_start, drug_start + m.end - m.start, language)
@@ -241,6 +245,7 @@ class RuleBasedExtractor:
                     status_certainty=s_cert,
                     evidence=evidence(sent.seg_index, m.start, m.end),
                     sentence=k,
+                    clause=(a, b) if len(spans) > 1 else None,
                 )
                 region = Region(sent.seg_index, region_start, region_end, seg.text, ((m.start, m.end),),
                                 asr=bool(seg.words), lead=seg.text[sent.start : region_start])
@@ -503,6 +508,7 @@ class RuleBasedExtractor:
                         m.status,
                         m.status_certainty,
                         posology=bool(m.fields),
+                        clause=m.clause,
                     ),
                     # the later sentence that decided, as the model's evidence (it names no drug: no span)
                     *((StatusMention(m.decided_by, 0, 0, m.status, m.status_certainty, posology=bool(m.fields)),)

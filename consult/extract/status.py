@@ -113,6 +113,14 @@ _GIVEN = re.compile(
     r"on (?:va )?(?:mettre|donner|prescrire)|je vais vous (?:prescrire|donner|mettre))\b"
 )
 _INSTEAD = re.compile(r"\b(?:instead(?: of \w+)?|a la place(?: d[eu] \w+)?)\b")
+_INSTEAD_OF = re.compile(
+    r"\b(?:instead of|rather than|a la place d(?:e |u |es |')|au lieu d(?:e |u |es |'))\s*"
+    r"(?:(?:the|your|his|her|le|la|les|votre|vos|son|sa|ses) |l')?$"
+)
+"""The words before a drug that another replaces: "instead of the ibuprofen", "au lieu du Doliprane"."""
+_AFTER_ANOTHER = re.compile(r"\s*(?:,|;|and\b|then\b|et\b|puis\b)")
+"""A drug's clause that starts after another drug's (:func:`drug_clause`): "Stop the simvastatin | and take
+atorvastatin instead" (the drug given in the other's place is new)."""
 _REPLACE = re.compile(
     r"\b(?:remplac\w*|replac\w*|swap\w*)\b.*?\b(?P<by>par|with|by|for)\b|"
     r"\bswitch\w* (?:you |him |her )?from\b.*?\b(?P<to>to)\b"
@@ -171,6 +179,9 @@ def classify_status(
         return "mentioned", 0.8
     if _DEFERRED.search(before):
         return "mentioned", 0.8
+    if _INSTEAD_OF.search(before):
+        # "Instead of the ibuprofen, let's try naproxen": the drug another replaces is stopped
+        return "stopped", 0.8
     replaced = _REPLACE.search(s)
     if replaced is not None:
         by = replaced.start("by") if replaced.group("by") else replaced.start("to")
@@ -185,7 +196,8 @@ def classify_status(
         # "vous prenez X ..." without a question mark: an instruction if a posology follows
         return "new", 0.5
     if _CHANGED.search(s) or _changes_it_to_a_number(s, drug_start):
-        if (_GIVEN.search(s) or re.search(r"\b(?:du|de la|des|de l'|d'|some)\s*$", before)) \
+        if (_GIVEN.search(s) or re.search(r"\b(?:du|de la|des|de l'|d'|some)\s*$", before)
+                or _AFTER_ANOTHER.match(s)) \
                 and not _CHANGED.search(_INSTEAD.sub(" ", s)):
             # "I'll give you clarithromycin instead", "prenez plutôt du Doliprane à la place": the drug given in
             # place of another is new (benchmarks/LABELLING.md: a switch from A to B is A stopped, B new)

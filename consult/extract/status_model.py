@@ -201,6 +201,19 @@ class StatusMention:
     status: MedicationStatus
     certainty: float
     posology: bool = False
+    clause: tuple[int, int] | None = None
+    """The part (start, end) of the utterance's text whose cues are this drug's when it names several drugs
+    (:func:`consult.extract.status.drug_clause`: "Stop the simvastatin | and take atorvastatin instead"); None:
+    the whole text."""
+
+
+def mention_clause(u: Utterance, m: StatusMention) -> tuple[str, int]:
+    """The text whose status cues are the mention's drug's (its clause, or the whole utterance) and the drug's
+    offset in it."""
+    if m.clause is None:
+        return u.text, m.start
+    a, b = m.clause
+    return u.text[a:b], m.start - a
 
 
 @dataclass(frozen=True)
@@ -524,9 +537,11 @@ def mention_features(ctx: LineContext, m: StatusMention) -> dict[str, float]:
     text = u.text
     folded = fold(text)
     out: dict[str, float] = {f"m={m.status}": 1.0}
-    cue_status, _ = classify_status(text, drug_start=m.start, role="unknown", language=ctx.language)
+    # the rules' cues in the drug's own clause: "Stop the simvastatin and take atorvastatin instead" stops one
+    clause, at = mention_clause(u, m)
+    cue_status, _ = classify_status(clause, drug_start=at, role="unknown", language=ctx.language)
     out[f"cue_status={cue_status}"] = 1.0
-    for name, present in status_cues(text, drug_start=m.start).items():
+    for name, present in status_cues(clause, drug_start=at).items():
         if present:
             out[f"cue:{name}"] = 1.0
     for name, rx in (
@@ -647,8 +662,8 @@ def stop_said(ctx: LineContext) -> bool:
     """Whether a stop was said in a sentence that names the drug: a mention read as stopped, a stop verb or "no
     more" (:func:`consult.extract.status.status_cues`), or "instead of" ("instead of ibuprofen, take naproxen")."""
     for m in ctx.mentions:
-        text = ctx.utterances[m.utterance].text
-        if m.status == "stopped" or status_cues(text, drug_start=m.start)["stopped"] or _INSTEAD.search(fold(text)):
+        text, at = mention_clause(ctx.utterances[m.utterance], m)
+        if m.status == "stopped" or status_cues(text, drug_start=at)["stopped"] or _INSTEAD.search(fold(text)):
             return True
     return ctx.rule_status == "stopped"
 
