@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devset", type=Path, default=DEVSET)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--no-search", action="store_true",
-                    help="skip the grid search: the hyper-parameters of the model in --out (or the defaults)")
+                    help="skip the grid search: the hyper-parameters of the model in --out, else of the shipped model")
     ap.add_argument("--repeats", type=int, default=REPEATS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -452,9 +452,12 @@ def main(argv: list[str] | None = None) -> int:
     real = [e for e in examples if not e.augmented]
     log.info("%d dev lines matched to labels (+%d role-less) in %.1f s: %s", len(real), len(examples) - len(real),
              time.perf_counter() - t0, dict(Counter(e.label for e in real)))
+    # the hyper-parameters of the model in --out, else of the shipped one (a fresh --out folder refits the shipped
+    # model's, not the defaults)
     shipped = args.out / "status.json"
+    hyper_from = next((p for p in (shipped, DEFAULT_OUT / "status.json") if p.exists()), None)
     if args.no_search:
-        hyper = json.loads(shipped.read_text())["hyper"] if shipped.exists() else dict(DEFAULT_HYPER)
+        hyper = json.loads(hyper_from.read_text())["hyper"] if hyper_from is not None else dict(DEFAULT_HYPER)
         oof = out_of_fold(examples, hyper, args.repeats)
         cv, cv_roleless = (evaluate([(e, decide(p, hyper, e)) for e, p in oof
                                      if e.augmented == a], hyper)
