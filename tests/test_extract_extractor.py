@@ -728,6 +728,10 @@ def test_micrograms_heard_for_a_drug_dosed_in_milligrams_are_milligrams_flagged(
     ("DOC: Stop the simvastatin and take atorvastatin 20 mg at night instead.", "en",
      {"simvastatin": "stopped", "atorvastatin": "new"}),
     ("DOC: Instead of the ibuprofen, let's try naproxen.", "en", {"ibuprofen": "stopped", "naproxen": "new"}),
+    # the cue said after the first drug is the second's ("let's" is no French pronoun object)
+    ("DOC: Stop the naproxen, let's try paracetamol.", "en", {"naproxen": "stopped", "paracetamol": "new"}),
+    ("DOC: Since the omeprazole isn't working, I'm going to give you lansoprazole.", "en",
+     {"omeprazole": "mentioned", "lansoprazole": "new"}),
     ("Médecin : Au lieu du Kardégic, vous prendrez du Plavix, un comprimé par jour.", "fr",
      {"acide acétylsalicylique": "stopped", "clopidogrel": "new"}),
 ])

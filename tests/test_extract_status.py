@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consult.extract.status import classify_status
+from consult.extract.status import classify_status, drug_clause
 
 
 def _status(sentence: str, drug: str, role: str = "doctor") -> str:
@@ -19,6 +19,7 @@ def _status(sentence: str, drug: str, role: str = "doctor") -> str:
         ("Je vous mets sous ramipril.", "ramipril", "new"),
         ("On commence la metformine.", "metformine", "new"),
         ("I'll start you on amoxicillin.", "amoxicillin", "new"),
+        ("We'll start you on ramipril, 2.5 mg once a day.", "ramipril", "new"),
         ("Take ibuprofen with food.", "ibuprofen", "new"),
         ("On continue le Kardégic.", "Kardégic", "renewed"),
         ("Je renouvelle le Levothyrox.", "Levothyrox", "renewed"),
@@ -172,3 +173,16 @@ def test_a_change_to_a_number() -> None:
     assert not changes_to_a_number("Take it up to three times a day")
     assert not changes_to_a_number("up to eight tablets a day")
     assert not changes_to_a_number("Vous passez à la pharmacie")
+
+
+@pytest.mark.parametrize(("sentence", "first", "second", "cut"), [
+    # "let's" is no French pronoun object ("le" + a letter): the cue after the comma is the second drug's
+    ("Stop the naproxen, let's try paracetamol.", "naproxen", "paracetamol", True),
+    # a pronoun standing for the first drug: its clause goes on
+    ("Le Tramadol, on le remplace par du Doliprane.", "Tramadol", "Doliprane", False),
+])
+def test_drug_clause_ends_where_the_next_drugs_cue_starts(sentence: str, first: str, second: str,
+                                                          cut: bool) -> None:
+    spans = [(sentence.index(d), sentence.index(d) + len(d)) for d in (first, second)]
+    _, end = drug_clause(sentence, spans, 0)
+    assert (end < spans[1][0]) is cut

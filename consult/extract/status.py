@@ -236,7 +236,7 @@ def drug_clause(sentence: str, spans: Sequence[tuple[int, int]], index: int) -> 
     return start, end
 
 
-_PRONOUN_OBJECT = re.compile(r"\b(?:le|la|les|l')\s*[a-z]|\b(?:it|them)\b")
+_PRONOUN_OBJECT = re.compile(r"\b(?:le|la|les)\s+[a-z]|\bl'\s*[a-z]|\b(?:it|them)\b")
 """A pronoun object in the words between two names ("Le Tramadol, on le remplace par ..."): the verb acts on the
 first drug, whose clause goes on."""
 _CLAUSE_JOIN = re.compile(r",|;|\b(?:and|then|but|or|et|puis|mais|ou|ensuite)\b", re.IGNORECASE)
