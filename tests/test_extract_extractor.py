@@ -740,3 +740,20 @@ def test_a_switch_in_one_sentence_stops_one_drug_and_gives_the_other(text: str, 
     """Each drug's status comes from its own clause: the stop said of the first is not the second's."""
     _, lines = extract_from_text(text, language)
     assert {name: line.status for name, line in _by_name(lines).items()} == expected
+
+
+@pytest.mark.parametrize(("text", "language", "drug"), [
+    ("DOC: Take prednisolone 40 mg every morning for five days and then stop.", "en", "prednisolone"),
+    ("Médecin : Vous prendrez la prednisolone 20 mg le matin pendant cinq jours, puis vous arrêtez.", "fr",
+     "prednisolone"),
+    ("Médecin : Vous prendrez la prednisolone 20 mg le matin pendant cinq jours.\nMédecin : Ensuite, vous arrêtez.",
+     "fr", "prednisolone"),
+])
+def test_the_end_of_a_course_is_no_stop(text: str, language: str, drug: str) -> None:
+    """A course prescribed with its end ("then stop") is new with its duration; shown as stopped it would leave
+    the patient without it."""
+    _, lines = extract_from_text(text, language)
+    line = _by_name(lines)[drug]
+    assert line.status == "new" and line.duration is not None and line.duration.value == 5
+    _, lines = extract_from_text("DOC: Take the naproxen for a week, then stop the ibuprofen.", "en")
+    assert _by_name(lines)["ibuprofen"].status == "stopped"

@@ -103,9 +103,20 @@ la crise de revenir"): not a stop of the drug."""
 def _cue_text(folded: str) -> str:
     """``folded`` with the phrases that look like cues and are not blanked out (same length): renewal counts of a
     new prescription ("à renouveler 2 fois"), what a drug is for ("to stop the reaction coming back")."""
-    for rx in (_RENEWALS_COUNT, _PURPOSE_STOP):
+    for rx in (_RENEWALS_COUNT, _PURPOSE_STOP, _END_OF_COURSE):
         folded = rx.sub(lambda m: " " * len(m.group(0)), folded)
     return folded
+
+
+_END_OF_COURSE = re.compile(
+    r"\b(?:(?:and|et) )?(?:then|puis|ensuite|after that|apres (?:ca|cela))[, ]+"
+    r"(?:you (?:can |should |will |may )?|vous (?:pouvez |pourrez |devez )?|on |tu )?"
+    r"(?:stop(?:ping)?|arretez|arreterez|arreter|arrete|arret|arretes)"
+    r"(?: (?:it|them|taking it|taking them|le traitement|tout|la|le|les))?(?=\s*(?:[.,;:!?]|$))"
+)
+"""The end of a course said after it ("for five days and then stop", "pendant cinq jours, puis vous arrêtez",
+"Ensuite, vous arrêtez."): the drug is prescribed for that long, not stopped (a stop that names what it stops,
+"then stop the ibuprofen", is one)."""
 
 
 _GIVEN = re.compile(
