@@ -72,8 +72,25 @@ def key_of(text: str) -> str:
     return " ".join(text.split())
 
 
+_ACID_INVERTED = re.compile(r"^([a-zéèêàçï-]+) \(acide\)(.*)$")
+"""BDPM's "FUSIDIQUE (ACIDE)": the substance is "acide fusidique"."""
+_ELEMENT_SALT = re.compile(
+    r"^(sodium|potassium|calcium|magnésium|lithium|zinc|fer|aluminium|ammonium) "
+    r"\(([a-zéèêàçï-]+(?: [a-zéèêàçï-]+)?) (de|d')\)(.*)$"
+)
+"""BDPM's "SODIUM (FUSIDATE DE)", "MAGNÉSIUM (CARBONATE DE) LOURD": the salt of the element, said "fusidate de
+sodium", "carbonate de magnésium lourd" (the element alone, "sodium", is not what the product is)."""
+
+
 def clean_substance(raw: str) -> str:
     name = raw.strip().lower()
+    acid = _ACID_INVERTED.match(name)
+    if acid is not None:
+        name = f"acide {acid.group(1)}{acid.group(2)}"
+    salt = _ELEMENT_SALT.match(name)
+    if salt is not None:
+        join = "d'" if salt.group(3) == "d'" else "de "
+        name = f"{salt.group(2)} {join}{salt.group(1)}{salt.group(4)}"
     paren = re.search(r"\(([^)]*)\)", name)
     if paren and re.match(
         r"^[a-zéèêàç\- ]+ \((chlorhydrate|sulfate|bromhydrate|maléate|"
@@ -250,12 +267,14 @@ EN_BRANDS: dict[str, tuple[str, str]] = {
     "dermovate": ("clobétasol", "D07AD01"),
     "betnovate": ("bétaméthasone", "D07AC01"),
     "colofac": ("mébévérine", "A03AA04"),
+    "gaviscon advance": ("alginate de sodium + bicarbonate de potassium", "A02BX13"),
 }
 """British and Canadian brands that the English dictionaries lack (checked against a list of 291 names said in
 English consultations), with the French substance or combination name and the ATC code of the product."""
 EN_PART_NAMES = {"acide clavulanique": "clavulanic acid", "sulfaméthoxazole": "sulfamethoxazole",
                  "bensérazide": "benserazide", "éthinylestradiol": "ethinylestradiol",
-                 "céfalexine monohydratée": "cefalexin", "valproate de sodium": "sodium valproate"}
+                 "céfalexine monohydratée": "cefalexin", "valproate de sodium": "sodium valproate",
+                 "alginate de sodium": "sodium alginate", "bicarbonate de potassium": "potassium bicarbonate"}
 """English names of the substances of :data:`EN_COMBINATIONS` and :data:`EN_BRANDS` that the English dictionaries
 do not give (an English visit's co-amoxiclav line reads "clavulanic acid + amoxicillin")."""
 
@@ -301,6 +320,8 @@ def english_dictionary_names(drugs: Path) -> tuple[dict[str, str], dict[str, str
 _ANION_OF = {"chlorure": "chloride", "bromure": "bromide", "iodure": "iodide", "fluorure": "fluoride",
              "sulfate": "sulfate", "carbonate": "carbonate", "phosphate": "phosphate", "acetate": "acetate",
              "citrate": "citrate", "gluconate": "gluconate", "oxyde": "oxide", "hydroxyde": "hydroxide"}
+_ELEMENTS = ("sodium", "potassium", "calcium", "magnesium", "lithium", "zinc", "aluminium", "ammonium")
+"""Cations of the "X-ate de sodium" salts, whose English name is "sodium X-ate" (same anion spelling)."""
 _CATION_OF = {"sodique": "sodium", "potassique": "potassium", "calcique": "calcium", "magnesique": "magnesium"}
 
 
@@ -319,13 +340,16 @@ def transliterations(fr_key: str) -> list[str]:
     """Candidate English keys of a French substance key, most likely first. The rules: accents dropped (the
     key has none); each word's final -e dropped or -ique -> -ic (:func:`_word_variants`); "acide X" ->
     "X acid" (acide folique -> folic acid); "chlorure de X" -> "X chloride" and the other anions of
-    :data:`_ANION_OF`; "X sodique" -> "X sodium" (:data:`_CATION_OF`). A candidate is an English name only
+    :data:`_ANION_OF`, "X-ate de sodium" -> "sodium X-ate" (:data:`_ELEMENTS`); "X sodique" -> "X sodium"
+    (:data:`_CATION_OF`). A candidate is an English name only
     when an English dictionary lists it."""
     words = fr_key.split()
     if len(words) >= 2 and words[0] == "acide":
         words = [*words[1:], "acid"]
     elif len(words) == 3 and words[0] in _ANION_OF and words[1] in ("de", "d"):
         words = [words[2], _ANION_OF[words[0]]]
+    elif len(words) == 3 and words[0].endswith("ate") and words[1] in ("de", "d") and words[2] in _ELEMENTS:
+        words = [words[2], words[0]]  # alginate de sodium -> sodium alginate, valproate de sodium
     elif len(words) == 2 and words[1] in _CATION_OF:
         words = [words[0], _CATION_OF[words[1]]]
     cands = [""]
