@@ -75,6 +75,10 @@ _AS_NEEDED_WORDS = re.compile(
 UNKNOWN_DRUG_CAP = 0.5
 """Highest confidence of a line whose drug the lexicon does not know: no dev line of the rule extractor has one
 to fit on, and nothing checks the name."""
+ABSURD_CAP = 0.5
+"""Highest confidence of a line with an absurd value (a dose or strength far above the drug's maximum, reason
+"absurd ..."): the value is misread or must be confirmed whatever else the line shows; the dev lines hold too
+few of them for the fit to learn it (the "hard" feature mixes them with milder reasons)."""
 LOW_WORD_PROBABILITY = 0.5
 """A word heard below this probability counts as poorly heard (:attr:`LineEvidence.sig_asr_low`)."""
 PRN_ATC = ("N02", "M01A", "R03AC", "R06A", "A02", "A03", "R05", "N05C", "A06")
@@ -494,6 +498,8 @@ def calibrate(
         p = model.probability(line_features(ev))
         if not ev.known_drug:
             p = min(p, UNKNOWN_DRUG_CAP)
+        if any(r.startswith("absurd") for r in ev.hard_reasons):
+            p = min(p, ABSURD_CAP)
         threshold = model.threshold_for(ev.speech) if risk_threshold is None else risk_threshold
         confidence = max(0.0, min(1.0, round(p, 3)))
         flagged = bool(hard) or confidence < threshold
@@ -605,6 +611,7 @@ __all__ = [
     "PRN_ATC",
     "SUPPLEMENT_ATC",
     "UNKNOWN_DRUG_CAP",
+    "ABSURD_CAP",
     "Calibrated",
     "CalibrationModel",
     "FieldReading",
