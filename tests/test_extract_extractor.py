@@ -757,3 +757,12 @@ def test_the_end_of_a_course_is_no_stop(text: str, language: str, drug: str) -> 
     assert line.status == "new" and line.duration is not None and line.duration.value == 5
     _, lines = extract_from_text("DOC: Take the naproxen for a week, then stop the ibuprofen.", "en")
     assert _by_name(lines)["ibuprofen"].status == "stopped"
+
+
+def test_a_class_talked_about_with_a_time_of_day_is_still_the_drug_named() -> None:
+    """"De l'insuline aux repas" (a time of day, no amount) is talk about the class: it joins the Lantus line."""
+    _, lines = extract_from_text(
+        "PAT: Je fais mes dix unités de Lantus tous les soirs au coucher.\nDOC: On augmente de deux unités, "
+        "vous faites douze unités de Lantus le soir au coucher.\nPAT: Et s'il fallait de l'insuline aux repas, "
+        "comme ma femme ?\nDOC: C'est le docteur qui verra.", "fr")
+    assert [line.name for line in lines] == ["insuline glargine"]

@@ -453,3 +453,15 @@ def test_breakfast_is_morning_and_jusqua_a_maximum_only_with_a_unit() -> None:
     p = parse_posology("deux bouffées à la demande, jusqu'à huit bouffées par jour.")
     assert p.max_per_day is not None and p.max_per_day.value.value == 8
     assert parse_posology("des préservatifs jusqu'à sept jours après la fin de la gastro").max_per_day is None
+
+
+@pytest.mark.parametrize("text", [
+    "un comprimé trois fois par jour aux repas",
+    "un comprimé à chaque repas",
+    "one tablet with each meal",
+    "take it at mealtimes",
+])
+def test_with_meals_as_people_say_it(text: str) -> None:
+    pos = parse_posology(text)
+    assert pos.when is not None and pos.when.value == ["C"]
+    assert parse_posology("un comprimé avant le repas").when.value == ["AC"]  # type: ignore[union-attr]

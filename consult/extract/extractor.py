@@ -708,7 +708,7 @@ def _fold_classes(groups: dict[str, list[Mention]], sentences: Sequence[str]) ->
         members = [o for o, g in groups.items() if o != name and (g[0].match.entry.atc or "").startswith(atc)
                    and len(g[0].match.entry.atc or "") == 7]
         if not members or any(
-            m.status != "mentioned" or m.fields
+            m.status != "mentioned" or _POSOLOGY_AMOUNTS & set(m.fields)
             or 0 <= m.sentence < len(sentences) and _ALLERGY_CUE.search(key_of(sentences[m.sentence]))
             for m in group
         ):
@@ -717,6 +717,11 @@ def _fold_classes(groups: dict[str, list[Mention]], sentences: Sequence[str]) ->
         for m in group:
             target = min(members, key=lambda o: min(abs(x.order - m.order) for x in groups[o]))
             groups[target] = sorted([*groups[target], m], key=lambda x: x.order)
+
+
+_POSOLOGY_AMOUNTS = frozenset({"strength", "dose", "frequency", "duration", "as_needed", "max_per_day"})
+"""Fields that make a class mention a posology of its own (a time of day or a form alone does not: "de l'insuline
+aux repas, comme ma femme" is still talk about the class)."""
 
 
 _ALTERNATIVE = re.compile(r"\s*,?\s*(?:or|or else|ou|ou bien|ou alors)\s*,?\s*", re.IGNORECASE)

@@ -173,7 +173,9 @@ _WHEN: list[tuple[str, WhenCode]] = [
         "EVE",
     ),
     (r"(?:la |chaque )nuit|at night|every night|(?<=morning and )night|(?<=mornings and )nights", "NIGHT"),
-    (r"(?:au moment|au cours|au milieu|pendant) (?:du|des|le|les) repas|with (?:food|meals?|a meal)", "C"),
+    (r"(?:au moment|au cours|au milieu|pendant) (?:du|des|le|les) repas|(?<!avant )(?<!apres )(?:aux|au) repas|"
+     r"a chaque repas|avec (?:le |les |un |chaque |)repas|en mangeant|"
+     r"with (?:your |each |every )?(?:food|meals?|a meal)|at mealtimes?|during meals", "C"),
     (r"avant (?:le |les )?repas|a jeun|before (?:meals|food|eating)|on an empty stomach", "AC"),
     (r"apres (?:le |les )?repas|apres (?:le |son |votre )?petit[- ]dejeuner|after (?:meals|food|eating|breakfast)",
      "PC"),
