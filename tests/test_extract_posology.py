@@ -465,3 +465,10 @@ def test_with_meals_as_people_say_it(text: str) -> None:
     pos = parse_posology(text)
     assert pos.when is not None and pos.when.value == ["C"]
     assert parse_posology("un comprimé avant le repas").when.value == ["AC"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("text", "count"), [("20 mg BD", 2), ("500 mg TDS for five days", 3), ("1 g QDS", 4)])
+def test_latin_abbreviations_of_a_daily_count(text: str, count: int) -> None:
+    pos = parse_posology(text)
+    assert pos.frequency is not None and (pos.frequency.value.count, pos.frequency.value.period_unit) == (count, "d")
+    assert parse_posology("une goutte dans l'OD").frequency is None  # the right eye, not "once daily"

@@ -285,6 +285,10 @@ _P_FREQ_TIMES = _re(
 )
 _P_FREQ_DAILY = _re(_N + r"\s*(?:fois|x|times)\s+(daily|weekly|monthly)\b")
 _P_FREQ_EN = _re(r"\b(once|twice|thrice)\s+(?:(?:a|per|each|every)\s+(day|week|month)|(daily|weekly|monthly))\b")
+_P_FREQ_LATIN = _re(r"\b(bd|tds|tid|qds|qid)\b")
+"""Prescribers' Latin abbreviations of a daily count (twice, three, four times a day); "od" is left out (the
+French "OD" is the right eye)."""
+_LATIN_COUNTS = {"bd": 2, "tds": 3, "tid": 3, "qds": 4, "qid": 4}
 _P_EVERY = _re(
     r"(?:toutes les|tous les|every)\s+(?:" + _N + r"\s*)?(heures?|h|hours?|hrs|jours?|days?|semaines?|weeks?|"
     r"mois|months?)\b"
@@ -822,6 +826,10 @@ def parse_posology(
             per = m.group(2) or m.group(3)
             unit = {"day": "d", "daily": "d", "week": "wk", "weekly": "wk", "month": "mo", "monthly": "mo"}[per]
             set_freq(count, None, 1, unit, m.start(), m.end(), 1.0)
+    if pos.frequency is None:
+        m = _P_FREQ_LATIN.search(rw)
+        if m is not None and t.free(m.start(), m.end()):
+            set_freq(_LATIN_COUNTS[m.group(1)], None, 1, "d", m.start(), m.end(), 1.0)
     if pos.frequency is None:
         m = _P_EVERY_OTHER.search(rw)
         if m is not None and t.free(m.start(), m.end()):
