@@ -766,3 +766,18 @@ def test_a_class_talked_about_with_a_time_of_day_is_still_the_drug_named() -> No
         "vous faites douze unités de Lantus le soir au coucher.\nPAT: Et s'il fallait de l'insuline aux repas, "
         "comme ma femme ?\nDOC: C'est le docteur qui verra.", "fr")
     assert [line.name for line in lines] == ["insuline glargine"]
+
+
+@pytest.mark.parametrize(("text", "language", "expected"), [
+    ("Médecin : Vous prenez toujours votre Amlor ?\nPatient : Oui.\nMédecin : Très bien, on continue.", "fr",
+     "renewed"),
+    ("Doctor: Are you still taking the amlodipine?\nPatient: Yes.\nDoctor: Good, carry on with that.", "en", "renewed"),
+    # the doctor moves on with the visit, or the patient does not take it
+    ("Médecin : Vous prenez toujours votre Amlor ?\nPatient : Oui.\nMédecin : D'accord, on continue l'examen.", "fr",
+     "mentioned"),
+    ("Médecin : Vous prenez toujours votre Amlor ?\nPatient : Non.\nMédecin : D'accord, on continue comme ça.", "fr",
+     "mentioned"),
+])
+def test_the_doctors_decision_after_a_yes_is_about_the_drug_asked(text: str, language: str, expected: str) -> None:
+    _, lines = extract_from_text(text, language)
+    assert [line.status for line in lines] == [expected]

@@ -36,6 +36,7 @@ from consult.extract.status import (
     continuation_cue,
     drug_clause,
     elliptic_decision,
+    says_yes,
 )
 from consult.extract.status_model import (
     LineContext,
@@ -373,6 +374,11 @@ class RuleBasedExtractor:
                         self._read_from(mention, nxt, segs, evidence)
                     continue
                 if len(tokenize(said)) <= _SHORT_REPLY_WORDS:
+                    if asked and taken == 0 and replies < 2 and says_yes(said):
+                        # "Vous prenez toujours votre Amlor ?" "Oui." "Très bien, on continue.": the doctor's
+                        # decision that follows is about the drug asked about
+                        replies += 1
+                        strict = True
                     continue
                 if nxt.question and taken > 0 and _HOW_TO_TAKE.search(fold(said)):
                     # "Okay. How do I take that one?": the doctor's answer is the drug's posology
@@ -403,7 +409,7 @@ class RuleBasedExtractor:
                 mention.decided_by = idx
                 decided = True
             if (strict and undecided and not decided and cue in ("renewed", "changed", "stopped")
-                    and not nxt.question and len(tokenize(said)) <= 6):
+                    and not nxt.question and len(tokenize(said)) <= 6 and not _MOVES_ON.search(folded)):
                 # "Vous prenez toujours le Deroxat ?" "Oui, un le matin." "Bon, on continue comme ça."
                 mention.status, mention.status_certainty = cue, 0.6
                 mention.decided_by = idx
@@ -719,6 +725,14 @@ def _fold_classes(groups: dict[str, list[Mention]], sentences: Sequence[str]) ->
             groups[target] = sorted([*groups[target], m], key=lambda x: x.order)
 
 
+_MOVES_ON = re.compile(
+    r"\b(?:on continue|continuons|let's (?:carry on|continue|move on)|we'll (?:carry on|continue|move on)|"
+    r"carry on|continue)\s+(?:l'(?!on\b)|le (?!traitement|meme)|la (?!meme)|les |"
+    r"avec (?!ca|cela|lui|elle|le traitement)|"
+    r"with (?!that|it|them|those|this|the same|your (?:tablets?|medication|treatment))|on to|par |sur |the |your )"
+)
+"""The doctor moving on with the consultation ("on continue l'examen", "let's carry on with the examination"),
+not a decision on the drug just talked about."""
 _POSOLOGY_AMOUNTS = frozenset({"strength", "dose", "frequency", "duration", "as_needed", "max_per_day"})
 """Fields that make a class mention a posology of its own (a time of day or a form alone does not: "de l'insuline
 aux repas, comme ma femme" is still talk about the class)."""

@@ -347,6 +347,18 @@ _DECLINE = re.compile(
     r"que vous arretiez)|plutot pas|surtout pas|evitez|avoid)"
 )
 """A doctor's answer that says no (first words) to the patient's question about going on with a drug."""
+_YES_REPLY = re.compile(
+    r"^\W*(?:oui|ouais|yes|yeah|yep|yup|toujours|always|still|bien sur|of course|absolument|absolutely|tout a fait|"
+    r"exactement|exactly|c'est ca|that's right|that is right|correct|voila|je (?:le |la |les |l')?prends|i (?:do|am))\b"
+)
+
+
+def says_yes(reply: str) -> bool:
+    """The patient's short reply to a question about their drug says yes ("Oui.", "Yes, still.", "Toujours.")."""
+    s = fold(reply)
+    return _YES_REPLY.search(s) is not None and _DECLINE.search(s) is None
+
+
 _GO_ON_QUESTION = re.compile(
     r"\b(?:can|should|do|shall|may) i (?:still (?:take|use|have)|keep (?:taking|using|going)|carry on|continue|"
     r"go on)|"
