@@ -365,14 +365,14 @@ def build_app(
         report = _report_from_state(state, lang)
         return _file(make_pseudonymised_transcript(report, service.work.fresh(), lang))
 
-    def on_load(request: gr.Request) -> tuple[Any, ...]:
+    def on_load(request: gr.Request) -> Any:
         user = getattr(request, "username", None)
         reviewer_update = (
             gr.update(value=user, interactive=False, label=t["reviewer_auth"].format(user=user))
             if user
             else gr.update()
         )
-        return (reviewer_update, *queue_view("to_review"))
+        return reviewer_update
 
     # ------------------------------------------------------------------------------------------ live tab
     live = LiveRegistry()
@@ -597,7 +597,9 @@ def build_app(
                                   scroll_to_output=True, api_name=False).then(  # type: ignore[arg-type]
             queue_view, inputs=[queue_filter], outputs=queue_out, api_name=False  # type: ignore[arg-type]
         )
-        app.load(on_load, outputs=[reviewer, *queue_out], api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
+        # the queue fills when its tab is opened, with the filter shown (filling it here too raced with the filter:
+        # an answer to the page load arriving after the filter's replaced "toutes" by "à relire")
+        app.load(on_load, outputs=[reviewer], api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
     app.consult_service = service  # type: ignore[attr-defined]
     return app
 

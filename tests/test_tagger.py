@@ -11,6 +11,7 @@ import pytest
 
 from consult.config import ExtractionOptions, Settings
 from consult.errors import ModelLoadError
+from consult.extract.calibration import CalibrationModel
 from consult.extract.numbers import find_numbers
 from consult.extract.synth import SynthConfig, en_words, fr_words, generate, misspell
 from consult.extract.tagset import LABELS
@@ -238,7 +239,9 @@ def test_bundled_model_reads_an_asr_misspelled_name(tagger) -> None:
     assert line.when == ["MORN", "EVE"] and line.frequency.count == 2
     assert (line.duration.value, line.duration.unit) == (7, "d")
     assert line.evidence.asr_probability == pytest.approx(0.5)
-    assert line.needs_review and line.confidence < 0.6
+    assert line.needs_review and "drug name read approximately: check it against the audio or the text" in \
+        line.review_reasons
+    assert line.confidence < CalibrationModel.load().threshold_for(True)  # flagged: below the review bar
 
 
 @pytest.mark.parametrize(

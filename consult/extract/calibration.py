@@ -11,7 +11,9 @@ the line into a :class:`LineEvidence` and calls :func:`calibrate`:
   (ASR word probabilities; none for typed text), whether the drug name was put in by the speech stage's
   second pass and that pass's posterior, the certainty of the fields the parser read, whether a posology was
   read, numbers or "as needed" words left unread in the posology's sentences, the number of mentions, the
-  status decided and the status model's probability of it, who named the drug and how sure that role is;
+  status decided and the status model's probability of it, who named the drug and how sure that role is; at
+  most :data:`CONFIDENCE_CAP` (0.5 for an unknown drug or an absurd value), and just below the review bar for a
+  line a hard reason flags;
 - ``needs_review`` = the confidence is below the model's risk threshold (chosen on dev so that 90 % of the
   wrong dev lines are flagged, with as few right ones as possible), or a hard safety reason holds, which
   always flags: an absurd or unusual dose, strength or frequency, a strength no marketed product has, a number
@@ -75,6 +77,10 @@ _AS_NEEDED_WORDS = re.compile(
 UNKNOWN_DRUG_CAP = 0.5
 """Highest confidence of a line whose drug the lexicon does not know: no dev line of the rule extractor has one
 to fit on, and nothing checks the name."""
+CONFIDENCE_CAP = 0.95
+"""Highest confidence of any line: the output is a draft a clinician checks, and above this the dev lines are too
+few to say how sure a line is (a logistic fit extrapolates past them: a speech line read whole gave 0.98 where the
+out-of-fold speech lines never passed 0.9)."""
 ABSURD_CAP = 0.5
 """Highest confidence of a line with an absurd value (a dose or strength far above the drug's maximum, reason
 "absurd ..."): the value is misread or must be confirmed whatever else the line shows; the dev lines hold too
@@ -216,7 +222,8 @@ def hearing_reasons(ev: LineEvidence) -> list[str]:
     probability below :data:`LOW_WORD_PROBABILITY`. On the dev lines these say little about whether the whole
     line is right (the fit drops them), but a wrong name or number is the costliest error a reader can miss."""
     out: list[str] = []
-    if ev.raw_method in APPROXIMATE_NAME_METHODS:
+    if ev.raw_method is not None and ev.raw_method.rsplit("+", 1)[-1] in APPROXIMATE_NAME_METHODS:
+        # the finder's method, or a back-end's with it ("tagger+fuzzy": the tagger's span read by the lexicon)
         out.append("drug name read approximately: check it against the audio or the text")
     if ev.speech and ev.drug_asr is not None and ev.drug_asr < LOW_WORD_PROBABILITY:
         out.append(f"drug name heard with low certainty ({ev.drug_asr:.2f})")
@@ -500,15 +507,21 @@ def calibrate(
             p = min(p, UNKNOWN_DRUG_CAP)
         if any(r.startswith("absurd") for r in ev.hard_reasons):
             p = min(p, ABSURD_CAP)
+        p = min(p, CONFIDENCE_CAP)
         threshold = model.threshold_for(ev.speech) if risk_threshold is None else risk_threshold
         confidence = max(0.0, min(1.0, round(p, 3)))
-        flagged = bool(hard) or confidence < threshold
+        risky = confidence < threshold
+        flagged = bool(hard) or risky
         reasons = []
         if flagged:
             reasons = hard + [r for r in soft_reasons if r not in hard]
-            if confidence < threshold:
+            if risky:
                 reasons.append(f"calibrated risk: {1 - confidence:.0%} that a value of this line is wrong "
                                f"(review above {1 - threshold:.0%})")
+            else:
+                # flagged whatever its risk: the confidence shown stays below the review bar ("needs review" and
+                # "sure enough" must not be read together: a name read approximately showed 0.94)
+                confidence = max(0.0, round(threshold - 0.001, 3))
         out = Calibrated(confidence, flagged, reasons)
     record = _recording.get()
     if record is not None:
@@ -612,6 +625,7 @@ __all__ = [
     "SUPPLEMENT_ATC",
     "UNKNOWN_DRUG_CAP",
     "ABSURD_CAP",
+    "CONFIDENCE_CAP",
     "Calibrated",
     "CalibrationModel",
     "FieldReading",
