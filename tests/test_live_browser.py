@@ -103,7 +103,13 @@ def test_live_cards_appear_while_recording_then_the_report_and_the_ordonnance(li
     m = re.search(r"(\d) décision\(s\) reprise\(s\) sur 1", status)
     assert m, status
     card = page.locator(".ml", has=page.locator(".ml-name", has_text=re.compile("amoxicilline", re.I)))
-    page.wait_for_timeout(1000)  # the table and its cards render with the status
+    # the table and its cards render with the status, or a little after it on a starved machine: wait for them
+    told_absent = r"Absent\(s\) du rapport complet"
+    for _ in range(30):
+        if card.count() > 0 or re.search(told_absent, page.locator("#consult-live-status").inner_text()):
+            break
+        page.wait_for_timeout(500)
+    status = page.locator("#consult-live-status").inner_text()
     if card.count() == 0:
         # the complete reading of the recording did not hear the name (a starved machine's fake microphone garbles
         # the words, and the two readings differ): the approved card is not lost unseen, the status names it for the
