@@ -74,8 +74,12 @@ def key_of(text: str) -> str:
 
 _ACID_INVERTED = re.compile(r"^([a-zéèêàçï-]+) \(acide\)(.*)$")
 """BDPM's "FUSIDIQUE (ACIDE)": the substance is "acide fusidique"."""
+_ELEMENTS = ("sodium", "potassium", "calcium", "magnésium", "lithium", "zinc", "fer", "aluminium", "ammonium")
+"""Cations of the salts BDPM writes inverted ("SODIUM (FUSIDATE DE)") and of the "X-ate de sodium" salts whose
+English name is "sodium X-ate" (same anion spelling)."""
+_ELEMENT_KEYS = frozenset(strip_accents(e) for e in _ELEMENTS)
 _ELEMENT_SALT = re.compile(
-    r"^(sodium|potassium|calcium|magnésium|lithium|zinc|fer|aluminium|ammonium) "
+    r"^(" + "|".join(_ELEMENTS) + r") "
     r"\(([a-zéèêàçï-]+(?: [a-zéèêàçï-]+)?) (de|d')\)(.*)$"
 )
 """BDPM's "SODIUM (FUSIDATE DE)", "MAGNÉSIUM (CARBONATE DE) LOURD": the salt of the element, said "fusidate de
@@ -320,8 +324,6 @@ def english_dictionary_names(drugs: Path) -> tuple[dict[str, str], dict[str, str
 _ANION_OF = {"chlorure": "chloride", "bromure": "bromide", "iodure": "iodide", "fluorure": "fluoride",
              "sulfate": "sulfate", "carbonate": "carbonate", "phosphate": "phosphate", "acetate": "acetate",
              "citrate": "citrate", "gluconate": "gluconate", "oxyde": "oxide", "hydroxyde": "hydroxide"}
-_ELEMENTS = ("sodium", "potassium", "calcium", "magnesium", "lithium", "zinc", "aluminium", "ammonium")
-"""Cations of the "X-ate de sodium" salts, whose English name is "sodium X-ate" (same anion spelling)."""
 _CATION_OF = {"sodique": "sodium", "potassique": "potassium", "calcique": "calcium", "magnesique": "magnesium"}
 
 
@@ -340,7 +342,7 @@ def transliterations(fr_key: str) -> list[str]:
     """Candidate English keys of a French substance key, most likely first. The rules: accents dropped (the
     key has none); each word's final -e dropped or -ique -> -ic (:func:`_word_variants`); "acide X" ->
     "X acid" (acide folique -> folic acid); "chlorure de X" -> "X chloride" and the other anions of
-    :data:`_ANION_OF`, "X-ate de sodium" -> "sodium X-ate" (:data:`_ELEMENTS`); "X sodique" -> "X sodium"
+    :data:`_ANION_OF`, "X-ate de sodium" -> "sodium X-ate" (:data:`_ELEMENT_KEYS`); "X sodique" -> "X sodium"
     (:data:`_CATION_OF`). A candidate is an English name only
     when an English dictionary lists it."""
     words = fr_key.split()
@@ -348,7 +350,7 @@ def transliterations(fr_key: str) -> list[str]:
         words = [*words[1:], "acid"]
     elif len(words) == 3 and words[0] in _ANION_OF and words[1] in ("de", "d"):
         words = [words[2], _ANION_OF[words[0]]]
-    elif len(words) == 3 and words[0].endswith("ate") and words[1] in ("de", "d") and words[2] in _ELEMENTS:
+    elif len(words) == 3 and words[0].endswith("ate") and words[1] in ("de", "d") and words[2] in _ELEMENT_KEYS:
         words = [words[2], words[0]]  # alginate de sodium -> sodium alginate, valproate de sodium
     elif len(words) == 2 and words[1] in _CATION_OF:
         words = [words[0], _CATION_OF[words[1]]]

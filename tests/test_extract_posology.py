@@ -464,6 +464,9 @@ def test_breakfast_is_morning_and_jusqua_a_maximum_only_with_a_unit() -> None:
 def test_with_meals_as_people_say_it(text: str) -> None:
     pos = parse_posology(text)
     assert pos.when is not None and pos.when.value == ["C"]
+
+
+def test_before_the_meal_is_not_with_it() -> None:
     assert parse_posology("un comprimé avant le repas").when.value == ["AC"]  # type: ignore[union-attr]
 
 
@@ -471,4 +474,7 @@ def test_with_meals_as_people_say_it(text: str) -> None:
 def test_latin_abbreviations_of_a_daily_count(text: str, count: int) -> None:
     pos = parse_posology(text)
     assert pos.frequency is not None and (pos.frequency.value.count, pos.frequency.value.period_unit) == (count, "d")
-    assert parse_posology("une goutte dans l'OD").frequency is None  # the right eye, not "once daily"
+
+
+def test_od_is_the_right_eye_not_once_daily() -> None:
+    assert parse_posology("une goutte dans l'OD").frequency is None
