@@ -228,6 +228,8 @@ def _timing(line: MedicationLine) -> dict[str, Any] | None:
         rep["when"] = list(line.when)
     if line.duration is not None:
         rep["boundsDuration"] = _duration(line.duration)
+    if line.single_dose:
+        rep["count"] = 1  # "a total count of the desired number of repetitions": one intake
     return {"repeat": rep} if rep else None
 
 

@@ -62,7 +62,7 @@ _Words = TypedDict(
         "title": str, "of": str, "regular": str, "other": str, "as_needed": str, "stop": str, "drug": str,
         "duration": str, "slots": dict[str, str], "empty": str, "footer": str, "stop_line": str,
         "if_needed": str, "max_day": str, "max_intake": str, "interval": str, "up_to": str, "for": str,
-        "check": str, "range": str,
+        "check": str, "range": str, "single": str,
     },
 )
 _T: dict[str, _Words] = {
@@ -81,6 +81,7 @@ _T: dict[str, _Words] = {
         "votre médecin ou à votre pharmacien.",
         "stop_line": "ne plus prendre",
         "if_needed": "si besoin",
+        "single": "en une seule prise",
         "max_day": "au maximum {q} par jour",
         "max_intake": "au maximum {q} par prise",
         "interval": "au moins {d} entre deux prises",
@@ -104,6 +105,7 @@ _T: dict[str, _Words] = {
         "pharmacist.",
         "stop_line": "stop taking",
         "if_needed": "if needed",
+        "single": "as a single dose",
         "max_day": "no more than {q} a day",
         "max_intake": "no more than {q} at a time",
         "interval": "at least {d} between doses",
@@ -271,6 +273,8 @@ def how_much(line: MedicationLine, lang: str = "fr") -> str | None:
 
 def slots_of(line: MedicationLine) -> tuple[str, ...]:
     """Table columns of a line: its times of day when they are the whole schedule, else ``()``."""
+    if line.single_dose:  # once, not every day: not a row of the daily table
+        return ()
     other = [w for w in line.when if w not in _SLOT_OF_WHEN and w not in _MEALS]
     slots = tuple(s for s in SLOTS if any(_SLOT_OF_WHEN.get(w) == s for w in line.when))
     if not slots or other:
@@ -285,7 +289,7 @@ def notes(line: MedicationLine, lang: str = "fr") -> list[str]:
     """Meal and limits remarks: "pendant le repas", "au moins 6 heures entre deux prises"."""
     lang = _lang(lang)
     t = _T[lang]
-    out: list[str] = []
+    out: list[str] = [t["single"]] if line.single_dose else []
     for code in line.when:
         if code in _MEALS:
             out.append(_MEALS[code][0 if lang == "fr" else 1])

@@ -160,7 +160,7 @@ ADDED_REASON = "added by the reviewer: not heard in the recording"
 
 
 _SAME_LINE_FIELDS = ("status", "strength", "dose", "form", "route", "frequency", "when", "duration", "as_needed",
-                     "max_per_day", "max_per_intake", "min_interval", "quantity_for", "renewals")
+                     "max_per_day", "max_per_intake", "min_interval", "quantity_for", "renewals", "single_dose")
 
 
 def same_drug(a: MedicationLine, b: MedicationLine) -> bool:

@@ -27,7 +27,7 @@ from consult.extract.text import strip_accents
 from schemas import MedicationLine
 from schemas.medication import DurationUnit, MedicationStatus, PeriodUnit, WhenCode
 
-SCORED_FIELDS = (*(f for f in POSOLOGY_FIELDS if f != "form"), "status")
+SCORED_FIELDS = (*(f for f in POSOLOGY_FIELDS if f not in ("form", "single_dose")), "status")
 """Fields scored, in the order printed: every posology slot the parser fills (the form is judged through
 the dose unit and the route), and the status. ``drug`` is scored separately (line matching)."""
 

@@ -99,6 +99,11 @@ def format_frequency(f: Frequency | None, lang: str = "fr") -> str:
     return f"{count}/{period}{UNIT_LABELS[lang][f.period_unit]}"
 
 
+_SINGLE_DOSE = {"fr": "1 seule prise", "en": "single dose"}
+"""The frequency cell of a line taken once (``single_dose``); read back in either language."""
+_SINGLE_DOSE_WORDS = {"1 seule prise", "une seule prise", "prise unique", "dose unique", "single dose", "once only"}
+
+
 def format_duration(d: Duration | None, lang: str = "fr") -> str:
     """``7 j``, ``2 sem``, ``3 mois`` (fr) / ``7 d``, ``2 wk``, ``3 mo`` (en); empty for None."""
     return "" if d is None else f"{_num(d.value, lang)} {UNIT_LABELS[lang][d.unit]}"
@@ -279,7 +284,7 @@ def _line_cells(line_id: str, line: MedicationLine, decision: ReviewDecision | N
         "strength": format_quantity(line.strength, lang),
         "dose": format_quantity(line.dose, lang),
         "route": line.route or "",
-        "frequency": format_frequency(line.frequency, lang),
+        "frequency": format_frequency(line.frequency, lang) or (_SINGLE_DOSE[lang] if line.single_dose else ""),
         "when": _format_when(line.when, lang),
         "duration": format_duration(line.duration, lang),
         "as_needed": t["yes"] if line.as_needed else t["no"],
@@ -387,10 +392,14 @@ def _edited_line(line: MedicationLine, row: Sequence[Any], lang: str, problems: 
             update[key] = parse_quantity(_cell(row, key), getattr(line, key))
         except ValueError:
             problem(key, "expect_quantity")
-    try:
-        update["frequency"] = parse_frequency(_cell(row, "frequency"))
-    except ValueError:
-        problem("frequency", "expect_frequency")
+    if _fold(_cell(row, "frequency")) in _SINGLE_DOSE_WORDS:
+        update["frequency"], update["single_dose"] = None, True
+    else:
+        try:
+            update["frequency"] = parse_frequency(_cell(row, "frequency"))
+            update["single_dose"] = False
+        except ValueError:
+            problem("frequency", "expect_frequency")
     try:
         update["duration"] = parse_duration(_cell(row, "duration"))
     except ValueError:

@@ -95,6 +95,11 @@ class MedicationLine(Frozen):
         default=None, description="Supply to dispense, as a duration (QSP, \"quantité suffisante pour 3 mois\")."
     )
     renewals: int | None = Field(default=None, ge=0, description="Number of renewals (refills) allowed.")
+    single_dose: bool = Field(
+        default=False,
+        description="One intake only, not repeated (\"en une seule prise\", \"as a single dose\"); FHIR "
+        "timing.repeat.count 1. Times of day said with it (\"le soir au coucher\") say when, not a daily frequency.",
+    )
     status: MedicationStatus = "new"
     sig: str = Field(default="", description="Verbatim posology text (the sentence(s) said).")
     confidence: float = Field(ge=0, le=1)

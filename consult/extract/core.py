@@ -57,7 +57,8 @@ VALUE_FIELDS = (
     "strength", "dose", "form", "route", "frequency", "duration", "max_per_day", "max_per_intake",
     "min_interval", "quantity_for", "renewals",
 )
-"""Fields copied as they are onto a :class:`MedicationLine` (``when`` and ``as_needed`` are converted)."""
+"""Fields copied as they are onto a :class:`MedicationLine` (``when``, ``as_needed`` and ``single_dose`` are
+converted)."""
 
 ROUTE_OF_FORM: dict[str, str] = {
     "comprimé": "oral",
@@ -372,6 +373,7 @@ def line_fields(fields: Mapping[str, Field]) -> dict[str, object]:
         out[name] = f.value if f is not None else None
     out["when"] = list(when.value) if when is not None else []  # type: ignore[call-overload]
     out["as_needed"] = as_needed is not None
+    out["single_dose"] = "single_dose" in fields
     out["as_needed_condition"] = (as_needed.value or None) if as_needed is not None else None
     return out
 

@@ -47,6 +47,8 @@ class Posology:
     quantity_for: Slot[Duration] | None = None
     """Supply to dispense ("QSP 3 mois")."""
     renewals: Slot[int] | None = None
+    single_dose: Slot[bool] | None = None
+    """One intake only, not repeated ("en une seule prise", "as a single dose"): no daily frequency."""
 
     def slots(self) -> dict[str, Slot[object]]:
         out: dict[str, Slot[object]] = {}
@@ -74,6 +76,7 @@ FIELDS = (
     "min_interval",
     "quantity_for",
     "renewals",
+    "single_dose",
 )
 
 # --------------------------------------------------------------------------- vocabularies
@@ -307,6 +310,16 @@ _P_PER_PERIOD = _re(
     r"(?<!\bfor )(?<!\bin )(?<!\bwithin )(?<!\bover )(?<!\bpour )(?<!\bdans )"
     r"\b(?:par|per|chaque|each|a|an) (semaine|week|mois|month)\b"
     r"(?!\s+(?:ago|earlier|later|before|after|or|and a half|plus tot|plus tard|avant|apres))"
+)
+_P_SINGLE_DOSE = _re(
+    # "en une seule prise", "en une seule fois", "en prise unique", "une dose unique", "as a single dose", "a
+    # one-off dose", "just the one dose"; not "une seule fois par jour" nor "une seule prise le matin" (a daily
+    # frequency), nor "un seul sachet" (an amount, often a question)
+    r"\ben " + _N + r" seule (?:prise|fois)\b(?! par\b| chaque\b| tous\b| toutes\b)"
+    r"|\b" + _N + r" seule (?:prise|fois)\b(?! par\b| chaque\b| tous\b| toutes\b| le\b| la\b| les\b| dans\b| au\b| a\b)"
+    r"|\b(?:en )?prise unique\b|\bdose unique\b"
+    r"|\b(?:as )?(?:a )?single dose\b|\bjust (?:the )?" + _N + r" dose\b|\bonce only\b"
+    r"|(?:\bone|" + _N + r")[- ]off(?: dose)?\b|(?:\bone|" + _N + r")[- ]time dose\b"
 )
 _P_EVERY_OTHER = _re(r"(?:§\d+§ jour sur §\d+§|\bevery other day\b|\btous les §\d+§ jours\b)")
 _P_DAILY = _re(
@@ -791,6 +804,14 @@ def parse_posology(
             t.take(m.start(), m.end())
             break
 
+    # one intake only: no frequency is read from the times of day or "par jour" said with it
+    for m in _P_SINGLE_DOSE.finditer(rw):
+        numbers = [g for g in m.groups() if g is not None]
+        if t.free(m.start(), m.end()) and all(t.num(g).value == 1 for g in numbers):
+            pos.single_dose = slot(True, m.start(), m.end(), ncert(*numbers))
+            t.take(m.start(), m.end())
+            break
+
     # frequency
     def set_freq(count: float, count_max: float | None, period: float, unit: str, a: int, b: int, c: float) -> None:
         if pos.frequency is None and count >= 1 and period > 0:
@@ -885,9 +906,9 @@ def parse_posology(
         ]
         pos.when = slot(order, w_start, w_end)
         daily = [c for c in order if c in ("WAKE", "MORN", "NOON", "AFT", "EVE", "NIGHT", "HS", "ACM")]
-        if pos.frequency is None and daily:
+        if pos.frequency is None and daily and pos.single_dose is None:
             set_freq(len(daily), None, 1, "d", w_start, w_end, 1.0)
-    if pos.frequency is None:
+    if pos.frequency is None and pos.single_dose is None:
         m = _P_DAILY.search(rw)
         # "sans dépasser huit bouffées par jour": a daily ceiling, not one intake a day
         if (
