@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from consult.extract.posology import Posology, parse_posology
@@ -150,9 +152,14 @@ def test_english_once_daily_as_needed_max() -> None:
     "Vous pouvez prendre du paracétamol si vous en avez besoin.",
     "Prenez le Spasfon si vous en ressentez le besoin.",
     "je prends du Doliprane quand j'en ai besoin",
+    "I take one tablet as soon as the headache starts",
+    "one tablet at the first sign of a migraine",
+    "take it as soon as the migraine attack comes on",
 ])
 def test_use_when_needed_as_people_say_it(said: str) -> None:
-    assert parse_posology(said).as_needed is not None
+    pos = parse_posology(said)
+    assert pos.as_needed is not None
+    assert not re.search(r"\b(?:starts|comes)\b", pos.as_needed.value or "")  # the condition, not its verb
 
 
 @pytest.mark.parametrize("said", [
@@ -163,6 +170,7 @@ def test_use_when_needed_as_people_say_it(said: str) -> None:
     "we'll do a chest X-ray and if we need to, we'll give you some Ventolin",
     "the Advil helped when the pain was coming on",  # a past event
     "Take paracetamol. If you need to come back, call us.",  # "need to" another verb than taking
+    "Take the first tablet as soon as you get home",  # a start, not a condition
 ])
 def test_contingencies_and_other_verbs_are_not_as_needed(said: str) -> None:
     assert parse_posology(said).as_needed is None

@@ -381,11 +381,14 @@ _P_PRN_COND = _re(
     r"\b(?:en cas d(?:e |')|(?:au moment|a l'apparition|des l'apparition|des le debut) d(?:es |e la |u |e l')|"
     r"(?:si|quand|lorsque) (?:vous avez |il y a |vous etes |je suis |j'ai |vous |"
     r"vous vous sentez |je me sens |)(?:de la |des |du |de l'|§\d+§ |)|"
-    r"in case of |(?:if|when(?:ever)?) (?:(?:you|i|he|she|they) (?:have|get|feel|are|has|gets|feels) |you're |"
+    r"in case of |at the (?:first )?(?:sign|start|onset|beginning) of (?:(?:a|an|the|my|your|his|her|their) )?|"
+    r"as soon as (?:(?:the|a|an|my|your|his|her|their) )?(?=(?:[a-z]+ )?(?:" + _SYMPTOMS + r")[a-z]* "
+    r"(?:starts?|comes? on|begins?|kicks? in))(?:[a-z]+ (?!" + _SYMPTOMS + r"))?|"
+    r"(?:if|when(?:ever)?) (?:(?:you|i|he|she|they) (?:have|get|feel|are|has|gets|feels) |you're |"
     r"(?:you|i|he|she|they) (?:are|am|is|start) (?:feeling|getting|having) |you're (?:feeling|getting|having) |"
     r"i'm |i am |there is |there's |(?:my|your|his|her|their) (?:[a-z]+ )?|)(?:a |an |any |some |§\d+§ )?)"
     r"((?:" + _SYMPTOMS + r")" + _NOT_SAFETY_NET
-    + r"(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu)[a-z']+){0,2})"
+    + r"(?:\s+(?!et\b|and\b|sans\b|pendant\b|maximum\b|jusqu|starts?\b|comes?\b|begins?\b|kicks?\b)[a-z']+){0,2})"
 )
 _P_PRN_CASE = _re(r"\ben cas d(?:e |')((?:[a-z']+)(?:\s+(?!et\b|sans\b|pendant\b|maximum\b)[a-z']+){0,2})")
 _P_DOSE_FORM = _re(_N + r"[\s-]*(?:de |d')?(" + _FORM_RE + r")\b(?:\s+(?:et|and)\s+(?:" + _N + r"|a half))?")
