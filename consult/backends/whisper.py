@@ -260,15 +260,25 @@ class EncoderMemo:
         return value
 
 
+SAMPLING_SEED = 20261207
+"""Seed of the temperature fallback's sampling (:class:`FasterWhisperTranscriber`)."""
+
+
 class FasterWhisperTranscriber:
     """Transcriber back-end on faster-whisper. Loads the model once in the constructor."""
 
     def __init__(self, options: AsrOptions, *, cache_dir: Path) -> None:
+        import ctranslate2
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         self.options = options
         self._model_id, source = self._resolve(options, cache_dir)
         threads = options.cpu_threads or (os.cpu_count() or 1)
+        # The temperature fallback samples. CTranslate2 seeds each decoding thread once, when it first samples,
+        # from this seed (else from the system's entropy): the same files, read in the same order by a model
+        # loaded here, give the same transcripts (a report that changes from one run to the next cannot be
+        # checked, and tests of what Whisper hears on noise were flaky)
+        ctranslate2.set_random_seed(SAMPLING_SEED)
         try:
             self._model = WhisperModel(
                 source,
