@@ -407,12 +407,15 @@ def english_names(
     return out
 
 
-def collect_products(products: dict[str, dict[str, object]], compo: dict[str, list[tuple[str, str]]]
+def collect_products(products: dict[str, dict[str, object]], compo: dict[str, list[tuple[str, str]]], *,
+                     taken_words: frozenset[str] = frozenset()
                      ) -> tuple[dict[str, dict[str, set[str]]], dict[str, dict[str, object]]]:
     """Substances (name -> strengths, forms, routes) and brands (key -> name, substances, CIS by strength, forms,
-    routes) of BDPM products."""
+    routes) of BDPM products. ``taken_words``: first words of other products' names (the marketed ones, for the
+    products no longer marketed), never made a short brand name here."""
     subs: dict[str, dict[str, set[str]]] = defaultdict(lambda: {"st": set(), "f": set(), "r": set()})
     brands: dict[str, dict[str, object]] = {}
+    shorts: dict[str, list[tuple[str, str]]] = {}
     for cis, prod in sorted(products.items()):
         comps = compo.get(cis, [])
         if not comps:
@@ -441,8 +444,39 @@ def collect_products(products: dict[str, dict[str, object]], compo: dict[str, li
         b["cis"].setdefault(strength, cis)  # type: ignore[attr-defined]
         b["f"].add(form)  # type: ignore[attr-defined]
         b["r"].update(routes)  # type: ignore[attr-defined]
+        short = short_brand(brand, sub_names)
+        if short:
+            shorts.setdefault(key_of(short), []).append((short, bkey))
 
+    # "DOLIRHUME PARACETAMOL ET PSEUDOEPHEDRINE": said "Dolirhume". The brand's own word before its substances'
+    # names is a name of its own when no product is called so already and every product whose name starts with
+    # that word has the same substances (else it would not say which: "Strepsils" is several products).
+    first_word_subs: dict[str, set[frozenset[str]]] = defaultdict(set)
+    for bkey, b in brands.items():
+        first_word_subs[bkey.split()[0]].add(frozenset(b["subs"]))  # type: ignore[arg-type]
+    for skey, pairs in sorted(shorts.items()):
+        if skey in brands or skey in taken_words or len(skey) < 5 or len(first_word_subs[skey]) != 1:
+            continue
+        fulls = sorted({bkey for _, bkey in pairs})
+        first = brands[fulls[0]]
+        brands[skey] = {"s": pairs[0][0], "subs": set(first["subs"]),  # type: ignore[call-overload]
+                        "cis": {s: c for k in fulls for s, c in brands[k]["cis"].items()},  # type: ignore[attr-defined]
+                        "f": {f for k in fulls for f in brands[k]["f"]},  # type: ignore[attr-defined]
+                        "r": {r for k in fulls for r in brands[k]["r"]}}  # type: ignore[attr-defined]
     return subs, brands
+
+
+def short_brand(brand: str, sub_names: list[str]) -> str | None:
+    """``dolirhume paracetamol et pseudoephedrine`` (substances paracétamol, pseudoéphédrine) -> ``dolirhume``:
+    the first word, when all the others are the product's substance names (and "et", "/"); None otherwise."""
+    sub_words = {w for s in sub_names for w in key_of(s).split()} | {key_of(s).replace(" ", "") for s in sub_names}
+    words = brand.split()
+    cut = len(words)
+    while cut > 1 and (key_of(words[cut - 1]) in sub_words or key_of(words[cut - 1]) in ("et", "/", "")):
+        cut -= 1
+    if cut == len(words) or not any(key_of(w) in sub_words for w in words[cut:]):
+        return None
+    return words[0] if cut == 1 else None
 
 
 def _top(values: set[str], n: int) -> list[str]:
@@ -533,7 +567,8 @@ def build(drugs: Path) -> dict[str, object]:
 
     # Products no longer marketed (a patient's old box): their brands and substances, when no marketed entry
     # has the name, flagged "nm"; never a source of strengths ("unusual strength" reads the marketed ones).
-    old_subs, old_brands = collect_products(*load_bdpm(drugs, marketed=False))
+    marketed_words = frozenset(k.split()[0] for k in brands)
+    old_subs, old_brands = collect_products(*load_bdpm(drugs, marketed=False), taken_words=marketed_words)
     for sub in sorted(old_subs):
         k = key_of(sub)
         if k not in seen:

@@ -50,6 +50,22 @@ def test_asr_spellings(lex: DrugLexicon, text: str, said: str, name: str) -> Non
     assert m.entry.name == name
 
 
+@pytest.mark.parametrize(("said", "name"), [
+    ("dolirhume", "paracétamol + pseudo-éphédrine"),  # DOLIRHUME PARACETAMOL ET PSEUDOEPHEDRINE
+    ("klipal", "codéine + paracétamol"),  # KLIPAL CODEINE
+])
+def test_a_brand_is_said_without_the_substances_its_name_lists(lex: DrugLexicon, said: str, name: str) -> None:
+    entry = lex.get(said)
+    assert entry is not None and entry.name == name and entry.cis
+
+
+def test_a_first_word_of_several_products_names_none_of_them(lex: DrugLexicon) -> None:
+    # Strepsils is several products with different substances; Microlax (marketed: sorbitol) is not the old
+    # macrogol product of the same first word
+    assert lex.get("strepsils") is None
+    assert lex.get("microlax") is None
+
+
 def test_exact_beats_approximate(lex: DrugLexicon) -> None:
     (exact,) = lex.find("paracétamol")
     (noisy,) = lex.find("par assez tamol")
