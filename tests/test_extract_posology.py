@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from consult.extract import extract_from_text
 from consult.extract.posology import Posology, parse_posology
 
 
@@ -306,12 +307,26 @@ def test_at_least_without_between_is_not_an_interval() -> None:
         ("prenez deux... non, un comprimé le soir", 1, 1),
         ("deux comprimés, pardon, un comprimé matin et soir", 1, 2),
         ("take two, sorry, one tablet in the morning", 1, 1),
+        ("un comprimé matin... non, pardon, deux comprimés matin et soir", 2, 2),
+        ("two tablets, no, sorry, one tablet at night", 1, 1),
     ],
 )
 def test_spoken_corrections_keep_the_corrected_number(text: str, dose: float, count: int) -> None:
     pos = parse_posology(text)
     assert pos.dose is not None and pos.dose.value.value == dose
     assert pos.frequency is not None and pos.frequency.value.count == count
+
+
+def test_a_hesitation_is_no_sentence_end_and_the_correction_holds() -> None:
+    from consult.extract.text import split_sentences
+
+    said = "Cefpodoxime, cent milligrammes : un comprimé matin... non, pardon, deux comprimés matin et soir."
+    assert len(split_sentences(said)) == 1
+    assert [s.text for s in split_sentences("Euh... Je ne sais pas. Bon… Alors! 1.5 mg.")] == [
+        "Euh...", "Je ne sais pas.", "Bon…", "Alors!", "1.5 mg."]
+    (line,) = extract_from_text("DOC: " + said, "fr")[1]
+    assert line.dose is not None and line.dose.value == 2
+    assert line.frequency is not None and line.frequency.count == 2 and line.when == ["MORN", "EVE"]
 
 
 @pytest.mark.parametrize(

@@ -277,8 +277,9 @@ _P_RENEW = _re(
     r"|\b(?:with |avec )?(no|pas de|aucun|sans) (?:refills?|repeats?|renouvellements?)\b"
 )
 _CORRECTION = re.compile(
-    r"§(\d+)§(?:\s*[a-z']+){0,3}?[\s.,;:!…-]*(?:euh\s+)?(?:non|pardon|plutot|enfin|je veux dire|je me trompe|"
-    r"no|sorry|i mean|rather|actually)[\s.,;:!…-]+(?:plutot\s+|make (?:that|it)\s+)?(?=§\d+§)"
+    # "deux... non, un comprimé", "un comprimé matin... non, pardon, deux comprimés": one or more words of correction
+    r"§(\d+)§(?:\s*[a-z']+){0,3}?[\s.,;:!…-]*(?:(?:euh\s+)?(?:non|pardon|plutot|enfin|je veux dire|je me trompe|"
+    r"no|sorry|i mean|rather|actually)[\s.,;:!…-]+)+(?:plutot\s+|make (?:that|it)\s+)?(?=§\d+§)"
 )
 _MAX_CUE_BEFORE = re.compile(
     r"\b(?:depasser|pas plus de|jamais plus de|maximum|au plus|more than|than|exceed|up to)\b[^.;!?]*$"

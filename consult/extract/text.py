@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\s*\n\s*")
+_SENTENCE_END = re.compile(
+    # a sentence ends at . ! ? or an ellipsis, but a hesitation's ellipsis followed by a lower-case word goes on
+    # ("un comprimé matin... non, pardon, deux comprimés matin et soir": one sentence, corrected)
+    r"(?<=[!?])\s+|(?<=[^.]\.)\s+|(?<=^\.)\s+|(?:(?<=\.\.)|(?<=…))\s+(?![a-zà-ÿ])|\s*\n\s*"
+)
 
 
 @lru_cache(maxsize=4096)
@@ -67,7 +71,8 @@ class Sentence:
 
 
 def split_sentences(text: str) -> list[Sentence]:
-    """Split on ``.``/``!``/``?`` followed by a space (not inside numbers like ``1.5``) and on new lines."""
+    """Split on ``.``/``!``/``?`` followed by a space (not inside numbers like ``1.5``) and on new lines; an
+    ellipsis ends a sentence unless a lower-case word follows it (a hesitation inside one)."""
     out: list[Sentence] = []
     pos = 0
     for m in _SENTENCE_END.finditer(text):
