@@ -734,6 +734,13 @@ def test_micrograms_heard_for_a_drug_dosed_in_milligrams_are_milligrams_flagged(
      {"omeprazole": "mentioned", "lansoprazole": "new"}),
     ("Médecin : Au lieu du Kardégic, vous prendrez du Plavix, un comprimé par jour.", "fr",
      {"acide acétylsalicylique": "stopped", "clopidogrel": "new"}),
+    # "start" begins the second drug's clause, and the frame of a drug is read in its own clause
+    ("DOC: So we'd stop the citalopram, and start mirtazapine, fifteen milligrams, one tablet at bedtime.", "en",
+     {"citalopram": "stopped", "mirtazapine": "new"}),
+    ("DOC: Stop the citalopram and start mirtazapine 15 mg at bedtime.", "en",
+     {"citalopram": "stopped", "mirtazapine": "new"}),
+    ("Médecin : On arrête le Januvia et on commence l'Ozempic.", "fr",
+     {"sitagliptine": "stopped", "sémaglutide": "new"}),
 ])
 def test_a_switch_in_one_sentence_stops_one_drug_and_gives_the_other(text: str, language: str,
                                                                     expected: dict[str, str]) -> None:
@@ -757,6 +764,14 @@ def test_the_end_of_a_course_is_no_stop(text: str, language: str, drug: str) -> 
     assert line.status == "new" and line.duration is not None and line.duration.value == 5
     _, lines = extract_from_text("DOC: Take the naproxen for a week, then stop the ibuprofen.", "en")
     assert _by_name(lines)["ibuprofen"].status == "stopped"
+
+
+def test_a_stop_of_it_then_a_start_is_the_named_drugs_start() -> None:
+    """"you can stop it and start the mirtazapine": "it" is the drug before (here unnamed); the mirtazapine is new,
+    never shown as stopped."""
+    _, lines = extract_from_text(
+        "DOC: At twenty milligrams, after six weeks, you can stop it and start the mirtazapine the same night.", "en")
+    assert _by_name(lines)["mirtazapine"].status == "new"
 
 
 def test_a_class_talked_about_with_a_time_of_day_is_still_the_drug_named() -> None:

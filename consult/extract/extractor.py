@@ -227,8 +227,9 @@ class RuleBasedExtractor:
                     # (benchmarks/LABELLING.md: a switch from A to B is A stopped, B new)
                     status = "new"
                 if s_cert <= 0.5 and sent.role != "patient":
-                    # no cue of the rules: who does what to the drug ("we'll keep you on X", "on poursuit X")
-                    framed = frame_status(said, drug_start, drug_start + m.end - m.start, language)
+                    # no cue of the rules: who does what to the drug ("we'll keep you on X", "on poursuit X"), in
+                    # its own clause ("Stop the citalopram and start mirtazapine": the stop is not mirtazapine's)
+                    framed = frame_status(said[a:b], drug_start - a, drug_start - a + m.end - m.start, language)
                     if framed is not None:
                         status, s_cert = framed, 0.6
                 if sent.role != "patient" and (status == "mentioned" or status == "new" and s_cert <= 0.7):
@@ -462,6 +463,7 @@ class RuleBasedExtractor:
         for m in mentions:
             groups.setdefault(_same_substance(m.match.entry.name, m.match.entry.atc, groups), []).append(m)
         _fold_classes(groups, [u.text for u in utterances])
+        _fold_components(groups, [u.text for u in utterances])
         lines: list[MedicationLine] = []
         for idx, (name, group) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].order), start=1):
             lines.append(self._line(f"med-{idx}", name, group, segs, language, utterances, starts))
@@ -723,6 +725,31 @@ def _fold_classes(groups: dict[str, list[Mention]], sentences: Sequence[str]) ->
         for m in group:
             target = min(members, key=lambda o: min(abs(x.order - m.order) for x in groups[o]))
             groups[target] = sorted([*groups[target], m], key=lambda x: x.order)
+
+
+def _fold_components(groups: dict[str, list[Mention]], sentences: Sequence[str]) -> None:
+    """A substance named after a combination product that holds it ("Du Dolirhume." ... "Le Dolirhume, il y a
+    dedans de la pseudoéphédrine. [...] Vous arrêtez dès aujourd'hui.") is that product: its mentions join the
+    product's line, when it is only talked about or stopped (prescribed, or with an amount of its own, it is a
+    line of its own: "du paracétamol tout seul, un à deux comprimés") and one product of the consultation holds
+    it. Without this the product's line lost its stop to a second line the labels do not hold."""
+    def squash(name: str) -> str:
+        return key_of(name).replace(" ", "")
+
+    for name, group in list(groups.items()):
+        if " + " in name:
+            continue
+        hosts = [o for o, g in groups.items() if " + " in o and g[0].order < group[0].order
+                 and squash(name) in {squash(c) for c in o.split(" + ")}]
+        if len(hosts) != 1 or any(
+            # a change with nothing to change to is a cue misread ("ça peut faire monter la tension")
+            m.status in ("new", "renewed") or m.status == "changed" and m.fields or _POSOLOGY_AMOUNTS & set(m.fields)
+            or 0 <= m.sentence < len(sentences) and _ALLERGY_CUE.search(key_of(sentences[m.sentence]))
+            for m in group
+        ):
+            continue
+        del groups[name]
+        groups[hosts[0]] = sorted([*groups[hosts[0]], *group], key=lambda x: x.order)
 
 
 _MOVES_ON = re.compile(

@@ -18,6 +18,7 @@ _STOPPED = re.compile(
     r"(?:^|[.,;:!?]\s*)(?:et |mais |donc |alors )?plus d(?:e |u |es |')(?!\s*(?:\d|un |une |deux|trois|quatre|cinq))|"
     r"n'(?:avez|aurez|a|aura) plus besoin d|n'en (?:avez|aurez) plus besoin|no longer need|"
     r"(?:take|taking|get|getting|come|coming) (?:you |him |her |them )?off|hold off on|"
+    r"(?:rather|prefer(?: it if)?|like it if) (?:you|he|she|they) (?:came|come|went|go) off|"
     r"laiss\w* (?:tomber|(?:[\w']+ ){0,3}?de cote)|"
     r"(?:don't|do not|never|please don't) (?:re-?start|resume|go back on)|"
     r"ne (?:lui |leur )?(?:en |le |la |les |l')?(?:reprenez|recommencez|redonnez) (?:pas|plus))"
@@ -237,7 +238,8 @@ def drug_clause(sentence: str, spans: Sequence[tuple[int, int]], index: int) -> 
       Tramadol, on le remplace par du Doliprane codéiné"). Else at the sentence's end."""
     lo = spans[index - 1][1] if index > 0 else 0
     start = next((a for a in reversed(_joins(sentence, lo, spans[index][0]))
-                  if _has_cue(sentence[a : spans[index][0]])), 0)
+                  if _has_cue(sentence[a : spans[index][0]]) or _STARTS.search(fold(sentence[a : spans[index][0]]))),
+                 0)
     end = len(sentence)
     if index + 1 < len(spans):
         joins = _joins(sentence, spans[index][1], spans[index + 1][0])
@@ -247,6 +249,10 @@ def drug_clause(sentence: str, spans: Sequence[tuple[int, int]], index: int) -> 
     return start, end
 
 
+_STARTS = re.compile(r"\b(?:start|starts|starting|begin|commenc\w*|demarr\w*)\b")
+"""A verb of starting after another drug's clause ("we'd stop the citalopram, and start mirtazapine"): the clause
+of the drug it names begins there, even where it is no status cue of its own (a bare "start" alone is too weak a
+cue of a prescription, but the stop before it is not this drug's)."""
 _PRONOUN_OBJECT = re.compile(r"\b(?:le|la|les)\s+[a-z]|\bl'\s*[a-z]|\b(?:it|them)\b")
 """A pronoun object in the words between two names ("Le Tramadol, on le remplace par ..."): the verb acts on the
 first drug, whose clause goes on."""
