@@ -715,16 +715,20 @@ def _fold_classes(groups: dict[str, list[Mention]], sentences: Sequence[str]) ->
             continue
         members = [o for o, g in groups.items() if o != name and (g[0].match.entry.atc or "").startswith(atc)
                    and len(g[0].match.entry.atc or "") == 7]
-        if not members or any(
-            m.status != "mentioned" or _POSOLOGY_AMOUNTS & set(m.fields)
-            or 0 <= m.sentence < len(sentences) and _ALLERGY_CUE.search(key_of(sentences[m.sentence]))
-            for m in group
-        ):
+        if not members or any(m.status != "mentioned" or _line_of_its_own(m, sentences) for m in group):
             continue
         del groups[name]
         for m in group:
             target = min(members, key=lambda o: min(abs(x.order - m.order) for x in groups[o]))
             groups[target] = sorted([*groups[target], m], key=lambda x: x.order)
+
+
+def _line_of_its_own(mention: Mention, sentences: Sequence[str]) -> bool:
+    """A mention that keeps its own line whatever it is said with: given an amount of its own (a dose, a
+    frequency...), or said in an allergy ("allergique à la pénicilline": the pharmacist must see it apart)."""
+    return bool(_POSOLOGY_AMOUNTS & set(mention.fields)) or (
+        0 <= mention.sentence < len(sentences) and _ALLERGY_CUE.search(key_of(sentences[mention.sentence])) is not None
+    )
 
 
 def _fold_components(groups: dict[str, list[Mention]], sentences: Sequence[str]) -> None:
@@ -743,8 +747,7 @@ def _fold_components(groups: dict[str, list[Mention]], sentences: Sequence[str])
                  and squash(name) in {squash(c) for c in o.split(" + ")}]
         if len(hosts) != 1 or any(
             # a change with nothing to change to is a cue misread ("ça peut faire monter la tension")
-            m.status in ("new", "renewed") or m.status == "changed" and m.fields or _POSOLOGY_AMOUNTS & set(m.fields)
-            or 0 <= m.sentence < len(sentences) and _ALLERGY_CUE.search(key_of(sentences[m.sentence]))
+            m.status in ("new", "renewed") or m.status == "changed" and m.fields or _line_of_its_own(m, sentences)
             for m in group
         ):
             continue
