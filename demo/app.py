@@ -377,10 +377,12 @@ def build_app(
     # ------------------------------------------------------------------------------------------ live tab
     live = LiveRegistry()
 
-    def live_view(session: LiveSession | None) -> tuple[Any, ...]:
+    def live_view(session: LiveSession | None, missing_s: float = 0.0) -> tuple[Any, ...]:
         snap = session.snapshot() if session is not None else None
         choices = card_choices(snap, lang)
         status = t["live_running"].format(seconds=snap.fed_s, cards=len(snap.cards)) if snap is not None else ""
+        if snap is not None and missing_s > 0:
+            status += " " + t["live_lost"].format(seconds=missing_s)
         if snap is not None and snap.error:
             status = t["live_failed"].format(error=snap.error)
         return (live_transcript_html(snap, lang), live_cards_html(snap, lang), gr.update(choices=choices),
@@ -403,18 +405,26 @@ def build_app(
         session = live.get(key)
         value = as_chunk(chunk)
         if session is not None and value is not None and not session.input_closed:
+            live.arrived(key, value[0].size / value[1])
             try:
                 session.feed(*value)
             except RuntimeError:  # the last chunks of a recording that was just stopped
                 pass
-        return live_view(session)
+        views = live_view(session, live.missing_s(key))
+        before = live.swap_shown(key, views)
+        # a view sent already is not sent again (see LiveRegistry): the handler returns quickly for the next chunk
+        return views if before is None else tuple(gr.skip() if v == b else v for v, b in zip(views, before,
+                                                                                                 strict=True))
 
     def live_stop(key: str | None, approved: list[str] | None, rejected: list[str] | None, typed: str,
                   request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         allowed(request, "transcribe")
+        missing_s = live.missing_s(key)
         session = live.close(key)
         if session is None:
             raise gr.Error(t["no_audio"], print_exception=False)
+        if missing_s > 0:  # the seconds only: nothing of what was said
+            log.warning("live recording: about %.0f s of audio did not reach the server", missing_s)
         progress(0.0, desc=t["live_final"])
         session.wait(600)
         snap = session.snapshot()
@@ -434,7 +444,7 @@ def build_app(
         decisions = {d.line_id: d for d in [*carried, *opened.decisions]}
         shown_values = list(show(opened))
         shown_values[4] = report_to_rows(opened.report, lang, decisions.values())
-        note = replaced_note(snap, made, carried, opened.report, lang)
+        note = replaced_note(snap, made, carried, opened.report, lang, missing_s=missing_s)
         return (*shown_values, note, *live_view(None)[:2])
 
     # ------------------------------------------------------------------------------------------- layout

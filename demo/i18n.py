@@ -67,6 +67,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "live_approve": "Approuver ces lignes",
         "live_reject": "Rejeter ces lignes",
         "live_running": "Enregistrement : {seconds:.0f} s entendues, {cards} ligne(s).",
+        "live_lost": "⚠️ Environ {seconds:.0f} s d'audio ne sont pas parvenues au serveur (serveur surchargé) : "
+                     "ces passages manquent à la transcription.",
+        "live_lost_final": "⚠️ **Environ {seconds:.0f} s de l'enregistrement ne sont pas parvenues au serveur** "
+                           "(serveur surchargé) : le rapport ne porte que sur l'audio reçu. Revoyez le traitement "
+                           "avec le patient, ou enregistrez la consultation en fichier.",
         "live_final": "Traitement complet de l'enregistrement…",
         "live_replaced": "Le rapport complet remplace le brouillon en direct ; {carried} décision(s) reprise(s) "
                          "sur {made}.",
@@ -297,6 +302,11 @@ _TEXTS: dict[str, dict[str, str]] = {
         "live_approve": "Approve these lines",
         "live_reject": "Reject these lines",
         "live_running": "Recording: {seconds:.0f} s heard, {cards} line(s).",
+        "live_lost": "⚠️ About {seconds:.0f} s of audio did not reach the server (server busy): those passages are "
+                     "missing from the transcript.",
+        "live_lost_final": "⚠️ **About {seconds:.0f} s of the recording did not reach the server** (server busy): the "
+                           "report covers only the audio received. Go over the treatment with the patient, or record "
+                           "the consultation to a file.",
         "live_final": "Processing the whole recording…",
         "live_replaced": "The full report replaces the live draft; {carried} of {made} decision(s) carried over.",
         "live_unheard": "**Not in the full report**, check the recording before signing: {lines}.",

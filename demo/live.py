@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from pathlib import Path
 
@@ -29,18 +29,78 @@ from schemas import ConsultationReport, MedicationLine, ReviewDecision
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LiveRegistry", "as_chunk", "card_choices", "live_cards_html", "live_decisions", "live_lines",
-           "live_transcript_html", "remove_recording", "replaced_note"]
+__all__ = ["LOSS_SLACK_S", "Arrivals", "LiveRegistry", "as_chunk", "card_choices", "live_cards_html",
+           "live_decisions", "live_lines", "live_transcript_html", "remove_recording", "replaced_note"]
+
+
+LOSS_SLACK_S = 2.0
+"""Audio that arrives later than the clock by up to this much is in transit, not lost."""
+
+
+class Arrivals:
+    """The browser's audio against the wall clock, for one recording.
+
+    Gradio's streaming audio sends the microphone in 0.1 s chunks, and a chunk that arrives while the page's
+    handler is still busy with the one before replaces any other waiting (``/stream/{event_id}`` keeps only the
+    latest): on a loaded server chunks are lost before they reach the session, and with them words of the
+    consultation, in the live draft and in the recording the full report is made from. The loss cannot be undone
+    here; it is measured, so that the doctor is told: audio that keeps pace with the clock lost nothing, the
+    shortfall beyond the transport's delay never arrived."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._first: float | None = None
+        self.received_s = 0.0
+
+    def add(self, seconds: float) -> None:
+        now = self._clock()
+        if self._first is None:
+            self._first = now - seconds
+        self.received_s += seconds
+
+    def missing_s(self) -> float:
+        """Seconds of the recording that never arrived (0 while the shortfall is within :data:`LOSS_SLACK_S`)."""
+        if self._first is None:
+            return 0.0
+        short = self._clock() - self._first - self.received_s
+        return short if short > LOSS_SLACK_S else 0.0
 
 
 class LiveRegistry:
     """The page's live sessions by id (a browser tab holds its id in a ``gr.State``); sessions idle for
-    ``idle_s`` are closed (a tab closed while recording)."""
+    ``idle_s`` are closed (a tab closed while recording). Each keeps the audio's :class:`Arrivals` and the views
+    last sent to its page (a view that did not change is not sent again: ten chunks a second each sending the
+    whole transcript kept the handler busy, and chunks were lost meanwhile)."""
 
     def __init__(self, *, idle_s: float = 900.0) -> None:
         self._sessions: dict[str, tuple[LiveSession, float]] = {}
+        self._arrivals: dict[str, Arrivals] = {}
+        self._shown: dict[str, tuple[object, ...]] = {}
         self._lock = threading.Lock()
         self.idle_s = idle_s
+
+    def arrived(self, key: str | None, seconds: float) -> None:
+        if not key:
+            return
+        with self._lock:
+            if key in self._sessions:
+                self._arrivals.setdefault(key, Arrivals()).add(seconds)
+
+    def missing_s(self, key: str | None) -> float:
+        """Seconds of the session's recording that never reached the server (:class:`Arrivals`)."""
+        with self._lock:
+            arrivals = self._arrivals.get(key or "")
+        return arrivals.missing_s() if arrivals is not None else 0.0
+
+    def swap_shown(self, key: str | None, views: tuple[object, ...]) -> tuple[object, ...] | None:
+        """Record ``views`` as sent to the session's page; the views sent before (None at first)."""
+        if not key:
+            return None
+        with self._lock:
+            before = self._shown.get(key)
+            if key in self._sessions:
+                self._shown[key] = views
+        return before
 
     def open(self, session: LiveSession) -> str:
         self.sweep()
@@ -65,6 +125,8 @@ class LiveRegistry:
             return None
         with self._lock:
             item = self._sessions.pop(key, None)
+            self._arrivals.pop(key, None)
+            self._shown.pop(key, None)
         if item is None:
             return None
         item[0].close_input()
@@ -176,14 +238,17 @@ def live_decisions(cards: Iterable[MedicationLine], approved: Sequence[str] | No
 
 
 def replaced_note(snap: LiveSnapshot, made: Sequence[ReviewDecision], carried: Sequence[ReviewDecision],
-                  final: ConsultationReport, lang: str) -> str:
-    """The status once the full report replaces the live draft: the decisions carried over and, by name, each
-    card the doctor saw at the end or decided on that no line of the report names (the complete reading did not
-    hear it): such a line is never lost unseen, the doctor checks the recording before signing."""
+                  final: ConsultationReport, lang: str, *, missing_s: float = 0.0) -> str:
+    """The status once the full report replaces the live draft: the seconds of the recording that never reached
+    the server (:class:`Arrivals`), the decisions carried over and, by name, each card the doctor saw at the end
+    or decided on that no line of the report names (the complete reading did not hear it): such a line is never
+    lost unseen, the doctor checks the recording before signing."""
     t = texts(lang)
     decided = {d.line_id for d in made}
     seen = [*snap.cards.values(), *(line for line in snap.dropped.values() if line.id in decided)]
     note = t["live_replaced"].format(carried=len(carried), made=len(made))
+    if missing_s > 0:
+        note = t["live_lost_final"].format(seconds=missing_s) + " " + note
     missing = []
     for line, d in unheard_lines(seen, made, final):
         at = f", {format_mmss(line.evidence.start)}" if line.evidence.start is not None else ""

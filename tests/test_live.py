@@ -650,3 +650,44 @@ def test_live_views_and_decisions() -> None:
     time.sleep(0.01)
     registry.sweep()  # an abandoned tab: its session is closed and dropped
     assert registry.get(key) is None and session.input_closed and session.wait(10)
+
+
+def test_audio_that_never_reached_the_server_is_measured_and_told() -> None:
+    # Gradio keeps only the latest chunk that arrived while the handler was busy: lost chunks leave the audio
+    # received behind the clock, and the page says how much (never a word of what was said)
+    from consult.live import LiveSnapshot
+    from demo.live import LOSS_SLACK_S, Arrivals, LiveRegistry, replaced_note
+
+    now = [100.0]
+    arrivals = Arrivals(clock=lambda: now[0])
+    assert arrivals.missing_s() == 0.0
+    for _ in range(50):  # 5 s of audio at the pace of the clock, a little late: nothing lost
+        now[0] += 0.1
+        arrivals.add(0.1)
+    now[0] += LOSS_SLACK_S - 0.5  # in transit
+    assert arrivals.missing_s() == 0.0
+    for _ in range(30):  # then one chunk in four arrives for 12 s
+        now[0] += 0.4
+        arrivals.add(0.1)
+    assert arrivals.missing_s() == pytest.approx(1.5 + 30 * 0.3, abs=0.01)
+    assert arrivals.received_s == pytest.approx(8.0)
+
+    registry = LiveRegistry()
+    session = LiveSession(ScriptedTranscriber([]), NoExtractor(), language="fr", asr=AsrOptions(second_pass=False))
+    key = registry.open(session)
+    registry.arrived(key, 0.1)
+    assert registry.missing_s(key) == 0.0 and registry.missing_s("no-such-key") == 0.0
+    # the views sent to the page: what was sent before is given back, to send only what changed
+    assert registry.swap_shown(key, ("a", "b")) is None
+    assert registry.swap_shown(key, ("a", "c")) == ("a", "b")
+    closed = registry.close(key)
+    assert closed is session and session.wait(10)
+    assert registry.swap_shown(key, ("a", "d")) is None and registry.missing_s(key) == 0.0
+
+    snap = LiveSnapshot(segments=[], tentative="", cards={}, language="fr", fed_s=80.0, running=False)
+    final = ConsultationReport.model_validate({"id": "j1", "created_at": "2026-12-06T10:00:00Z", "language": "fr"})
+    note = replaced_note(snap, [], [], final, "fr", missing_s=31.6)
+    assert note.startswith("⚠️ **Environ 32 s de l'enregistrement ne sont pas parvenues au serveur**")
+    assert "About 32 s of the recording did not reach the server" in replaced_note(snap, [], [], final, "en",
+                                                                                  missing_s=31.6)
+    assert "⚠️" not in replaced_note(snap, [], [], final, "fr")
