@@ -43,7 +43,7 @@ from schemas import MedicationLine, Segment, Word
 
 __all__ = ["LIVE_SPEAKER", "CardEvent", "LiveEvent", "LiveOptions", "LiveSession", "LiveSnapshot", "LocalAgreement",
            "RevisionEvent", "TextEvent", "card_key", "feed_fast", "feed_realtime", "file_chunks", "mic_chunks",
-           "microphone", "pcm16_to_float", "stream_chunks"]
+           "microphone", "pcm16_to_float", "stream_chunks", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ class LiveSession:
         self._finished = False
         self._thread: threading.Thread | None = None
         self.error: str | None = None
-        _warm_up(extractor)
+        warm_up(extractor)
         self.decodes = 0
         self.decode_seconds = 0.0
         self.max_buffer_seen_s = 0.0
@@ -822,17 +822,21 @@ class LiveSession:
 
 
 _WARM: set[int] = set()
+_WARM_LOCK = threading.Lock()
 
 
-def _warm_up(extractor: MedicationExtractor) -> None:
-    """Load what the extractor loads on its first call (lexicons, parsers: seconds) before the audio comes, not
-    during the first commit."""
-    if id(extractor) in _WARM:
-        return
-    probe = Segment(id=0, start=0.0, end=1.0, text="paracétamol 500 mg", speaker=LIVE_SPEAKER)
-    for language in ("fr", "en"):
-        extractor.extract([probe], roles={LIVE_SPEAKER: "doctor"}, language=language)
-    _WARM.add(id(extractor))
+def warm_up(extractor: MedicationExtractor) -> None:
+    """Load what the extractor loads on its first call (lexicons, parsers: 12 s for spaCy's French pipeline on 2
+    cores) before the audio comes, not during the first commit. A page calls it before the doctor records: audio
+    that comes while the session is being made has no session to go to. Once per extractor; a second caller waits
+    for the first."""
+    with _WARM_LOCK:
+        if id(extractor) in _WARM:
+            return
+        probe = Segment(id=0, start=0.0, end=1.0, text="paracétamol 500 mg", speaker=LIVE_SPEAKER)
+        for language in ("fr", "en"):
+            extractor.extract([probe], roles={LIVE_SPEAKER: "doctor"}, language=language)
+        _WARM.add(id(extractor))
 
 
 def _drug_names(words: Sequence[Word]) -> set[str]:

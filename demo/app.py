@@ -401,6 +401,18 @@ def build_app(
             raise gr.Error(str(exc), duration=None, print_exception=False) from exc
         return (live.open(session), *live_view(session), gr.update(value=[]), gr.update(value=[]))
 
+    def live_warm(key: str | None, request: gr.Request) -> Any:
+        """The live tab opened: load the models now, not when the doctor starts speaking (see
+        ReviewService.warm_live); then say the page is ready. A recording under way keeps its status."""
+        if may is not None and not may(getattr(request, "username", None), "transcribe") or live.get(key) is not None:
+            return gr.skip()
+        try:
+            service.warm_live()
+        except ConsultError as exc:  # said again, with its reason, when recording starts
+            log.warning("live models not loaded: %s", type(exc).__name__)
+            return gr.skip()
+        return gr.skip() if live.get(key) is not None else t["live_ready"]
+
     def live_chunk(chunk: Any, key: str | None) -> tuple[Any, ...]:
         session = live.get(key)
         value = as_chunk(chunk)
@@ -464,7 +476,7 @@ def build_app(
                     with gr.Column(scale=2):
                         gr.Markdown(t["doctor_help"])
                         run_btn = gr.Button(t["run"], variant="primary", elem_id="consult-run")
-            with gr.Tab(t["tab_live"], id="live"):
+            with gr.Tab(t["tab_live"], id="live") as live_tab:
                 gr.Markdown(t["live_help"])
                 live_key = gr.State(None)
                 with gr.Row(equal_height=False):
@@ -596,6 +608,8 @@ def build_app(
         ordonnance_btn.click(ordonnance_download, inputs=[state, table], outputs=[files["ordonnance"]],
                              api_name="ordonnance")
         live_out = [live_transcript, live_cards, live_approved, live_rejected, live_status]
+        live_tab.select(live_warm, inputs=[live_key], outputs=[live_status], show_progress="hidden",
+                        api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
         live_audio.start_recording(live_start, inputs=[live_key],
                                    outputs=[live_key, *live_out, live_approved, live_rejected],
                                    show_progress="hidden", api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"

@@ -66,6 +66,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "live_cards": "Médicaments entendus",
         "live_approve": "Approuver ces lignes",
         "live_reject": "Rejeter ces lignes",
+        "live_ready": "Prêt : appuyez sur **Enregistrer**.",
         "live_running": "Enregistrement : {seconds:.0f} s entendues, {cards} ligne(s).",
         "live_lost": "⚠️ Environ {seconds:.0f} s d'audio ne sont pas parvenues au serveur (serveur surchargé) : "
                      "ces passages manquent à la transcription.",
@@ -301,6 +302,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "live_cards": "Medicines heard",
         "live_approve": "Approve these lines",
         "live_reject": "Reject these lines",
+        "live_ready": "Ready: press **Record**.",
         "live_running": "Recording: {seconds:.0f} s heard, {cards} line(s).",
         "live_lost": "⚠️ About {seconds:.0f} s of audio did not reach the server (server busy): those passages are "
                      "missing from the transcript.",

@@ -275,6 +275,14 @@ class ReviewService:
         self.store_report(report, path, sha, actor=actor)
         return report.id, False
 
+    def warm_live(self) -> None:
+        """Load the page's models and warm the extractor (:func:`consult.live.warm_up`) before a live recording
+        starts: the live tab calls it when it is opened. Without it the first recording's first seconds (the
+        models loading, then 12 s of parser loading) had no session to go to and were lost."""
+        from consult.live import warm_up
+
+        warm_up(self.pipeline.get().extractor)
+
     def live_session(self) -> LiveSession:
         """A new live session on the page's models; its recording goes to a private temporary folder (the final
         pass keeps it like an uploaded recording, see :meth:`process`)."""

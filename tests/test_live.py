@@ -691,3 +691,30 @@ def test_audio_that_never_reached_the_server_is_measured_and_told() -> None:
     assert "About 32 s of the recording did not reach the server" in replaced_note(snap, [], [], final, "en",
                                                                                   missing_s=31.6)
     assert "⚠️" not in replaced_note(snap, [], [], final, "fr")
+
+
+def test_the_page_warms_the_models_before_the_first_recording(tmp_path: Path) -> None:
+    # a live session made at the first recording loaded spaCy's French parser (12 s) while the browser's audio had
+    # no session to go to; opening the live tab now loads and warms them, once
+    from demo.service import ReviewService
+
+    calls: list[str] = []
+
+    class CountingExtractor(NoExtractor):
+        def extract(self, segments, *, roles, language, role_confidence=None):
+            calls.append(language)
+            return []
+
+    class FakePipeline:
+        extractor = CountingExtractor()
+
+    made: list[int] = []
+
+    def factory() -> FakePipeline:
+        made.append(1)
+        return FakePipeline()
+
+    service = ReviewService(tmp_path / "consult.db", factory, audio_dir=tmp_path / "audio")
+    service.warm_live()
+    service.warm_live()
+    assert made == [1] and calls == ["fr", "en"]

@@ -94,6 +94,9 @@ def test_live_cards_appear_while_recording_then_the_report_and_the_ordonnance(li
     page.get_by_role("tab", name=re.compile("En direct")).click()
     audio = page.locator("#consult-live-audio")
     expect(audio.locator("button.record-button").first).to_be_visible()
+    # opening the tab loads the models (the first recording's first seconds were lost while they loaded): the page
+    # says when it is ready
+    expect(page.locator("#consult-live-status")).to_contain_text("Prêt", timeout=180_000)
     # Gradio loads its streaming recorder (a WAV encoder worker) when the component mounts; a click before it is
     # ready records nothing ("is not a constructor" in the console). A person takes longer than this to click.
     page.wait_for_timeout(3000)
