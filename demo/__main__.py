@@ -185,7 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     guard = Middleware(HostOriginGuard, allowed=allowed_hosts(args.host, args.allowed_host))
     expiry = Middleware(SessionExpiry, idle_s=args.session_idle_minutes * 60, max_s=args.session_max_hours * 3600)
-    app.launch(server_name=args.host, server_port=args.port, auth=auth, app_kwargs={"middleware": [guard, expiry]},
+    from demo.live import StreamChunkTap
+
+    # every chunk of a live recording reaches its session, the ones Gradio's stream skips included (StreamChunkTap)
+    tap = Middleware(StreamChunkTap, registry=app.consult_live)  # type: ignore[attr-defined]
+    app.launch(server_name=args.host, server_port=args.port, auth=auth,
+               app_kwargs={"middleware": [guard, expiry, tap]},
                **SAFE_LAUNCH)
     return 0
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from html import escape
@@ -43,6 +44,7 @@ from demo.live import (  # noqa: E402
     live_decisions,
     live_lines,
     live_transcript_html,
+    read_chunk,
     remove_recording,
     replaced_note,
 )
@@ -399,7 +401,11 @@ def build_app(
             session = service.live_session()
         except ConsultError as exc:
             raise gr.Error(str(exc), duration=None, print_exception=False) from exc
-        return (live.open(session), *live_view(session), gr.update(value=[]), gr.update(value=[]))
+        new_key = live.open(session)
+        # the chunks that came before this recording had its key (the last second); older ones are the tail of the
+        # recording before, stopped long since
+        feed_live(session, new_key, chunks_of(request, since=time.monotonic() - 1.0))
+        return (new_key, *live_view(session), gr.update(value=[]), gr.update(value=[]))
 
     def live_warm(key: str | None, request: gr.Request) -> Any:
         """The live tab opened: load the models now, not when the doctor starts speaking (see
@@ -413,15 +419,28 @@ def build_app(
             return gr.skip()
         return gr.skip() if live.get(key) is not None else t["live_ready"]
 
-    def live_chunk(chunk: Any, key: str | None) -> tuple[Any, ...]:
-        session = live.get(key)
-        value = as_chunk(chunk)
-        if session is not None and value is not None and not session.input_closed:
-            live.arrived(key, value[0].size / value[1])
+    def feed_live(session: LiveSession, key: str | None, values: list[tuple[Any, int]]) -> None:
+        for samples, rate in values:
+            live.arrived(key, samples.shape[0] / rate)
             try:
-                session.feed(*value)
+                session.feed(samples, rate)
             except RuntimeError:  # the last chunks of a recording that was just stopped
-                pass
+                return
+
+    def chunks_of(request: gr.Request | None, chunk: Any = None, *, since: float | None = None) -> list[Any]:
+        """The audio chunks to feed: every chunk the tap filed for this page since the last call (Gradio's own
+        argument is only the latest of them), or, without the tap, that argument."""
+        if not live.tapped:
+            value = as_chunk(chunk)
+            return [value] if value is not None else []
+        files = live.take_chunks(getattr(request, "session_hash", None), since=since)
+        return [v for v in map(read_chunk, files) if v is not None]
+
+    def live_chunk(chunk: Any, key: str | None, request: gr.Request) -> tuple[Any, ...]:
+        session = live.get(key)
+        values = chunks_of(request, chunk)
+        if session is not None and not session.input_closed:
+            feed_live(session, key, values)
         views = live_view(session, live.missing_s(key))
         before = live.swap_shown(key, views)
         # a view sent already is not sent again (see LiveRegistry): the handler returns quickly for the next chunk
@@ -431,6 +450,9 @@ def build_app(
     def live_stop(key: str | None, approved: list[str] | None, rejected: list[str] | None, typed: str,
                   request: gr.Request, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         allowed(request, "transcribe")
+        running = live.get(key)
+        if running is not None and not running.input_closed:  # the chunks filed since the last handler call
+            feed_live(running, key, chunks_of(request))
         missing_s = live.missing_s(key)
         session = live.close(key)
         if session is None:
@@ -625,6 +647,7 @@ def build_app(
         # an answer to the page load arriving after the filter's replaced "toutes" by "à relire")
         app.load(on_load, outputs=[reviewer], api_name=False)  # type: ignore[arg-type]  # api_name=False: see "layout"
     app.consult_service = service  # type: ignore[attr-defined]
+    app.consult_live = live  # type: ignore[attr-defined]  # for StreamChunkTap (demo.__main__)
     return app
 
 

@@ -9,6 +9,7 @@ lines that are the same (:func:`consult.review.carry_decisions`).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -29,8 +30,9 @@ from schemas import ConsultationReport, MedicationLine, ReviewDecision
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LOSS_SLACK_S", "Arrivals", "LiveRegistry", "as_chunk", "card_choices", "live_cards_html",
-           "live_decisions", "live_lines", "live_transcript_html", "remove_recording", "replaced_note"]
+__all__ = ["LOSS_SLACK_S", "TAP_KEEP", "Arrivals", "LiveRegistry", "StreamChunkTap", "as_chunk", "card_choices",
+           "live_cards_html", "live_decisions", "live_lines", "live_transcript_html", "read_chunk", "remove_recording",
+           "replaced_note"]
 
 
 LOSS_SLACK_S = 2.0
@@ -66,6 +68,80 @@ class Arrivals:
         return short if short > LOSS_SLACK_S else 0.0
 
 
+class StreamChunkTap:
+    """ASGI middleware that keeps every streamed audio chunk the browser sends, in arrival order.
+
+    Each 0.1 s chunk of Gradio's streaming audio is uploaded as a file, then named in a ``POST
+    .../stream/{event_id}``; Gradio keeps only the latest of the chunks that wait for the handler (:class:`Arrivals`).
+    The tap reads each such request's body before Gradio does and files the chunk's path under the page's session
+    (:meth:`LiveRegistry.tap`); the live handler takes them all (:meth:`LiveRegistry.take_chunks`), the ones Gradio
+    skipped included. Only files in Gradio's upload folder are kept (the body is the browser's: a path elsewhere is
+    ignored). Install it with the page (``app_kwargs={"middleware": [Middleware(StreamChunkTap, registry=...)]}``);
+    without it the page works as before and the loss is measured."""
+
+    def __init__(self, app: Callable[..., object], registry: LiveRegistry,
+                 upload_dir: str | Path | None = None) -> None:
+        self.app = app
+        self.registry = registry
+        registry.tapped = True
+        self._upload_dir = Path(upload_dir).resolve() if upload_dir is not None else None
+
+    def upload_dir(self) -> Path:
+        if self._upload_dir is None:
+            from gradio.utils import get_upload_folder
+
+            self._upload_dir = Path(get_upload_folder()).resolve()
+        return self._upload_dir
+
+    async def __call__(self, scope: dict, receive: Callable[..., object], send: Callable[..., object]) -> None:
+        path = scope.get("path", "") if scope.get("type") == "http" else ""
+        if scope.get("method") != "POST" or "/stream/" not in path or path.endswith("/close"):
+            await self.app(scope, receive, send)  # type: ignore[misc]
+            return
+        messages = []
+        body = b""
+        while True:
+            message = await receive()  # type: ignore[misc]
+            messages.append(message)
+            body += message.get("body", b"")
+            if not message.get("more_body", False) or message.get("type") != "http.request":
+                break
+        self._file(body)
+
+        async def replay() -> object:
+            return messages.pop(0) if messages else await receive()  # type: ignore[misc]
+
+        await self.app(scope, replay, send)  # type: ignore[misc]
+
+    def _file(self, body: bytes) -> None:
+        try:
+            payload = json.loads(body)
+            session = payload.get("session_hash")
+            chunk = next((d for d in payload.get("data", []) if isinstance(d, dict) and d.get("path")), None)
+        except (ValueError, AttributeError):
+            return
+        if not isinstance(session, str) or chunk is None:
+            return
+        file = Path(str(chunk["path"])).resolve()
+        if file.is_relative_to(self.upload_dir()) and file.suffix.lower() == ".wav":
+            self.registry.tap(session, file)
+
+
+def read_chunk(path: Path) -> tuple[np.ndarray, int] | None:
+    """A streamed chunk's file as (samples, rate); None when unreadable or empty."""
+    import soundfile as sf
+
+    try:
+        samples, rate = sf.read(path, dtype="int16", always_2d=False)
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return None
+    return as_chunk((rate, samples))
+
+
+TAP_KEEP = 600
+"""Chunk paths kept per page session between two handler calls (60 s of audio): beyond, the oldest go."""
+
+
 class LiveRegistry:
     """The page's live sessions by id (a browser tab holds its id in a ``gr.State``); sessions idle for
     ``idle_s`` are closed (a tab closed while recording). Each keeps the audio's :class:`Arrivals` and the views
@@ -76,8 +152,27 @@ class LiveRegistry:
         self._sessions: dict[str, tuple[LiveSession, float]] = {}
         self._arrivals: dict[str, Arrivals] = {}
         self._shown: dict[str, tuple[object, ...]] = {}
+        self._tapped: dict[str, list[tuple[float, Path]]] = {}
         self._lock = threading.Lock()
         self.idle_s = idle_s
+        self.tapped = False
+        """True once a :class:`StreamChunkTap` files the chunks: the handler then takes them from here only."""
+
+    def tap(self, page: str, path: Path) -> None:
+        """A streamed chunk's file, as it arrived for the page session ``page`` (:class:`StreamChunkTap`)."""
+        with self._lock:
+            chunks = self._tapped.setdefault(page, [])
+            chunks.append((time.monotonic(), path))
+            del chunks[:-TAP_KEEP]
+
+    def take_chunks(self, page: str | None, *, since: float | None = None) -> list[Path]:
+        """The chunk files tapped for the page session since the last call, in arrival order (those tapped before
+        ``since``, a monotonic time, are dropped: the tail of an earlier recording)."""
+        if not page:
+            return []
+        with self._lock:
+            chunks = self._tapped.pop(page, [])
+        return [p for at, p in chunks if since is None or at >= since]
 
     def arrived(self, key: str | None, seconds: float) -> None:
         if not key:

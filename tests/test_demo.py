@@ -828,7 +828,11 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
 
     seen: dict[str, Any] = {}
 
+    from demo.live import LiveRegistry, StreamChunkTap
+
     class FakeApp:
+        consult_live = LiveRegistry()
+
         def launch(self, **kwargs: Any) -> None:
             seen["launch"] = kwargs
 
@@ -848,6 +852,9 @@ def test_cli_passes_store_audio_dir_and_safe_launch_options(monkeypatch: pytest.
     login = launch["auth"]  # a login always: one made for this launch on loopback, checked rate-limited
     assert callable(login) and not login("consult", "guess")
     assert launch["run_history"] is False and launch["app_kwargs"]["middleware"]
+    # the live page's chunks all reach their session (StreamChunkTap), on the page's own registry
+    taps = [m for m in launch["app_kwargs"]["middleware"] if m.cls is StreamChunkTap]
+    assert len(taps) == 1 and taps[0].kwargs["registry"] is FakeApp.consult_live
     assert launch["max_file_size"] == "500mb"
     temp = Path(os.environ["GRADIO_TEMP_DIR"])  # uploads land in a folder only this user can read
     assert temp.is_dir() and (temp.stat().st_mode & 0o077) == 0

@@ -718,3 +718,69 @@ def test_the_page_warms_the_models_before_the_first_recording(tmp_path: Path) ->
     service.warm_live()
     service.warm_live()
     assert made == [1] and calls == ["fr", "en"]
+
+
+def test_the_tap_keeps_every_streamed_chunk_gradio_would_skip(tmp_path: Path) -> None:
+    # Gradio keeps only the latest chunk waiting for the handler; the tap files each chunk's upload as its request
+    # arrives, and passes the request on untouched
+    import asyncio
+
+    from demo.live import LiveRegistry, StreamChunkTap, read_chunk
+
+    uploads = tmp_path / "gradio"
+    files = []
+    for i in range(3):
+        (uploads / f"h{i}").mkdir(parents=True)
+        files.append(uploads / f"h{i}" / "audio.wav")
+        sf.write(files[-1], np.full(4800, 1000 * (i + 1), dtype=np.int16), 48000, subtype="PCM_16")
+    outside = tmp_path / "elsewhere.wav"
+    sf.write(outside, np.zeros(480, dtype=np.int16), 48000, subtype="PCM_16")
+    registry = LiveRegistry()
+    received: list[bytes] = []
+
+    async def gradio(scope, receive, send) -> None:
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        received.append(body)
+
+    tap = StreamChunkTap(gradio, registry=registry, upload_dir=uploads)
+    assert registry.tapped
+
+    def post(path: str, payload: dict, *, split: bool = False) -> None:
+        body = json.dumps(payload).encode()
+        parts = [body[:10], body[10:]] if split else [body]
+        messages = [{"type": "http.request", "body": p, "more_body": i < len(parts) - 1} for i, p in enumerate(parts)]
+
+        async def receive():
+            return messages.pop(0)
+
+        async def send(message) -> None:
+            return None
+
+        asyncio.run(tap({"type": "http", "method": "POST", "path": path}, receive, send))
+
+    def chunk(path: Path) -> dict:
+        return {"path": str(path), "meta": {"_type": "gradio.FileData"}}
+
+    for i, f in enumerate(files):
+        post("/gradio_api/stream/ev1", {"session_hash": "page1", "data": [chunk(f), None]}, split=i == 1)
+    post("/gradio_api/stream/ev1", {"session_hash": "page1", "data": [chunk(outside), None]})  # not an upload
+    post("/gradio_api/stream/ev1", {"session_hash": "page1", "data": [chunk(uploads / ".." / "elsewhere.wav")]})
+    post("/gradio_api/stream/ev1/close", {"session_hash": "page1", "data": [chunk(files[0])]})
+    post("/gradio_api/queue/join", {"session_hash": "page1", "data": [chunk(files[0])]})
+    post("/gradio_api/stream/ev2", {"session_hash": "page2", "data": [chunk(files[2])]})
+    post("/gradio_api/stream/ev1", {"session_hash": "page1", "data": "not a list"})
+    assert len(received) == 9 and json.loads(received[1])["data"][0]["path"] == str(files[1])  # passed on whole
+    taken = registry.take_chunks("page1")
+    assert taken == [f.resolve() for f in files]  # every chunk, in arrival order, and nothing else
+    assert registry.take_chunks("page1") == []  # taken once
+    samples, rate = read_chunk(taken[1])
+    assert rate == 48000 and samples.shape == (4800,) and int(samples[0]) == 2000
+    assert read_chunk(tmp_path / "missing.wav") is None
+    # a chunk filed long before a recording starts is the tail of the recording before
+    assert registry.take_chunks("page2", since=time.monotonic() + 1) == []
+    registry.tap("page3", files[0])
+    assert registry.take_chunks("page3", since=time.monotonic() - 1.0) == [files[0]]

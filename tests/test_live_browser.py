@@ -45,8 +45,13 @@ def live_site(tmp_path_factory: pytest.TempPathFactory, pipeline: Any) -> Iterat
     app = build_app(lambda: pipeline, language="fr", store=tmp / "consult.db", audio_dir=tmp / "audio",
                     prescriber=Prescriber(name="Dr Test", rpps="10001234567"))
     port = free_port()
+    from starlette.middleware import Middleware
+
+    from demo.live import StreamChunkTap
+
+    # as demo.__main__ launches it: the tap keeps every chunk the browser streams
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, share=False, ssr_mode=False,
-               quiet=True)
+               quiet=True, app_kwargs={"middleware": [Middleware(StreamChunkTap, registry=app.consult_live)]})
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
