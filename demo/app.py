@@ -258,8 +258,11 @@ def build_app(
 
     # ---------------------------------------------------------------------------------------- callbacks
 
+    def permitted(request: gr.Request | None, action: str) -> bool:
+        return may is None or may(getattr(request, "username", None), action)
+
     def allowed(request: gr.Request | None, action: str) -> None:
-        if may is not None and not may(getattr(request, "username", None), action):
+        if not permitted(request, action):
             raise gr.Error(t["not_allowed"].format(action=t[f"action_{action}"]), print_exception=False)
 
     def run(audio: str | None, typed: str, request: gr.Request,
@@ -391,6 +394,7 @@ def build_app(
                 gr.update(choices=choices), status)
 
     def live_start(key: str | None, request: gr.Request) -> tuple[Any, ...]:
+        began = time.monotonic()
         allowed(request, "transcribe")
         if key:
             old = live.close(key)
@@ -402,15 +406,15 @@ def build_app(
         except ConsultError as exc:
             raise gr.Error(str(exc), duration=None, print_exception=False) from exc
         new_key = live.open(session)
-        # the chunks that came before this recording had its key (the last second); older ones are the tail of the
-        # recording before, stopped long since
-        feed_live(session, new_key, chunks_of(request, since=time.monotonic() - 1.0))
+        # the chunks that came before this recording had its key (from a second before this call); older ones are the
+        # tail of the recording before, stopped long since
+        feed_live(session, new_key, chunks_of(request, since=began - 1.0))
         return (new_key, *live_view(session), gr.update(value=[]), gr.update(value=[]))
 
     def live_warm(key: str | None, request: gr.Request) -> Any:
         """The live tab opened: load the models now, not when the doctor starts speaking (see
         ReviewService.warm_live); then say the page is ready. A recording under way keeps its status."""
-        if may is not None and not may(getattr(request, "username", None), "transcribe") or live.get(key) is not None:
+        if not permitted(request, "transcribe") or live.get(key) is not None:
             return gr.skip()
         try:
             service.warm_live()
@@ -438,9 +442,9 @@ def build_app(
 
     def live_chunk(chunk: Any, key: str | None, request: gr.Request) -> tuple[Any, ...]:
         session = live.get(key)
-        values = chunks_of(request, chunk)
+        # without a running session (the key not yet back from live_start) the tapped chunks stay for live_start
         if session is not None and not session.input_closed:
-            feed_live(session, key, values)
+            feed_live(session, key, chunks_of(request, chunk))
         views = live_view(session, live.missing_s(key))
         before = live.swap_shown(key, views)
         # a view sent already is not sent again (see LiveRegistry): the handler returns quickly for the next chunk

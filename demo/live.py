@@ -45,9 +45,10 @@ class Arrivals:
     Gradio's streaming audio sends the microphone in 0.1 s chunks, and a chunk that arrives while the page's
     handler is still busy with the one before replaces any other waiting (``/stream/{event_id}`` keeps only the
     latest): on a loaded server chunks are lost before they reach the session, and with them words of the
-    consultation, in the live draft and in the recording the full report is made from. The loss cannot be undone
-    here; it is measured, so that the doctor is told: audio that keeps pace with the clock lost nothing, the
-    shortfall beyond the transport's delay never arrived."""
+    consultation, in the live draft and in the recording the full report is made from. :class:`StreamChunkTap`
+    recovers them; whatever is still lost (a page launched without the tap, chunks in flight at stop) is measured,
+    so that the doctor is told: audio that keeps pace with the clock lost nothing, the shortfall beyond the
+    transport's delay never arrived."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock

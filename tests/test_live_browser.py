@@ -60,8 +60,8 @@ def live_site(tmp_path_factory: pytest.TempPathFactory, pipeline: Any) -> Iterat
 
 def _yield_cpu(niceness: int = 10) -> None:
     """Lower the priority of every thread of this process. Linux keeps a nice value per thread: ``os.nice`` lowered
-    the calling thread only, and the server's threads and the decoders' pools, started before, kept theirs (the
-    CI run after that change was as starved: 97 s of audio heard in 240 s). Threads started later inherit it."""
+    the calling thread only, and the server's threads and the decoders' pools, started before, kept theirs.
+    Threads started later inherit it."""
     for tid in os.listdir("/proc/self/task"):
         try:
             current = os.getpriority(os.PRIO_PROCESS, int(tid))
@@ -76,10 +76,10 @@ def mic_page(mic_file: Path) -> Iterator[Page]:
         browser = p.chromium.launch(executable_path=chromium_path(), headless=True, args=[
             "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-audio-capture={mic_file}", "--autoplay-policy=no-user-gesture-required"])
-        # The browser and the server share this machine's cores, which a doctor's browser does not: a server
-        # decoding on both cores starved Chromium's fake capture, and the recording it sent was chopped ("à motine
-        # millimin", 130 s of audio in 240 s). Chromium, started, keeps its priority; the test process (the
-        # server and its decoders) yields the CPU to it from here on.
+        # The browser and the server share this machine's cores, which a doctor's browser does not. The chopped
+        # recordings of earlier CI runs ("à motine millimin", 97 s of audio in 240 s) were chunks Gradio dropped
+        # (demo.live.StreamChunkTap), not a starved capture; Chromium's real-time capture still gets the CPU first:
+        # the test process (the server and its decoders) yields it from here on.
         _yield_cpu()
         context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR",
                                       permissions=["microphone"], accept_downloads=True)
